@@ -1,0 +1,265 @@
+"""Settings: YAML defaults, an untracked credentials file, then environment variables.
+
+`load_settings()` returns a frozen `Settings`; a wrong or missing value raises
+`ConfigError` with one line naming the key and what was expected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CONFIG_DIR = Path(__file__).resolve().parent
+DEFAULTS_FILE = CONFIG_DIR / "defaults.yaml"
+CREDENTIALS_FILE = CONFIG_DIR / "credentials.yaml"
+
+# Short environment names kept for convenience; every key also has BEM_<SECTION>_<KEY>.
+ENV_ALIASES = {"BEM_SECRET_KEY": ("web", "secret_key")}
+
+
+class ConfigError(ValueError):
+    """A setting is missing or has the wrong form; the message names the key."""
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = ""
+    instance_dir: str = "instance"
+
+    @property
+    def resolved_url(self) -> str:
+        """The URL to connect to: the configured one, or the SQLite file in the instance folder."""
+        if self.url:
+            return self.url
+        path = Path(self.instance_dir).resolve() / "bem.sqlite3"
+        return f"sqlite:///{path}"
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    host: str = "127.0.0.1"
+    port: int = 8050
+    secret_key: str = ""
+    debug: bool = False
+
+
+@dataclass(frozen=True)
+class MqttSettings:
+    host: str = ""
+    port: int = 1883
+    username: str = ""
+    password: str = ""
+    topic_prefix: str = "bem"
+    client_id: str = "bem-node"
+    shared_group: str = ""
+    keepalive: int = 30
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    heartbeat_timeout_s: float = 15.0
+    batch_size: int = 2000
+    batch_interval_s: float = 0.2
+    queue_size: int = 20000
+    start_timeout_s: float = 20.0
+    start_retries: int = 2
+    max_payload_bytes: int = 4_000_000
+
+
+@dataclass(frozen=True)
+class ProfileSettings:
+    max_steps: int = 100_000
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    stations: int = 4
+    sample_rate_hz: float = 2.0
+    speed: float = 60.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    web: WebSettings = field(default_factory=WebSettings)
+    mqtt: MqttSettings = field(default_factory=MqttSettings)
+    node: NodeSettings = field(default_factory=NodeSettings)
+    profiles: ProfileSettings = field(default_factory=ProfileSettings)
+    demo: DemoSettings = field(default_factory=DemoSettings)
+
+    def replace(self, **sections: Mapping[str, Any]) -> Settings:
+        """A copy with some keys changed: `settings.replace(database={"url": ...})`."""
+        changed = {}
+        for section, values in sections.items():
+            current = getattr(self, section)
+            changed[section] = _build_section(
+                section, type(current), {**_as_dict(current), **values}
+            )
+        return dataclasses.replace(self, **changed)
+
+
+# Range checks that the type alone does not express: key -> (test, expectation).
+_CHECKS: dict[tuple[str, str], tuple[Any, str]] = {
+    ("web", "port"): (lambda v: 1 <= v <= 65535, "an integer from 1 to 65535"),
+    ("mqtt", "port"): (lambda v: 1 <= v <= 65535, "an integer from 1 to 65535"),
+    ("mqtt", "keepalive"): (lambda v: v >= 5, "an integer of at least 5 (seconds)"),
+    ("mqtt", "topic_prefix"): (
+        lambda v: bool(v) and not any(c in v for c in "#+") and not v.startswith("/"),
+        "a non-empty MQTT topic without wildcards, e.g. bem",
+    ),
+    ("mqtt", "client_id"): (lambda v: bool(v), "a non-empty client id"),
+    ("node", "heartbeat_timeout_s"): (lambda v: v > 0, "a positive number of seconds"),
+    ("node", "batch_size"): (lambda v: v >= 1, "a positive integer"),
+    ("node", "batch_interval_s"): (lambda v: v > 0, "a positive number of seconds"),
+    ("node", "queue_size"): (lambda v: v >= 1, "a positive integer"),
+    ("node", "start_timeout_s"): (lambda v: v > 0, "a positive number of seconds"),
+    ("node", "start_retries"): (lambda v: v >= 0, "an integer of at least 0"),
+    ("node", "max_payload_bytes"): (lambda v: v >= 1024, "an integer of at least 1024"),
+    ("profiles", "max_steps"): (lambda v: v >= 1, "a positive integer"),
+    ("demo", "stations"): (lambda v: 0 <= v <= 64, "an integer from 0 to 64"),
+    ("demo", "sample_rate_hz"): (lambda v: 0 < v <= 1000, "a rate in Hz above 0, at most 1000"),
+    ("demo", "speed"): (lambda v: 0 < v <= 10000, "a time factor above 0, at most 10000"),
+    (
+        "database",
+        "url",
+    ): (
+        lambda v: v == "" or v.startswith(("sqlite", "mysql", "mariadb")),
+        "empty (SQLite in the instance folder) or a sqlite:// or mysql+pymysql:// URL",
+    ),
+}
+
+
+def _as_dict(section: Any) -> dict[str, Any]:
+    return {f.name: getattr(section, f.name) for f in fields(section)}
+
+
+def _convert(key: str, value: Any, kind: type) -> Any:
+    """Convert one raw value (from YAML or the environment) to the declared type."""
+    expected = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}[kind]
+    if value is None:
+        raise ConfigError(f"{key}: missing value, expected {expected}")
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in {"1", "true", "yes", "on"}:
+            return True
+        if text in {"0", "false", "no", "off", ""}:
+            return False
+        raise ConfigError(f"{key}: expected {expected}, got {value!r}")
+    if kind is str:
+        if isinstance(value, (dict, list)):
+            raise ConfigError(f"{key}: expected {expected}, got {type(value).__name__}")
+        return str(value)
+    if isinstance(value, bool):
+        raise ConfigError(f"{key}: expected {expected}, got {value!r}")
+    try:
+        converted = kind(value) if kind is float else int(str(value).strip())
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key}: expected {expected}, got {value!r}") from None
+    if kind is float and converted != converted:  # NaN
+        raise ConfigError(f"{key}: expected {expected}, got {value!r}")
+    return converted
+
+
+def _build_section(
+    section: str, cls: type, raw: Mapping[str, Any], origins: Mapping[str, str] | None = None
+) -> Any:
+    """Check and convert one section; `origins` says where a key's value came from."""
+    origins = origins or {}
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"{section}.{unknown[0]}{origins.get(unknown[0], '')}: unknown key; "
+            f"expected one of {', '.join(known)}"
+        )
+    values = {}
+    for name, f in known.items():
+        if name not in raw:
+            continue
+        key = f"{section}.{name}{origins.get(name, '')}"
+        kind = {"int": int, "float": float, "bool": bool, "str": str}[str(f.type)]
+        value = _convert(key, raw[name], kind)
+        check = _CHECKS.get((section, name))
+        if check and not check[0](value):
+            raise ConfigError(f"{key}: expected {check[1]}, got {raw[name]!r}")
+        values[name] = value
+    return cls(**values)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{where}: not valid YAML") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot be read ({error.strerror})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections (database, web, mqtt, ...)")
+    return data
+
+
+def _merge_file(
+    merged: dict[str, dict[str, Any]], path: Path, origins: dict[str, dict[str, str]]
+) -> None:
+    for section, values in _read_yaml(path).items():
+        if section not in merged:
+            raise ConfigError(
+                f"{section} (in {path}): unknown section; expected one of {', '.join(merged)}"
+            )
+        if values is None:
+            continue
+        if not isinstance(values, dict):
+            raise ConfigError(f"{section} (in {path}): expected a mapping of keys")
+        merged[section].update(values)
+        for key in values:
+            origins[section][key] = f" (in {path})"
+
+
+def _section_types() -> dict[str, type]:
+    return {f.name: f.default_factory for f in fields(Settings)}  # type: ignore[misc]
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, credentials_file: str | Path | None = None
+) -> Settings:
+    """Read defaults, the credentials file and the environment into one `Settings`."""
+    environ = os.environ if environ is None else environ
+    sections = _section_types()
+    merged: dict[str, dict[str, Any]] = {name: {} for name in sections}
+    origins: dict[str, dict[str, str]] = {name: {} for name in sections}
+    _merge_file(merged, DEFAULTS_FILE, origins)
+
+    credentials = credentials_file or environ.get("BEM_CREDENTIALS_FILE")
+    if credentials:
+        path = Path(credentials)
+        if not path.is_file():
+            raise ConfigError(f"BEM_CREDENTIALS_FILE: expected an existing file, got {str(path)!r}")
+        _merge_file(merged, path, origins)
+    elif CREDENTIALS_FILE.is_file():
+        _merge_file(merged, CREDENTIALS_FILE, origins)
+
+    for name, (section, key) in ENV_ALIASES.items():
+        if name in environ:
+            merged[section][key] = environ[name]
+            origins[section][key] = f" (from {name})"
+    for section, cls in sections.items():
+        for f in fields(cls):
+            env_name = f"BEM_{section}_{f.name}".upper()
+            if env_name in environ:
+                merged[section][f.name] = environ[env_name]
+                origins[section][f.name] = f" (from {env_name})"
+
+    built = {}
+    for section, cls in sections.items():
+        built[section] = _build_section(section, cls, merged[section], origins[section])
+    return Settings(**built)

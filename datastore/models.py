@@ -1,0 +1,252 @@
+"""The schema: typed SQLAlchemy models for every entity of the domain.
+
+Units are SI throughout (V, A, W, s, Ah, Wh, °C). Sample times are Unix seconds
+(UTC) in a double, which keeps sub-millisecond precision; bookkeeping dates are
+UTC datetimes with microseconds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Double,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from datastore.types import Json, LongText, UtcDateTime, utcnow
+from domain.status import ExperimentStatus
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Battery(Base):
+    __tablename__ = "batteries"
+    __table_args__ = (
+        UniqueConstraint(
+            "name", "manufacturer", "model", "serial_number", name="uq_battery_identity"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text, default="")
+    manufacturer: Mapped[str] = mapped_column(String(100), default="")
+    model: Mapped[str] = mapped_column(String(100), default="")
+    serial_number: Mapped[str] = mapped_column(String(100), default="")
+    fabrication_date: Mapped[dt.date | None]
+    technology: Mapped[str] = mapped_column(String(32), index=True)
+    cells_in_series: Mapped[int] = mapped_column(Integer, default=1)
+    voltage_min: Mapped[float] = mapped_column(Double)
+    voltage_max: Mapped[float] = mapped_column(Double)
+    current_min: Mapped[float] = mapped_column(Double)
+    current_max: Mapped[float] = mapped_column(Double)
+    cell_voltage_min: Mapped[float | None] = mapped_column(Double)
+    cell_voltage_max: Mapped[float | None] = mapped_column(Double)
+    nominal_capacity_ah: Mapped[float | None] = mapped_column(Double)
+    # Technology-specific fields (domain.batteries.TECHNOLOGIES), e.g. {"chemistry": "NMC"}.
+    details: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    experiments: Mapped[list[Experiment]] = relationship(back_populates="battery")
+
+
+class ComputationalUnit(Base):
+    __tablename__ = "computational_units"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    host: Mapped[str] = mapped_column(String(255), default="")
+    last_heartbeat: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+    stations: Mapped[list[Station]] = relationship(back_populates="computational_unit")
+
+
+class Station(Base):
+    """A cycler channel: runs one experiment at a time within its voltage/current window."""
+
+    __tablename__ = "stations"
+    __table_args__ = (Index("ix_station_unit_name", "computational_unit_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    location: Mapped[str] = mapped_column(String(200), default="")
+    computational_unit_id: Mapped[int | None] = mapped_column(
+        ForeignKey("computational_units.id", ondelete="SET NULL")
+    )
+    # The devices behind the channel, e.g. [{"kind": "source", "model": "EA-PS 2042"}].
+    devices: Mapped[list[dict[str, Any]]] = mapped_column(Json, default=list)
+    # The window the station can apply: the intersection of its devices' ranges.
+    voltage_min: Mapped[float] = mapped_column(Double)
+    voltage_max: Mapped[float] = mapped_column(Double)
+    current_min: Mapped[float] = mapped_column(Double)
+    current_max: Mapped[float] = mapped_column(Double)
+    # Last heartbeat and the state it reported ("idle", "running", "paused", "error").
+    last_heartbeat: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    reported_state: Mapped[str | None] = mapped_column(String(16))
+    reported_experiment_id: Mapped[int | None]
+    # An edited station is deprecated and replaced, so its history keeps the old window.
+    deprecated: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    computational_unit: Mapped[ComputationalUnit | None] = relationship(back_populates="stations")
+    experiments: Mapped[list[Experiment]] = relationship(back_populates="station")
+
+
+class Profile(Base):
+    """A cycling profile: its source text, the parsed structure and its stored envelope."""
+
+    __tablename__ = "profiles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), index=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(LongText)
+    # The parsed profile as JSON (domain.profiles), C-rates left unresolved.
+    instructions: Mapped[list[dict[str, Any]]] = mapped_column(Json)
+    step_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Envelope: what the profile can demand. Absolute parts in V and A; C-rate current
+    # set points in C (resolved against a battery's capacity when compared); CP power in W
+    # (turned into current through the battery's voltage window when compared).
+    voltage_min: Mapped[float | None] = mapped_column(Double)
+    voltage_max: Mapped[float | None] = mapped_column(Double)
+    current_min: Mapped[float | None] = mapped_column(Double)
+    current_max: Mapped[float | None] = mapped_column(Double)
+    c_rate_min: Mapped[float | None] = mapped_column(Double)
+    c_rate_max: Mapped[float | None] = mapped_column(Double)
+    power_min: Mapped[float | None] = mapped_column(Double)
+    power_max: Mapped[float | None] = mapped_column(Double)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Experiment(Base):
+    __tablename__ = "experiments"
+    __table_args__ = (
+        Index("ix_experiment_station_status", "station_id", "status", "created_at"),
+        Index("ix_experiment_status_created", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    battery_id: Mapped[int] = mapped_column(ForeignKey("batteries.id", ondelete="RESTRICT"))
+    # Imported experiments have no station and may have no profile.
+    station_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id", ondelete="RESTRICT"))
+    profile_id: Mapped[int | None] = mapped_column(ForeignKey("profiles.id", ondelete="SET NULL"))
+    status: Mapped[ExperimentStatus] = mapped_column(
+        Enum(ExperimentStatus, native_enum=False, length=16, validate_strings=True),
+        default=ExperimentStatus.QUEUED,
+    )
+    status_message: Mapped[str] = mapped_column(Text, default="")
+    # The expanded steps sent to the cycler (REPEAT unrolled, C-rates resolved at creation).
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(Json, default=list)
+    imported: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    began_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    # Kept current by ingest so tables and the monitor need no COUNT(*) over samples.
+    sample_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_sample_at: Mapped[float | None] = mapped_column(Double)
+    # Dispatch bookkeeping: when the start command was last sent and how often.
+    start_sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    start_attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+    battery: Mapped[Battery] = relationship(back_populates="experiments")
+    station: Mapped[Station | None] = relationship(back_populates="experiments")
+    profile: Mapped[Profile | None] = relationship()
+    channels: Mapped[list[Channel]] = relationship(
+        back_populates="experiment", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Measurement(Base):
+    """One sample. (experiment_id, seq) is the key, so a redelivered sample is a no-op."""
+
+    __tablename__ = "measurements"
+    __table_args__ = (Index("ix_measurement_experiment_ts", "experiment_id", "ts"),)
+
+    experiment_id: Mapped[int] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    ts: Mapped[float] = mapped_column(Double)  # Unix seconds, UTC
+    voltage: Mapped[float] = mapped_column(Double)
+    current: Mapped[float] = mapped_column(Double)
+    power: Mapped[float] = mapped_column(Double)
+    instruction: Mapped[int | None] = mapped_column(Integer)  # 1-based in the expanded steps
+    cycle: Mapped[int | None] = mapped_column(Integer)
+    mode: Mapped[str | None] = mapped_column(String(8))
+
+
+class Channel(Base):
+    """A named extra channel of an experiment (a temperature, a cell voltage...) and its unit."""
+
+    __tablename__ = "channels"
+    __table_args__ = (UniqueConstraint("experiment_id", "name", name="uq_channel_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    unit: Mapped[str] = mapped_column(String(20), default="")
+
+    experiment: Mapped[Experiment] = relationship(back_populates="channels")
+
+
+class ExtraValue(Base):
+    """One value of an extra channel at one sample."""
+
+    __tablename__ = "extra_values"
+
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    value: Mapped[float] = mapped_column(Double)
+
+
+class Alarm(Base):
+    __tablename__ = "alarms"
+    __table_args__ = (Index("ix_alarm_experiment_ts", "experiment_id", "ts"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
+    ts: Mapped[float] = mapped_column(Double)
+    code: Mapped[str] = mapped_column(String(64))
+    value: Mapped[float | None] = mapped_column(Double)
+    message: Mapped[str] = mapped_column(Text, default="")
+
+
+class StationCommand(Base):
+    """An operator's stop/pause/resume request, written by the web app, sent by the node."""
+
+    __tablename__ = "station_commands"
+    __table_args__ = (Index("ix_station_command_pending", "sent_at", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
+    command: Mapped[str] = mapped_column(String(16))
+    requested_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class RejectedMessage(Base):
+    """A message the node refused (malformed, unknown station, closed experiment...)."""
+
+    __tablename__ = "rejected_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    topic: Mapped[str] = mapped_column(String(255))
+    reason: Mapped[str] = mapped_column(Text)
+    payload: Mapped[str] = mapped_column(LongText)

@@ -1,0 +1,30 @@
+"""Batteries: the registered batteries and their safe windows."""
+
+import dash
+from dash import html
+
+from components import context
+from components.tables import record_grid
+from datastore.queries import list_batteries
+
+dash.register_page(__name__, path="/batteries", name="Batteries", order=4)
+
+COLUMNS = [
+    {"field": "id", "headerName": "ID", "maxWidth": 90},
+    {"field": "name", "headerName": "Name", "minWidth": 160},
+    {"field": "technology", "headerName": "Technology"},
+    {"field": "manufacturer", "headerName": "Manufacturer"},
+    {"field": "model", "headerName": "Model"},
+    {"field": "serial_number", "headerName": "Serial"},
+    {"field": "nominal_capacity_ah", "headerName": "Capacity / Ah", "type": "numericColumn"},
+    {"field": "voltage_min", "headerName": "V min / V", "type": "numericColumn"},
+    {"field": "voltage_max", "headerName": "V max / V", "type": "numericColumn"},
+    {"field": "current_min", "headerName": "I min / A", "type": "numericColumn"},
+    {"field": "current_max", "headerName": "I max / A", "type": "numericColumn"},
+]
+
+
+def layout(**_params: str) -> html.Div:
+    with context.session() as session:
+        rows = list_batteries(session)
+    return html.Div([html.H2("Batteries"), record_grid("batteries-grid", rows, COLUMNS)])

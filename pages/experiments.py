@@ -1,0 +1,29 @@
+"""Experiments: every experiment in a sortable, filterable table."""
+
+import dash
+from dash import html
+
+from components import context
+from components.tables import record_grid
+from datastore.queries import list_experiments
+
+dash.register_page(__name__, path="/experiments", name="Experiments", order=1)
+
+COLUMNS = [
+    {"field": "id", "headerName": "ID", "maxWidth": 90},
+    {"field": "name", "headerName": "Name", "minWidth": 200},
+    {"field": "status", "headerName": "Status"},
+    {"field": "battery", "headerName": "Battery"},
+    {"field": "station", "headerName": "Station"},
+    {"field": "profile", "headerName": "Profile"},
+    {"field": "created_at", "headerName": "Created (UTC)"},
+    {"field": "began_at", "headerName": "Began (UTC)"},
+    {"field": "finished_at", "headerName": "Finished (UTC)"},
+    {"field": "samples", "headerName": "Samples", "type": "numericColumn"},
+]
+
+
+def layout(**_params: str) -> html.Div:
+    with context.session() as session:
+        rows = list_experiments(session)
+    return html.Div([html.H2("Experiments"), record_grid("experiments-grid", rows, COLUMNS)])

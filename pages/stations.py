@@ -1,0 +1,28 @@
+"""Stations: cycler channels, their computational units and windows."""
+
+import dash
+from dash import html
+
+from components import context
+from components.tables import record_grid
+from datastore.queries import list_stations
+
+dash.register_page(__name__, path="/stations", name="Stations", order=6)
+
+COLUMNS = [
+    {"field": "id", "headerName": "ID", "maxWidth": 90},
+    {"field": "name", "headerName": "Name"},
+    {"field": "unit", "headerName": "Computational unit"},
+    {"field": "location", "headerName": "Location"},
+    {"field": "voltage_min", "headerName": "V min / V", "type": "numericColumn"},
+    {"field": "voltage_max", "headerName": "V max / V", "type": "numericColumn"},
+    {"field": "current_min", "headerName": "I min / A", "type": "numericColumn"},
+    {"field": "current_max", "headerName": "I max / A", "type": "numericColumn"},
+    {"field": "last_heartbeat", "headerName": "Last heartbeat (UTC)"},
+]
+
+
+def layout(**_params: str) -> html.Div:
+    with context.session() as session:
+        rows = list_stations(session)
+    return html.Div([html.H2("Stations"), record_grid("stations-grid", rows, COLUMNS)])
