@@ -1,0 +1,37 @@
+# The two set-up commands of the README, and a few helpers.
+# Everything runs in a virtual environment in .venv (override with VENV=...).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint format bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+## make demo: install the app and start the demo (SQLite, simulated cyclers) on http://127.0.0.1:8050
+demo: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/bem demo
+
+## make test: install the test dependencies (and Chromium when missing) and run the whole suite
+test: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	bash tests/install-browser.sh
+	$(BIN)/python -m pytest
+
+lint: $(BIN)/python
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(BIN)/python
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(BIN)/python
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
