@@ -72,3 +72,15 @@ def create_app(settings: Settings | None = None, context: WebContext | None = No
     )
     app.layout = appshell.layout
     return app
+
+
+def wsgi() -> flask.Flask:
+    """WSGI entry for production servers: `gunicorn 'app:wsgi()'`.
+
+    Waits up to two minutes for the database, so the web service needs no restart by
+    hand when it starts before the database server is ready.
+    """
+    from cli.common import open_datastore
+
+    store = open_datastore(wait_s=120)
+    return create_app(context=WebContext(store.settings, store.engine, store.sessions)).server

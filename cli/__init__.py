@@ -21,6 +21,10 @@ COMMAND_MODULES = (
     "cli.demo",
     "cli.db",
     "cli.bench",
+    "cli.battery",
+    "cli.station",
+    "cli.profile",
+    "cli.experiment",
 )
 
 

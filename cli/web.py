@@ -13,7 +13,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "web",
         help="serve the web application",
-        description="Serve the web application (development server; use gunicorn 'app:server' in production).",
+        description="Serve the web application (development server; use gunicorn 'app:wsgi()' in production).",
     )
     parser.add_argument("--host", help="address to listen on (default: web.host, 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to listen on (default: web.port, 8050)")

@@ -216,8 +216,12 @@ class ExtraValue(Base):
 
 
 class Alarm(Base):
+    """An alarm a cycler raised. (experiment, ts, code) is unique, so redelivery is a no-op."""
+
     __tablename__ = "alarms"
-    __table_args__ = (Index("ix_alarm_experiment_ts", "experiment_id", "ts"),)
+    __table_args__ = (
+        UniqueConstraint("experiment_id", "ts", "code", name="uq_alarm_experiment_ts_code"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))

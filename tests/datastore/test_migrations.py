@@ -38,7 +38,8 @@ def _schema(engine: Engine) -> dict[str, Any]:
     schema: dict[str, Any] = {}
     for table in sorted(t for t in inspector.get_table_names() if t != "alembic_version"):
         columns = {
-            c["name"]: (_type_family(c["type"]), c["nullable"]) for c in inspector.get_columns(table)
+            c["name"]: (_type_family(c["type"]), c["nullable"])
+            for c in inspector.get_columns(table)
         }
         # MariaDB stores JSON as LONGTEXT and TINYINT(1) for booleans: compare them as such.
         columns = {
@@ -78,7 +79,9 @@ def test_migrated_schema_matches_the_models(engine: Engine) -> None:
         assert compare_metadata(context, Base.metadata) == []
 
 
-def test_sqlite_and_mariadb_get_the_same_schema(sqlite_engine: Engine, mariadb_engine: Engine) -> None:
+def test_sqlite_and_mariadb_get_the_same_schema(
+    sqlite_engine: Engine, mariadb_engine: Engine
+) -> None:
     sqlite_schema, mariadb_schema = _schema(sqlite_engine), _schema(mariadb_engine)
     assert sqlite_schema.keys() == mariadb_schema.keys()
     for table in sqlite_schema:

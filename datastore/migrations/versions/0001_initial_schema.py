@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 14:47:56.257580
+Create Date: 2026-11-25 14:54:53.380711
 """
 
 from collections.abc import Sequence
@@ -204,10 +204,8 @@ def upgrade() -> None:
         sa.Column("message", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(["experiment_id"], ["experiments.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("experiment_id", "ts", "code", name="uq_alarm_experiment_ts_code"),
     )
-    with op.batch_alter_table("alarms", schema=None) as batch_op:
-        batch_op.create_index("ix_alarm_experiment_ts", ["experiment_id", "ts"], unique=False)
-
     op.create_table(
         "channels",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -271,9 +269,6 @@ def downgrade() -> None:
 
     op.drop_table("measurements")
     op.drop_table("channels")
-    with op.batch_alter_table("alarms", schema=None) as batch_op:
-        batch_op.drop_index("ix_alarm_experiment_ts")
-
     op.drop_table("alarms")
     with op.batch_alter_table("experiments", schema=None) as batch_op:
         batch_op.drop_index("ix_experiment_status_created")

@@ -1,0 +1,164 @@
+"""`bem experiment ...`: queue, list and cancel experiments from scripts.
+
+Each action is a pair: a function adding its parser to the `actions` subparsers and a
+handler. To add an action, write both and list the first in `ACTIONS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+from cli.common import CommandError, open_datastore
+from cli.profile import STDIN_NAME, profile_problems, read_profile_text
+from config import load_settings
+from datastore.catalog import (
+    CatalogError,
+    IncompatibleProfileError,
+    cancel_experiment,
+    create_profile,
+    queue_experiment,
+)
+from datastore.queries import list_experiments
+from domain.profiles import ProfileError
+from domain.status import ExperimentStatus
+
+# Columns of `bem experiment list`, tab-separated for scripts.
+LIST_COLUMNS = ("id", "status", "name", "battery", "station", "profile", "created_at", "samples")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "experiment",
+        help="queue, list and cancel experiments",
+        description="Queue, list and cancel experiments.",
+    )
+    actions = parser.add_subparsers(dest="experiment_action", metavar="ACTION", required=True)
+    for add_parser in ACTIONS:
+        add_parser(actions)
+
+
+def add_add_parser(actions: argparse._SubParsersAction) -> None:
+    add = actions.add_parser(
+        "add",
+        help="queue an experiment and print its id",
+        description=(
+            "Check that the profile fits the battery and the station, expand it (C-rates "
+            "resolved against the battery's nominal capacity) and queue the experiment. "
+            "Prints only the new id. With --profile-file the profile is stored too, named "
+            "after the file."
+        ),
+    )
+    add.add_argument("--name", required=True)
+    add.add_argument("--battery", type=int, required=True, metavar="ID")
+    add.add_argument("--station", type=int, required=True, metavar="ID")
+    source = add.add_mutually_exclusive_group(required=True)
+    source.add_argument("--profile-file", metavar="FILE", help="profile text file, or - for stdin")
+    source.add_argument("--profile", type=int, metavar="ID", help="a stored profile")
+    add.add_argument("--description", default="")
+    add.set_defaults(handler=run_add)
+
+
+def add_list_parser(actions: argparse._SubParsersAction) -> None:
+    listing = actions.add_parser(
+        "list",
+        help="list experiments, newest first",
+        description="List experiments, newest first, as tab-separated columns with a header.",
+    )
+    listing.add_argument(
+        "--status", type=str.upper, choices=[status.value for status in ExperimentStatus]
+    )
+    listing.set_defaults(handler=run_list)
+
+
+def add_cancel_parser(actions: argparse._SubParsersAction) -> None:
+    cancel = actions.add_parser(
+        "cancel",
+        help="cancel a queued experiment",
+        description="Cancel a QUEUED experiment (any other status is refused); prints its id.",
+    )
+    cancel.add_argument("experiment_id", type=int, metavar="ID")
+    cancel.set_defaults(handler=run_cancel)
+
+
+ACTIONS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
+    add_add_parser,
+    add_list_parser,
+    add_cancel_parser,
+)
+
+
+def _profile_name(path: str, experiment_name: str) -> str:
+    if path == STDIN_NAME:
+        return experiment_name[:100]
+    return (Path(path).stem or Path(path).name)[:100]
+
+
+def run_add(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    max_steps = settings.profiles.max_steps
+    text = read_profile_text(args.profile_file) if args.profile_file else None
+    store = open_datastore(settings)
+    # One transaction: a refused experiment leaves no stray profile behind.
+    with store.sessions.begin() as session:
+        try:
+            profile_id = args.profile
+            if text is not None:
+                profile = create_profile(
+                    session,
+                    name=_profile_name(args.profile_file, args.name),
+                    source=text,
+                    max_steps=max_steps,
+                )
+                profile_id = profile.id
+            experiment = queue_experiment(
+                session,
+                name=args.name,
+                battery_id=args.battery,
+                station_id=args.station,
+                profile_id=profile_id,
+                description=args.description,
+                max_steps=max_steps,
+            )
+        except ProfileError as error:
+            source = args.profile_file or f"stored profile {args.profile}"
+            raise CommandError(profile_problems(source, error)) from None
+        except IncompatibleProfileError as error:
+            reasons = "\n".join(f"  {problem}" for problem in error.compatibility.problems)
+            raise CommandError(
+                f"the profile does not fit battery {args.battery} and station "
+                f"{args.station}:\n{reasons}"
+            ) from None
+        except CatalogError as error:
+            raise CommandError(str(error)) from None
+        experiment_id = experiment.id
+    print(experiment_id)
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    store = open_datastore(load_settings())
+    with store.sessions() as session:
+        rows = list_experiments(session, status=args.status)
+    print("\t".join(LIST_COLUMNS))
+    for row in rows:
+        print("\t".join(_cell(row.get(column)) for column in LIST_COLUMNS))
+    return 0
+
+
+def _cell(value: object) -> str:
+    # Tabs and newlines inside a name would break the columns.
+    return "" if value is None else " ".join(str(value).split())
+
+
+def run_cancel(args: argparse.Namespace) -> int:
+    store = open_datastore(load_settings())
+    with store.sessions.begin() as session:
+        try:
+            experiment = cancel_experiment(session, args.experiment_id)
+        except CatalogError as error:
+            raise CommandError(str(error)) from None
+        experiment_id = experiment.id
+    print(experiment_id)
+    return 0

@@ -1,0 +1,59 @@
+"""`bem station add`: register a cycler station from a script; prints only its id."""
+
+from __future__ import annotations
+
+import argparse
+
+from cli.common import CommandError, open_datastore
+from config import load_settings
+from datastore.catalog import CatalogError, create_station
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "station", help="register cycler stations", description="Register cycler stations."
+    )
+    actions = parser.add_subparsers(dest="station_action", metavar="ACTION", required=True)
+    add = actions.add_parser(
+        "add",
+        help="add a station and print its id",
+        description=(
+            "Add a station with the window it can apply and print only its id. Stations "
+            "that cyclers announce over MQTT are registered by the node without this."
+        ),
+    )
+    add.add_argument("--name", required=True)
+    add.add_argument(
+        "--unit", metavar="UNIT", help="computational unit (cycler PC) name; created if missing"
+    )
+    add.add_argument("--location", default="")
+    add.add_argument("--voltage-min", type=float, required=True, metavar="V")
+    add.add_argument("--voltage-max", type=float, required=True, metavar="V")
+    add.add_argument(
+        "--current-min", type=float, required=True, metavar="A", help="discharge limit (<= 0)"
+    )
+    add.add_argument(
+        "--current-max", type=float, required=True, metavar="A", help="charge limit (>= 0)"
+    )
+    add.set_defaults(handler=run_add)
+
+
+def run_add(args: argparse.Namespace) -> int:
+    store = open_datastore(load_settings())
+    with store.sessions.begin() as session:
+        try:
+            station = create_station(
+                session,
+                name=args.name,
+                unit_name=args.unit,
+                location=args.location,
+                voltage_min=args.voltage_min,
+                voltage_max=args.voltage_max,
+                current_min=args.current_min,
+                current_max=args.current_max,
+            )
+        except CatalogError as error:
+            raise CommandError(str(error)) from None
+        station_id = station.id
+    print(station_id)
+    return 0

@@ -1,0 +1,445 @@
+"""Writing and reading the lab's catalogue: batteries, units, stations, profiles, experiments.
+
+Each function takes a Session and leaves committing to the caller, so one command or
+one form submission is one transaction. Refusals raise `CatalogError` (or its
+subclasses) with a sentence for the user; profile text problems raise
+`domain.profiles.ProfileError`. Neither ever carries a database trace.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from datastore.models import Battery, ComputationalUnit, Experiment, Profile, Station
+from datastore.types import utcnow
+from domain.batteries import BatteryError, validate_details, validate_window
+from domain.profiles import (
+    DEFAULT_MAX_STEPS,
+    BatteryRating,
+    Compatibility,
+    FitBounds,
+    Window,
+    check_compatibility,
+    expand_profile,
+    fit_bounds,
+    parse_profile,
+    profile_demand,
+    profile_from_json,
+)
+from domain.profiles import Profile as ParsedProfile
+from domain.status import ExperimentStatus
+
+
+class CatalogError(ValueError):
+    """A request the catalogue refuses; the message says why in one sentence."""
+
+
+class NotFoundError(CatalogError):
+    """No row with the given id."""
+
+
+class DuplicateError(CatalogError):
+    """The row would repeat an existing identity."""
+
+
+class IncompatibleProfileError(CatalogError):
+    """The profile does not fit the battery and station; `compatibility` has the reasons."""
+
+    def __init__(self, profile_name: str, compatibility: Compatibility) -> None:
+        self.compatibility = compatibility
+        reasons = "; and ".join(compatibility.problems)
+        super().__init__(f"profile {profile_name!r} does not fit: {reasons}")
+
+
+# Column lengths of the schema, checked here so SQLite and MariaDB refuse the same input.
+_NAME_LENGTH = 100
+_LOCATION_LENGTH = 200
+_EXPERIMENT_NAME_LENGTH = 200
+
+
+def _text(field: str, value: str | None, max_length: int, required: bool = False) -> str:
+    cleaned = (value or "").strip()
+    if required and not cleaned:
+        raise CatalogError(f"{field}: must not be empty")
+    if len(cleaned) > max_length:
+        raise CatalogError(f"{field}: at most {max_length} characters, got {len(cleaned)}")
+    return cleaned
+
+
+def _optional_positive(field: str, value: float | None, unit: str) -> float | None:
+    if value is None:
+        return None
+    if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise CatalogError(f"{field}: expected a positive number of {unit}, got {value!r}")
+    return float(value)
+
+
+def _check_window(
+    voltage_min: float, voltage_max: float, current_min: float, current_max: float
+) -> None:
+    try:
+        validate_window(voltage_min, voltage_max, current_min, current_max)
+    except BatteryError as error:
+        raise CatalogError(str(error)) from None
+
+
+def _flush(session: Session, what: str) -> None:
+    """Flush, turning a constraint violation (e.g. a concurrent duplicate) into a CatalogError."""
+    try:
+        session.flush()
+    except IntegrityError as error:
+        raise DuplicateError(f"{what} conflicts with an existing record ({error.orig})") from None
+
+
+def _get(session: Session, model: type, row_id: int, label: str) -> Any:
+    row = session.get(model, row_id)
+    if row is None:
+        raise NotFoundError(f"there is no {label} with id {row_id}")
+    return row
+
+
+def get_battery(session: Session, battery_id: int) -> Battery:
+    return _get(session, Battery, battery_id, "battery")
+
+
+def get_station(session: Session, station_id: int) -> Station:
+    return _get(session, Station, station_id, "station")
+
+
+def get_profile(session: Session, profile_id: int) -> Profile:
+    return _get(session, Profile, profile_id, "profile")
+
+
+def get_experiment(session: Session, experiment_id: int) -> Experiment:
+    return _get(session, Experiment, experiment_id, "experiment")
+
+
+# ---------------------------------------------------------------- batteries
+
+
+def create_battery(
+    session: Session,
+    *,
+    name: str,
+    technology: str,
+    voltage_min: float,
+    voltage_max: float,
+    current_min: float,
+    current_max: float,
+    nominal_capacity_ah: float | None = None,
+    manufacturer: str = "",
+    model: str = "",
+    serial_number: str = "",
+    cells_in_series: int = 1,
+    cell_voltage_min: float | None = None,
+    cell_voltage_max: float | None = None,
+    fabrication_date: dt.date | None = None,
+    description: str = "",
+    details: Mapping[str, object] | None = None,
+) -> Battery:
+    """Add a battery after checking every field; (name, manufacturer, model, serial) is unique."""
+    name = _text("name", name, _NAME_LENGTH, required=True)
+    manufacturer = _text("manufacturer", manufacturer, _NAME_LENGTH)
+    model = _text("model", model, _NAME_LENGTH)
+    serial_number = _text("serial", serial_number, _NAME_LENGTH)
+    try:
+        cleaned_details = validate_details(technology, dict(details or {}))
+    except BatteryError as error:
+        raise CatalogError(str(error)) from None
+    _check_window(voltage_min, voltage_max, current_min, current_max)
+    capacity = _optional_positive("capacity", nominal_capacity_ah, "Ah")
+    if not isinstance(cells_in_series, int) or cells_in_series < 1:
+        raise CatalogError(f"cells: expected a whole number of at least 1, got {cells_in_series!r}")
+    cell_min = _optional_positive("cell_voltage_min", cell_voltage_min, "V")
+    cell_max = _optional_positive("cell_voltage_max", cell_voltage_max, "V")
+    if cell_min is not None and cell_max is not None and cell_max <= cell_min:
+        raise CatalogError(
+            f"cell_voltage_max: must be above cell_voltage_min ({cell_min} V), got {cell_max}"
+        )
+
+    existing = session.scalar(
+        select(Battery.id).where(
+            Battery.name == name,
+            Battery.manufacturer == manufacturer,
+            Battery.model == model,
+            Battery.serial_number == serial_number,
+        )
+    )
+    if existing is not None:
+        raise DuplicateError(
+            f"battery {name!r} (manufacturer {manufacturer!r}, model {model!r}, serial "
+            f"{serial_number!r}) exists already with id {existing}"
+        )
+    battery = Battery(
+        name=name,
+        description=description or "",
+        manufacturer=manufacturer,
+        model=model,
+        serial_number=serial_number,
+        fabrication_date=fabrication_date,
+        technology=technology,
+        cells_in_series=cells_in_series,
+        voltage_min=float(voltage_min),
+        voltage_max=float(voltage_max),
+        current_min=float(current_min),
+        current_max=float(current_max),
+        cell_voltage_min=cell_min,
+        cell_voltage_max=cell_max,
+        nominal_capacity_ah=capacity,
+        details=cleaned_details,
+    )
+    session.add(battery)
+    _flush(session, f"battery {name!r}")
+    return battery
+
+
+def battery_rating(battery: Battery) -> BatteryRating:
+    """The battery as the profile language sees it: its safe window and capacity."""
+    return BatteryRating(
+        Window(battery.voltage_min, battery.voltage_max, battery.current_min, battery.current_max),
+        battery.nominal_capacity_ah,
+    )
+
+
+# ---------------------------------------------------------------- units and stations
+
+
+def get_or_create_computational_unit(session: Session, name: str) -> ComputationalUnit:
+    """The unit with this name, created (with no host yet) if missing."""
+    name = _text("unit", name, _NAME_LENGTH, required=True)
+    unit = session.scalar(select(ComputationalUnit).where(ComputationalUnit.name == name))
+    if unit is None:
+        unit = ComputationalUnit(name=name)
+        session.add(unit)
+        _flush(session, f"computational unit {name!r}")
+    return unit
+
+
+def create_station(
+    session: Session,
+    *,
+    name: str,
+    voltage_min: float,
+    voltage_max: float,
+    current_min: float,
+    current_max: float,
+    location: str = "",
+    unit_name: str | None = None,
+    devices: list[dict[str, Any]] | None = None,
+) -> Station:
+    """Add a station; a unit named by `unit_name` is created if missing.
+
+    A unit cannot have two current (non-deprecated) stations of the same name, since
+    cyclers announce their stations by unit and name.
+    """
+    name = _text("name", name, _NAME_LENGTH, required=True)
+    location = _text("location", location, _LOCATION_LENGTH)
+    _check_window(voltage_min, voltage_max, current_min, current_max)
+    unit = get_or_create_computational_unit(session, unit_name) if unit_name else None
+    unit_id = unit.id if unit else None
+    existing = session.scalar(
+        select(Station.id).where(
+            Station.name == name,
+            Station.computational_unit_id.is_(None)
+            if unit_id is None
+            else Station.computational_unit_id == unit_id,
+            Station.deprecated.is_(False),
+        )
+    )
+    if existing is not None:
+        where = f"on unit {unit_name!r}" if unit else "without a unit"
+        raise DuplicateError(f"station {name!r} {where} exists already with id {existing}")
+    station = Station(
+        name=name,
+        location=location,
+        computational_unit_id=unit_id,
+        devices=devices or [],
+        voltage_min=float(voltage_min),
+        voltage_max=float(voltage_max),
+        current_min=float(current_min),
+        current_max=float(current_max),
+    )
+    session.add(station)
+    _flush(session, f"station {name!r}")
+    return station
+
+
+def station_window(station: Station) -> Window:
+    return Window(
+        station.voltage_min, station.voltage_max, station.current_min, station.current_max
+    )
+
+
+# ---------------------------------------------------------------- profiles
+
+
+def create_profile(
+    session: Session,
+    *,
+    name: str,
+    source: str,
+    description: str = "",
+    max_steps: int = DEFAULT_MAX_STEPS,
+) -> Profile:
+    """Parse and store a profile with its envelope; ProfileError lists what is wrong."""
+    name = _text("name", name, _NAME_LENGTH, required=True)
+    parsed = parse_profile(source, max_steps=max_steps)
+    profile = Profile(
+        name=name,
+        description=description or "",
+        source=source,
+        instructions=parsed.to_json(),
+        step_count=parsed.step_count,
+        **profile_demand(parsed).as_columns(),
+    )
+    session.add(profile)
+    _flush(session, f"profile {name!r}")
+    return profile
+
+
+def parsed_profile(profile: Profile) -> ParsedProfile:
+    """The stored structure of a profile, as the domain's Profile."""
+    return profile_from_json(profile.instructions)
+
+
+def _fit_clauses(bounds: FitBounds) -> list[Any]:
+    """The SQL twin of domain.profiles.demand_fits: one clause per comparison, same numbers."""
+    window = bounds.window
+    clauses = [
+        or_(Profile.voltage_min.is_(None), Profile.voltage_min >= window.voltage_min),
+        or_(Profile.voltage_max.is_(None), Profile.voltage_max <= window.voltage_max),
+        or_(Profile.current_min.is_(None), Profile.current_min >= window.current_min),
+        or_(Profile.current_max.is_(None), Profile.current_max <= window.current_max),
+        or_(
+            Profile.power_max.is_(None),
+            and_(Profile.power_max > 0, Profile.power_max <= bounds.charge_power_max),
+            and_(Profile.power_max <= 0, Profile.power_max <= bounds.discharge_power_max),
+        ),
+        or_(
+            Profile.power_min.is_(None),
+            and_(Profile.power_min < 0, Profile.power_min >= bounds.discharge_power_min),
+            and_(Profile.power_min >= 0, Profile.power_min >= bounds.charge_power_min),
+        ),
+    ]
+    if bounds.c_rate_min is None or bounds.c_rate_max is None:
+        clauses += [Profile.c_rate_min.is_(None), Profile.c_rate_max.is_(None)]
+    else:
+        clauses += [
+            or_(Profile.c_rate_min.is_(None), Profile.c_rate_min >= bounds.c_rate_min),
+            or_(Profile.c_rate_max.is_(None), Profile.c_rate_max <= bounds.c_rate_max),
+        ]
+    return clauses
+
+
+def compatible_profiles(session: Session, battery_id: int, station_id: int) -> list[dict[str, Any]]:
+    """The stored profiles whose envelope fits battery ∩ station, filtered in the database."""
+    battery = get_battery(session, battery_id)
+    station = get_station(session, station_id)
+    bounds = fit_bounds(battery_rating(battery), station_window(station))
+    if bounds.window_empty:
+        return []
+    query = (
+        select(
+            Profile.id,
+            Profile.name,
+            Profile.description,
+            Profile.step_count,
+            Profile.voltage_min,
+            Profile.voltage_max,
+            Profile.current_min,
+            Profile.current_max,
+            Profile.c_rate_min,
+            Profile.c_rate_max,
+            Profile.power_min,
+            Profile.power_max,
+        )
+        .where(*_fit_clauses(bounds))
+        .order_by(Profile.id)
+    )
+    return [dict(row._mapping) for row in session.execute(query)]
+
+
+def profile_compatibility(
+    session: Session, profile_id: int, battery_id: int, station_id: int
+) -> Compatibility:
+    """The verdict, with reasons, for one stored profile on a battery and a station."""
+    profile = get_profile(session, profile_id)
+    return check_compatibility(
+        parsed_profile(profile),
+        battery_rating(get_battery(session, battery_id)),
+        station_window(get_station(session, station_id)),
+    )
+
+
+# ---------------------------------------------------------------- experiments
+
+
+def queue_experiment(
+    session: Session,
+    *,
+    name: str,
+    battery_id: int,
+    station_id: int,
+    profile_id: int,
+    description: str = "",
+    max_steps: int = DEFAULT_MAX_STEPS,
+) -> Experiment:
+    """Queue an experiment after checking the profile fits; its steps are expanded now.
+
+    C-rates are resolved against the battery's nominal capacity at this moment, so the
+    steps sent to the cycler never change afterwards.
+    """
+    name = _text("name", name, _EXPERIMENT_NAME_LENGTH, required=True)
+    battery = get_battery(session, battery_id)
+    station = get_station(session, station_id)
+    if station.deprecated:
+        raise CatalogError(f"station {station_id} is deprecated; choose its replacement")
+    profile = get_profile(session, profile_id)
+    parsed = parsed_profile(profile)
+    compatibility = check_compatibility(parsed, battery_rating(battery), station_window(station))
+    if not compatibility.fits:
+        raise IncompatibleProfileError(profile.name, compatibility)
+    steps = expand_profile(parsed, battery.nominal_capacity_ah, max_steps=max_steps)
+    experiment = Experiment(
+        name=name,
+        description=description or "",
+        battery_id=battery.id,
+        station_id=station.id,
+        profile_id=profile.id,
+        status=ExperimentStatus.QUEUED,
+        steps=steps,
+    )
+    session.add(experiment)
+    _flush(session, f"experiment {name!r}")
+    return experiment
+
+
+def cancel_experiment(session: Session, experiment_id: int) -> Experiment:
+    """Cancel a QUEUED experiment; any other status is refused with the reason.
+
+    The status test and the change are one UPDATE, so an experiment the node starts
+    at the same moment is never both running and cancelled.
+    """
+    result = session.execute(
+        update(Experiment)
+        .where(Experiment.id == experiment_id, Experiment.status == ExperimentStatus.QUEUED)
+        .values(status=ExperimentStatus.CANCELLED, finished_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    # Reload, so an instance already in the session shows the row as it now is.
+    experiment = session.get(Experiment, experiment_id, populate_existing=True)
+    if experiment is None:
+        raise NotFoundError(f"there is no experiment with id {experiment_id}")
+    if result.rowcount != 1:
+        raise CatalogError(
+            f"experiment {experiment_id} is {experiment.status}; "
+            "only QUEUED experiments can be cancelled"
+        )
+    return experiment

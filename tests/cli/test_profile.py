@@ -1,0 +1,212 @@
+"""`bem profile check` and `bem profile add`: profiles from files, for scripts."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from cli import main
+from datastore.models import Profile
+
+CHARGE = "# CC-CV charge\nCC, 0.5C, VOLTAGE, 4.2\nCV, 4.2, CURRENT, 0.05C\nREPEAT 2\nCC, -1, VOLTAGE, 2.5\nEND\n"
+BATTERY = [
+    "battery", "add", "--name", "cell", "--technology", "lithium-ion", "--capacity", "4",
+    "--voltage-min", "2.5", "--voltage-max", "4.2", "--current-min", "-6", "--current-max", "6",
+]  # fmt: skip
+STATION = [
+    "station", "add", "--name", "ch1",
+    "--voltage-min", "0", "--voltage-max", "5", "--current-min", "-5", "--current-max", "5",
+]  # fmt: skip
+
+
+@pytest.fixture
+def database(monkeypatch: pytest.MonkeyPatch, sqlite_url: str, sqlite_engine: Engine) -> Engine:
+    """The per-test SQLite database, for the command (by URL) and for the test's checks."""
+    monkeypatch.setenv("BEM_DATABASE_URL", sqlite_url)
+    return sqlite_engine
+
+
+def bem(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    status = main(list(args))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def write(tmp_path: Path, text: str, name: str = "charge.txt") -> str:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def stored_profiles(engine: Engine) -> list[Profile]:
+    with Session(engine) as session:
+        return list(session.scalars(select(Profile).order_by(Profile.id)))
+
+
+# ---------------------------------------------------------------- check
+
+
+def test_check_prints_the_step_count_and_what_the_profile_demands(database, capsys, tmp_path):
+    path = write(tmp_path, CHARGE)
+    status, out, err = bem(capsys, "profile", "check", path)
+    assert (status, err) == (0, "")
+    assert out == (
+        f"{path}: 4 steps\n"
+        "voltage: 2.5 V to 4.2 V\n"
+        "current: -1.0 A to -1.0 A\n"
+        "C-rate: -0.05C to 0.5C\n"
+    )
+
+
+def test_check_lists_every_problem_with_its_line_on_stderr(database, capsys, tmp_path):
+    path = write(tmp_path, "CC, 1, VOLTAGE, 4.2\nCV, -4.2, TIME, 10\nREPEAT 0\nWAIT, 1\nEND\nEND\n")
+    status, out, err = bem(capsys, "profile", "check", path)
+    assert (status, out) == (1, "")
+    assert err == (
+        f"bem profile: {path} is not a valid profile:\n"
+        "  line 2: CV needs a positive voltage, got -4.2\n"
+        "  line 3: REPEAT needs a whole number of at least 1, got 0\n"
+        "  line 6: END without a matching REPEAT\n"
+    )
+
+
+def test_check_reads_stdin_for_a_dash(database, capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO("WAIT, 10\nWAIT, 0\n"))
+    status, _, err = bem(capsys, "profile", "check", "-")
+    assert status == 1
+    assert err == (
+        "bem profile: the profile from stdin is not a valid profile:\n"
+        "  line 2: WAIT needs a positive duration (in s), got 0\n"
+    )
+
+
+def test_check_says_when_the_file_cannot_be_read(database, capsys, tmp_path):
+    status, _, err = bem(capsys, "profile", "check", str(tmp_path / "missing.txt"))
+    assert status == 1
+    assert (
+        err
+        == f"bem profile: {tmp_path / 'missing.txt'}: cannot be read (No such file or directory)\n"
+    )
+
+
+def test_check_refuses_a_file_that_is_not_text(database, capsys, tmp_path):
+    path = tmp_path / "binary.txt"
+    path.write_bytes(b"\xff\xfe\x00CC")
+    status, _, err = bem(capsys, "profile", "check", str(path))
+    assert status == 1
+    assert err == f"bem profile: {path}: not UTF-8 text\n"
+
+
+def test_check_applies_the_configured_step_cap(database, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("BEM_PROFILES_MAX_STEPS", "10")
+    status, _, err = bem(capsys, "profile", "check", write(tmp_path, "REPEAT 11\nWAIT, 1\nEND"))
+    assert status == 1
+    assert (
+        "line 1: the profile reaches 11 steps here once REPEAT blocks are unrolled; at most 10 are allowed"
+        in err
+    )
+
+
+def test_check_with_a_battery_resolves_the_envelope(database, capsys, tmp_path):
+    bem(capsys, *BATTERY)
+    status, out, _ = bem(capsys, "profile", "check", write(tmp_path, CHARGE), "--battery", "1")
+    assert status == 0
+    assert out.endswith("on battery 1:\nvoltage: 2.5 V to 4.2 V\ncurrent: -1.0 A to 2.0 A\n")
+
+
+def test_check_with_a_battery_and_station_gives_the_verdict(database, capsys, tmp_path):
+    bem(capsys, *BATTERY)
+    bem(capsys, *STATION)
+    status, out, err = bem(
+        capsys, "profile", "check", write(tmp_path, CHARGE), "--battery", "1", "--station", "1"
+    )
+    assert (status, err) == (0, "")
+    assert out.endswith("compatible with battery 1 and station 1\n")
+
+
+def test_check_refuses_an_incompatible_pair_saying_by_how_much(database, capsys, tmp_path):
+    bem(capsys, *BATTERY)
+    bem(capsys, *STATION)
+    path = write(tmp_path, "CC, 1.5C, VOLTAGE, 4.2\nCV, 4.3, TIME, 60")
+    status, out, err = bem(capsys, "profile", "check", path, "--battery", "1", "--station", "1")
+    assert status == 1
+    assert "on battery 1:" in out
+    assert err == (
+        f"bem profile: {path} is incompatible with battery 1 and station 1:\n"
+        "  needs 4.3 V; the battery allows at most 4.2 V (0.1 V over)\n"
+        "  needs 6.0 A charge; the station allows 5.0 A (1.0 A over)\n"
+    )
+
+
+def test_check_names_c_rates_a_battery_without_capacity_cannot_resolve(database, capsys, tmp_path):
+    battery = [*BATTERY]
+    del battery[battery.index("--capacity") : battery.index("--capacity") + 2]
+    bem(capsys, *battery)
+    path = write(tmp_path, CHARGE)
+    status, _, err = bem(capsys, "profile", "check", path, "--battery", "1")
+    assert status == 1
+    assert err == (
+        f"bem profile: {path} is not a valid profile:\n"
+        "  line 2: CC uses a C-rate (0.5C) but the battery has no nominal capacity to resolve it\n"
+        "  line 3: the CURRENT limit is a C-rate (0.05C) but the battery has no nominal capacity "
+        "to resolve it\n"
+    )
+
+
+def test_check_with_an_unknown_battery_says_so(database, capsys, tmp_path):
+    status, _, err = bem(capsys, "profile", "check", write(tmp_path, CHARGE), "--battery", "9")
+    assert status == 1
+    assert err == "bem profile: there is no battery with id 9\n"
+
+
+def test_check_against_a_station_needs_a_battery(database, capsys, tmp_path):
+    status, _, err = bem(capsys, "profile", "check", write(tmp_path, CHARGE), "--station", "1")
+    assert status == 1
+    assert (
+        err == "bem profile: --station needs --battery: a profile must fit both windows together\n"
+    )
+
+
+# ---------------------------------------------------------------- add
+
+
+def test_add_stores_the_profile_and_prints_only_its_id(database, capsys, tmp_path):
+    status, out, err = bem(
+        capsys,
+        "profile",
+        "add",
+        write(tmp_path, CHARGE),
+        "--name",
+        "cc-cv",
+        "--description",
+        "daily",
+    )
+    assert (status, out, err) == (0, "1\n", "")
+    (profile,) = stored_profiles(database)
+    assert (profile.name, profile.description, profile.source) == ("cc-cv", "daily", CHARGE)
+    assert (profile.step_count, profile.c_rate_max, profile.voltage_max) == (4, 0.5, 4.2)
+
+
+def test_add_refuses_an_invalid_profile_and_stores_nothing(database, capsys, tmp_path):
+    status, out, err = bem(
+        capsys, "profile", "add", write(tmp_path, "CV, 4.2, VOLTAGE, 4"), "--name", "x"
+    )
+    assert (status, out) == (1, "")
+    assert "line 1: CV cannot stop on VOLTAGE; expected TIME or CURRENT" in err
+    assert stored_profiles(database) == []
+
+
+def test_add_refuses_an_empty_name(database, capsys, tmp_path):
+    status, _, err = bem(capsys, "profile", "add", write(tmp_path, CHARGE), "--name", "")
+    assert status == 1
+    assert err == "bem profile: name: must not be empty\n"
+
+
+def test_add_needs_a_name(database, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exited:
+        main(["profile", "add", write(tmp_path, CHARGE)])
+    assert exited.value.code == 2

@@ -1,0 +1,114 @@
+"""Expansion: the flat step list of the MQTT start command, in its fixed format."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from domain.profiles import ProfileError, expand_profile, parse_profile
+
+STEP_KEYS = {"step", "cycle", "line", "mode", "setpoint", "limit", "limit_value"}
+
+
+def expand(text: str, capacity_ah: float | None = None, **options: int) -> list[dict]:
+    return expand_profile(parse_profile(text), capacity_ah, **options)
+
+
+def test_each_step_has_the_fixed_format():
+    assert expand("# charge\nCC, 1.5, VOLTAGE, 4.2\nWAIT, 60") == [
+        {
+            "step": 1,
+            "cycle": 1,
+            "line": 2,
+            "mode": "CC",
+            "setpoint": 1.5,
+            "limit": "VOLTAGE",
+            "limit_value": 4.2,
+        },
+        {
+            "step": 2,
+            "cycle": 1,
+            "line": 3,
+            "mode": "WAIT",
+            "setpoint": None,
+            "limit": "TIME",
+            "limit_value": 60.0,
+        },
+    ]
+
+
+def test_steps_are_plain_json():
+    steps = expand("REPEAT 2\nCV, 4.2, CURRENT, 0.05C\nCP, -5, ENERGY, 1\nEND", 2.0)
+    assert json.loads(json.dumps(steps)) == steps
+    assert all(set(step) == STEP_KEYS for step in steps)
+    assert all(type(step["mode"]) is str and type(step["limit"]) is str for step in steps)
+
+
+def test_repeat_blocks_are_unrolled_and_steps_numbered_from_one():
+    steps = expand("CC, 1, TIME, 1\nREPEAT 3\nCC, -1, TIME, 1\nWAIT, 5\nEND\nCV, 4, TIME, 1")
+    assert [step["step"] for step in steps] == list(range(1, 9))
+    assert [step["mode"] for step in steps] == ["CC"] + ["CC", "WAIT"] * 3 + ["CV"]
+    assert [step["line"] for step in steps] == [1] + [3, 4] * 3 + [6]
+
+
+def test_the_cycle_is_the_iteration_of_the_outermost_repeat():
+    steps = expand("WAIT, 1\nREPEAT 2\nREPEAT 2\nCC, 1, TIME, 1\nEND\nWAIT, 1\nEND\nWAIT, 2")
+    assert [(step["cycle"], step["line"]) for step in steps] == [
+        (1, 1),  # outside any REPEAT
+        (1, 4),
+        (1, 4),
+        (1, 6),
+        (2, 4),
+        (2, 4),
+        (2, 6),
+        (1, 8),  # outside again
+    ]
+
+
+def test_each_top_level_repeat_counts_its_own_iterations():
+    steps = expand("REPEAT 2\nWAIT, 1\nEND\nREPEAT 3\nWAIT, 2\nEND")
+    assert [step["cycle"] for step in steps] == [1, 2, 1, 2, 3]
+
+
+def test_c_rates_resolve_to_amperes_through_the_capacity():
+    steps = expand("CC, 0.5C, VOLTAGE, 4.2\nCC, -2C, VOLTAGE, 2.5\nCV, 4.2, CURRENT, 0.05C", 3.0)
+    assert [step["setpoint"] for step in steps] == [1.5, -6.0, 4.2]
+    assert steps[2]["limit_value"] == pytest.approx(0.15)
+
+
+def test_si_set_points_and_limits_are_unchanged():
+    steps = expand("CP, -10, VOLTAGE, 3\nCC, 2, CAPACITY, 1.5", 3.0)
+    assert [(step["setpoint"], step["limit_value"]) for step in steps] == [(-10.0, 3.0), (2.0, 1.5)]
+
+
+@pytest.mark.parametrize("capacity", [None, 0.0, -1.0])
+def test_c_rates_without_a_capacity_are_a_profile_error(capacity):
+    with pytest.raises(ProfileError) as caught:
+        expand("WAIT, 1\nCC, 1C, TIME, 1", capacity)
+    assert [problem.line for problem in caught.value.problems] == [2]
+
+
+def test_a_profile_without_c_rates_needs_no_capacity():
+    assert len(expand("CC, 1, TIME, 1")) == 1
+
+
+def test_expansion_is_capped():
+    profile = parse_profile("REPEAT 50\nWAIT, 1\nWAIT, 2\nEND")
+    assert len(expand_profile(profile, max_steps=100)) == 100
+    with pytest.raises(ProfileError, match="reaches 100 steps here.*at most 99"):
+        expand_profile(profile, max_steps=99)
+
+
+def test_a_profile_at_the_default_cap_expands():
+    steps = expand("REPEAT 50000\nCC, 1C, TIME, 1\nCC, -1C, TIME, 1\nEND", 2.0)
+    assert len(steps) == 100_000
+    assert steps[-1] == {
+        "step": 100_000,
+        "cycle": 50_000,
+        "line": 3,
+        "mode": "CC",
+        "setpoint": -2.0,
+        "limit": "TIME",
+        "limit_value": 1.0,
+    }
