@@ -18,6 +18,7 @@ from config import ConfigError
 COMMAND_MODULES = (
     "cli.web",
     "cli.node",
+    "cli.simulate",
     "cli.demo",
     "cli.db",
     "cli.bench",

@@ -175,6 +175,9 @@ class StartCommand:
     profile_name: str
     instructions: tuple[dict[str, Any], ...]
     limits: dict[str, float]
+    # Optional description of the battery under test, for cyclers that model or log it:
+    # technology, chemistry, nominal_capacity_ah, cells_in_series (any may be missing).
+    battery: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "instructions", tuple(self.instructions))
@@ -621,8 +624,28 @@ def _build_command(data: dict[str, Any]) -> Command:
     limits = {key: _req_number(raw_limits, "limits", key) for key in LIMIT_KEYS}
     _window(limits, "limits.")
     return StartCommand(
-        experiment_id=experiment_id, profile_name=name, instructions=instructions, limits=limits
+        experiment_id=experiment_id,
+        profile_name=name,
+        instructions=instructions,
+        limits=limits,
+        battery=_battery(data),
     )
+
+
+def _battery(data: dict[str, Any]) -> dict[str, Any]:
+    """The optional "battery" object of a start command, keeping only well-formed fields."""
+    if data.get("battery") is None:
+        return {}
+    raw = _object(data, "", "battery")
+    battery: dict[str, Any] = {}
+    for key in ("technology", "chemistry"):
+        if raw.get(key) is not None:
+            battery[key] = _req_text(raw, "battery", key, MAX_NAME_CHARS)
+    if raw.get("nominal_capacity_ah") is not None:
+        battery["nominal_capacity_ah"] = _req_number(raw, "battery", "nominal_capacity_ah")
+    if raw.get("cells_in_series") is not None:
+        battery["cells_in_series"] = _req_int(raw, "battery", "cells_in_series")
+    return battery
 
 
 def _build_status(data: dict[str, Any]) -> StatusReport:
@@ -875,15 +898,17 @@ def encode_start(
     profile_name: str,
     instructions: Sequence[Mapping[str, Any]],
     limits: Mapping[str, float],
+    battery: Mapping[str, Any] | None = None,
 ) -> bytes:
-    return _dump(
-        {
-            "command": "start",
-            "experiment_id": experiment_id,
-            "profile": {"name": profile_name, "instructions": [dict(s) for s in instructions]},
-            "limits": dict(limits),
-        }
-    )
+    message: dict[str, Any] = {
+        "command": "start",
+        "experiment_id": experiment_id,
+        "profile": {"name": profile_name, "instructions": [dict(s) for s in instructions]},
+        "limits": dict(limits),
+    }
+    if battery:
+        message["battery"] = {key: value for key, value in battery.items() if value is not None}
+    return _dump(message)
 
 
 def encode_control(command: ControlAction | str, experiment_id: int) -> bytes:

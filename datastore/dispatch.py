@@ -1,0 +1,177 @@
+"""Queries for dispatch: which experiment to start where, and operator commands to send.
+
+Every "claim" is a conditional UPDATE checked by its row count, so when several nodes
+run at once exactly one of them sends a given start or command.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, and_, exists, insert, select, update
+from sqlalchemy.orm import Session, aliased
+
+from datastore.models import Battery, Experiment, Profile, Station, StationCommand, utcnow
+from domain.status import ACTIVE_STATUSES, ExperimentStatus
+
+
+@dataclass(frozen=True)
+class StartOrder:
+    experiment_id: int
+    station_id: int
+    profile_name: str
+    steps: list[dict[str, Any]]
+    limits: dict[str, float]
+    attempts: int
+    battery: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PendingCommand:
+    id: int
+    experiment_id: int
+    station_id: int
+    command: str
+
+
+def _window(battery: Battery, station: Station) -> dict[str, float]:
+    """The limits the cycler must keep: battery window ∩ station window."""
+    return {
+        "voltage_min": max(battery.voltage_min, station.voltage_min),
+        "voltage_max": min(battery.voltage_max, station.voltage_max),
+        "current_min": max(battery.current_min, station.current_min),
+        "current_max": min(battery.current_max, station.current_max),
+    }
+
+
+def _orders(connection: Connection, where: Any) -> list[StartOrder]:
+    query = (
+        select(Experiment, Battery, Station, Profile.name)
+        .join(Battery, Experiment.battery_id == Battery.id)
+        .join(Station, Experiment.station_id == Station.id)
+        .outerjoin(Profile, Experiment.profile_id == Profile.id)
+        .where(where)
+        .order_by(Experiment.created_at, Experiment.id)
+    )
+    with Session(bind=connection) as session:
+        rows = session.execute(query).all()
+        return [
+            StartOrder(
+                experiment.id,
+                station.id,
+                profile_name or experiment.name,
+                list(experiment.steps or []),
+                _window(battery, station),
+                experiment.start_attempts,
+                {
+                    "technology": battery.technology,
+                    "chemistry": (battery.details or {}).get("chemistry"),
+                    "nominal_capacity_ah": battery.nominal_capacity_ah,
+                    "cells_in_series": battery.cells_in_series,
+                },
+            )
+            for experiment, battery, station, profile_name in rows
+        ]
+
+
+def startable_experiments(connection: Connection, online_since: dt.datetime) -> list[StartOrder]:
+    """The oldest queued experiment of every online, idle station with nothing running."""
+    other = aliased(Experiment)
+    busy = exists().where(
+        other.station_id == Experiment.station_id,
+        other.status.in_(list(ACTIVE_STATUSES))
+        | ((other.status == ExperimentStatus.QUEUED) & other.start_sent_at.is_not(None)),
+    )
+    rows = connection.execute(
+        select(Experiment.id, Experiment.station_id)
+        .join(Station, Experiment.station_id == Station.id)
+        .where(
+            Experiment.status == ExperimentStatus.QUEUED,
+            Experiment.start_sent_at.is_(None),
+            Station.deprecated.is_(False),
+            Station.last_heartbeat >= online_since,
+            Station.reported_state == "idle",
+            ~busy,
+        )
+        .order_by(Experiment.created_at, Experiment.id)
+    ).all()
+    oldest_per_station: dict[int, int] = {}
+    for row in rows:
+        oldest_per_station.setdefault(row.station_id, row.id)
+    if not oldest_per_station:
+        return []
+    return _orders(connection, Experiment.id.in_(list(oldest_per_station.values())))
+
+
+def claim_start(
+    connection: Connection, experiment_id: int, now: dt.datetime, attempts_seen: int
+) -> bool:
+    """Record that a start is being sent; False when another node got there first."""
+    result = connection.execute(
+        update(Experiment)
+        .where(
+            Experiment.id == experiment_id,
+            Experiment.status == ExperimentStatus.QUEUED,
+            Experiment.start_attempts == attempts_seen,
+        )
+        .values(start_sent_at=now, start_attempts=attempts_seen + 1)
+    )
+    return result.rowcount == 1
+
+
+def expired_starts(connection: Connection, sent_before: dt.datetime) -> list[StartOrder]:
+    """Queued experiments whose start was sent before `sent_before` and not confirmed."""
+    return _orders(
+        connection,
+        and_(
+            Experiment.status == ExperimentStatus.QUEUED,
+            Experiment.start_sent_at.is_not(None),
+            Experiment.start_sent_at < sent_before,
+        ),
+    )
+
+
+def fail_start(connection: Connection, experiment_id: int, now: dt.datetime, message: str) -> None:
+    connection.execute(
+        update(Experiment)
+        .where(Experiment.id == experiment_id, Experiment.status == ExperimentStatus.QUEUED)
+        .values(status=ExperimentStatus.ERROR, status_message=message, finished_at=now)
+    )
+
+
+def claim_pending_commands(connection: Connection, now: dt.datetime) -> list[PendingCommand]:
+    """Operator commands not sent yet, each claimed so it goes out once."""
+    rows = connection.execute(
+        select(
+            StationCommand.id,
+            StationCommand.experiment_id,
+            Experiment.station_id,
+            StationCommand.command,
+        )
+        .join(Experiment, StationCommand.experiment_id == Experiment.id)
+        .where(StationCommand.sent_at.is_(None))
+        .order_by(StationCommand.id)
+    ).all()
+    claimed = []
+    for row in rows:
+        result = connection.execute(
+            update(StationCommand)
+            .where(StationCommand.id == row.id, StationCommand.sent_at.is_(None))
+            .values(sent_at=now)
+        )
+        if result.rowcount == 1 and row.station_id is not None:
+            claimed.append(PendingCommand(row.id, row.experiment_id, row.station_id, row.command))
+    return claimed
+
+
+def request_command(connection: Connection, experiment_id: int, command: str) -> int:
+    """Queue an operator's stop, pause or resume for the node to send."""
+    if command not in ("stop", "pause", "resume"):
+        raise ValueError(f"unknown command {command!r}: expected stop, pause or resume")
+    return connection.execute(
+        insert(StationCommand).values(
+            experiment_id=experiment_id, command=command, requested_at=utcnow()
+        )
+    ).inserted_primary_key[0]

@@ -1,0 +1,289 @@
+"""Writes for the ingest path: samples, statuses, alarms, heartbeats, announcements.
+
+Each function takes an open `Connection` inside the caller's transaction, so a whole
+batch of messages commits (or rolls back) together. Inserts of samples and alarms
+ignore rows that exist already: a redelivered message never makes a second row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, case, insert, select, update
+
+from datastore.models import (
+    Channel,
+    ComputationalUnit,
+    Experiment,
+    RejectedMessage,
+    Station,
+    utcnow,
+)
+from domain.status import ExperimentStatus
+
+MAX_REJECTED_PAYLOAD = 64_000
+
+
+@dataclass(frozen=True)
+class ExperimentState:
+    id: int
+    station_id: int | None
+    status: ExperimentStatus
+    began_at: dt.datetime | None
+
+
+def _insert_ignore(connection: Connection) -> str:
+    return (
+        "INSERT IGNORE" if connection.dialect.name in ("mysql", "mariadb") else "INSERT OR IGNORE"
+    )
+
+
+def _placeholders(connection: Connection, count: int) -> str:
+    mark = "%s" if connection.dialect.paramstyle in ("format", "pyformat") else "?"
+    return ", ".join([mark] * count)
+
+
+def experiment_states(connection: Connection, ids: Iterable[int]) -> dict[int, ExperimentState]:
+    """Station and status of the given experiments (missing ids are absent from the result)."""
+    ids = sorted(set(ids))
+    if not ids:
+        return {}
+    rows = connection.execute(
+        select(Experiment.id, Experiment.station_id, Experiment.status, Experiment.began_at).where(
+            Experiment.id.in_(ids)
+        )
+    )
+    return {
+        row.id: ExperimentState(row.id, row.station_id, row.status, row.began_at) for row in rows
+    }
+
+
+def step_cycles(connection: Connection, experiment_id: int) -> list[int]:
+    """The cycle number of each expanded step of an experiment (index = step number - 1)."""
+    steps = connection.scalar(select(Experiment.steps).where(Experiment.id == experiment_id))
+    return [int(step.get("cycle", 1)) for step in steps or []]
+
+
+def known_stations(connection: Connection, ids: Iterable[int]) -> set[int]:
+    ids = sorted(set(ids))
+    if not ids:
+        return set()
+    return set(connection.scalars(select(Station.id).where(Station.id.in_(ids))))
+
+
+def channel_ids(
+    connection: Connection, experiment_id: int, channels: dict[str, str]
+) -> dict[str, int]:
+    """Ids of the experiment's extra channels by name, creating the missing ones (name -> unit)."""
+    existing = {
+        name: channel_id
+        for channel_id, name in connection.execute(
+            select(Channel.id, Channel.name).where(Channel.experiment_id == experiment_id)
+        )
+    }
+    missing = [name for name in channels if name not in existing]
+    if missing:
+        connection.exec_driver_sql(
+            f"{_insert_ignore(connection)} INTO channels (experiment_id, name, unit) "
+            f"VALUES ({_placeholders(connection, 3)})",
+            [(experiment_id, name, channels[name]) for name in missing],
+        )
+        return channel_ids(connection, experiment_id, {})
+    return existing
+
+
+def insert_samples(
+    connection: Connection,
+    experiment_id: int,
+    samples: Sequence[tuple[int, float, float, float, float, int | None, int | None, str | None]],
+    extra_values: Sequence[tuple[int, int, float]] = (),
+) -> int:
+    """Insert samples (seq, ts, voltage, current, power, instruction, cycle, mode) and extra
+    values (channel_id, seq, value) of one experiment; returns how many samples were new."""
+    if not samples:
+        return 0
+    result = connection.exec_driver_sql(
+        f"{_insert_ignore(connection)} INTO measurements "
+        "(experiment_id, seq, ts, voltage, current, power, instruction, cycle, mode) "
+        f"VALUES ({_placeholders(connection, 9)})",
+        [(experiment_id, *sample) for sample in samples],
+    )
+    if extra_values:
+        connection.exec_driver_sql(
+            f"{_insert_ignore(connection)} INTO extra_values (channel_id, seq, value) "
+            f"VALUES ({_placeholders(connection, 3)})",
+            list(extra_values),
+        )
+    inserted = max(result.rowcount, 0)
+    last_ts = max(sample[1] for sample in samples)
+    connection.execute(
+        update(Experiment)
+        .where(Experiment.id == experiment_id)
+        .values(
+            sample_count=Experiment.sample_count + inserted,
+            last_sample_at=_latest(Experiment.last_sample_at, last_ts),
+        )
+    )
+    return inserted
+
+
+def _latest(column: Any, value: float) -> Any:
+    """The later of a nullable column and a value: a late redelivery never moves it back."""
+    return case((column.is_(None), value), (column < value, value), else_=column)
+
+
+def set_status(
+    connection: Connection,
+    experiment_id: int,
+    status: ExperimentStatus,
+    at: dt.datetime,
+    message: str = "",
+    *,
+    set_began: bool = False,
+) -> None:
+    values: dict[str, Any] = {"status": status}
+    if message:
+        values["status_message"] = message
+    if set_began:
+        values["began_at"] = at
+    if status.is_closed:
+        values["finished_at"] = at
+    connection.execute(update(Experiment).where(Experiment.id == experiment_id).values(**values))
+
+
+def insert_alarm(
+    connection: Connection,
+    experiment_id: int,
+    ts: float,
+    code: str,
+    value: float | None,
+    message: str,
+) -> None:
+    connection.exec_driver_sql(
+        f"{_insert_ignore(connection)} INTO alarms (experiment_id, ts, code, value, message) "
+        f"VALUES ({_placeholders(connection, 5)})",
+        [(experiment_id, ts, code, value, message)],
+    )
+
+
+def record_heartbeat(
+    connection: Connection,
+    station_id: int,
+    at: dt.datetime,
+    state: str,
+    experiment_id: int | None,
+) -> None:
+    connection.execute(
+        update(Station)
+        .where(Station.id == station_id)
+        .values(last_heartbeat=at, reported_state=state, reported_experiment_id=experiment_id)
+    )
+    unit_id = connection.scalar(
+        select(Station.computational_unit_id).where(Station.id == station_id)
+    )
+    if unit_id is not None:
+        connection.execute(
+            update(ComputationalUnit)
+            .where(ComputationalUnit.id == unit_id)
+            .values(last_heartbeat=at)
+        )
+
+
+@dataclass(frozen=True)
+class AnnouncedStation:
+    name: str
+    location: str
+    voltage_min: float
+    voltage_max: float
+    current_min: float
+    current_max: float
+
+
+def register_unit(
+    connection: Connection, unit_name: str, host: str, stations: Sequence[AnnouncedStation]
+) -> dict[str, int]:
+    """Create or update a computational unit and its stations; return station ids by name.
+
+    A station whose window changed is deprecated and replaced by a new one, so the
+    experiments it ran keep the window they ran with.
+    """
+    unit_id = connection.scalar(
+        select(ComputationalUnit.id).where(ComputationalUnit.name == unit_name)
+    )
+    now = utcnow()
+    if unit_id is None:
+        unit_id = connection.execute(
+            insert(ComputationalUnit).values(name=unit_name, host=host, last_heartbeat=now)
+        ).inserted_primary_key[0]
+    else:
+        connection.execute(
+            update(ComputationalUnit)
+            .where(ComputationalUnit.id == unit_id)
+            .values(host=host, last_heartbeat=now)
+        )
+    ids: dict[str, int] = {}
+    window_columns = ("voltage_min", "voltage_max", "current_min", "current_max")
+    for announced in stations:
+        window = {key: getattr(announced, key) for key in window_columns}
+        current = connection.execute(
+            select(Station.id, *(getattr(Station, key) for key in window_columns)).where(
+                Station.computational_unit_id == unit_id,
+                Station.name == announced.name,
+                Station.deprecated.is_(False),
+            )
+        ).first()
+        if current is not None:
+            if all(current._mapping[key] == value for key, value in window.items()):
+                connection.execute(
+                    update(Station)
+                    .where(Station.id == current.id)
+                    .values(location=announced.location)
+                )
+                ids[announced.name] = current.id
+                continue
+            connection.execute(
+                update(Station).where(Station.id == current.id).values(deprecated=True)
+            )
+        ids[announced.name] = connection.execute(
+            insert(Station).values(
+                name=announced.name,
+                location=announced.location,
+                computational_unit_id=unit_id,
+                devices=[],
+                deprecated=False,
+                created_at=now,
+                **window,
+            )
+        ).inserted_primary_key[0]
+    return ids
+
+
+def record_rejection(connection: Connection, topic: str, payload: bytes, reason: str) -> None:
+    """Keep a refused message for inspection (the dead-letter table)."""
+    text = payload[:MAX_REJECTED_PAYLOAD].decode("utf-8", errors="replace")
+    if len(payload) > MAX_REJECTED_PAYLOAD:
+        text += f"... [{len(payload)} bytes in all]"
+    connection.execute(
+        insert(RejectedMessage).values(
+            received_at=utcnow(), topic=topic[:255], reason=reason, payload=text
+        )
+    )
+
+
+__all__ = [
+    "AnnouncedStation",
+    "ExperimentState",
+    "channel_ids",
+    "experiment_states",
+    "insert_alarm",
+    "insert_samples",
+    "known_stations",
+    "step_cycles",
+    "record_heartbeat",
+    "record_rejection",
+    "register_unit",
+    "set_status",
+]

@@ -1,0 +1,434 @@
+"""The MQTT node: ingest of cycler telemetry, station liveness, and dispatch.
+
+Data flow: the transport's callback only enqueues raw messages (a bounded queue, so a
+slow database pushes back on the broker). One writer thread takes messages in batches
+(by sample count and by time), parses and checks them, writes the whole batch in one
+transaction and only then acknowledges the messages to the broker. A failed
+transaction is retried with back-off and nothing is acknowledged until it commits, so
+nothing acknowledged is ever lost and a redelivered sample is ignored by its key.
+
+The same thread runs the dispatch duties between batches: it forwards operator
+commands, starts the oldest queued experiment of each online idle station, and retries
+or fails starts that a station does not confirm.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from datastore import dispatch as dispatch_store
+from datastore import ingest as store
+from datastore.models import utcnow
+from domain.status import ExperimentStatus, can_transition
+from mqtt_node import protocol
+from mqtt_node.topics import Topics
+from mqtt_node.transport import Message, Transport
+
+log = logging.getLogger("bem.node")
+
+
+@dataclass(frozen=True)
+class NodeOptions:
+    topic_prefix: str = "bem"
+    shared_group: str = ""
+    batch_size: int = 2000
+    batch_interval_s: float = 0.2
+    queue_size: int = 20000
+    heartbeat_timeout_s: float = 15.0
+    start_timeout_s: float = 20.0
+    start_retries: int = 2
+    max_payload_bytes: int = 4_000_000
+    control_interval_s: float = 0.5
+
+
+@dataclass
+class NodeStats:
+    """Counters for logs and tests."""
+
+    messages: int = 0
+    samples_written: int = 0
+    samples_duplicate: int = 0
+    rejected: int = 0
+    batches: int = 0
+    database_errors: int = 0
+    starts_sent: int = 0
+    rejected_reasons: Counter[str] = field(default_factory=Counter)
+
+
+class Rejected(Exception):
+    """A message the node refuses; it is recorded with this reason and acknowledged."""
+
+
+class Node:
+    def __init__(self, engine: Engine, transport: Transport, options: NodeOptions) -> None:
+        self.engine = engine
+        self.transport = transport
+        self.options = options
+        self.topics = Topics(options.topic_prefix)
+        self.stats = NodeStats()
+        self._queue: queue.Queue[Message] = queue.Queue(maxsize=options.queue_size)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._next_control = 0.0
+        # Replies (registered) and commands go out only after the batch that made them commits.
+        self._outbox: list[tuple[str, bytes, int]] = []
+        # Cycle number of each step, per experiment: steps never change once queued.
+        self._step_cycles: dict[int, list[int]] = {}
+        self.on_batch: Callable[[], None] | None = None  # a hook for tests
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="bem-node-writer", daemon=True)
+        self._thread.start()
+        subscriptions = self.topics.node_subscriptions(self.options.shared_group)
+        self.transport.start(self._enqueue, [(topic_filter, 1) for topic_filter in subscriptions])
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.transport.stop()
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def run_forever(self) -> None:
+        self.start()
+        try:
+            while not self._stop.wait(60):
+                self._log_stats()
+        finally:
+            self.stop()
+
+    def _log_stats(self) -> None:
+        s = self.stats
+        log.info(
+            "messages %d, samples written %d (duplicates %d), rejected %d, batches %d, db errors %d",
+            s.messages,
+            s.samples_written,
+            s.samples_duplicate,
+            s.rejected,
+            s.batches,
+            s.database_errors,
+        )
+
+    def _enqueue(self, message: Message) -> None:
+        # Blocks the transport when the writer is behind: back-pressure on the broker.
+        while not self._stop.is_set():
+            try:
+                self._queue.put(message, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    # ------------------------------------------------------------ writer thread
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            batch = self._take_batch()
+            if batch:
+                self._with_retry(lambda connection, b=batch: self._apply_batch(connection, b))
+                for message in batch:
+                    message.ack()
+                self._flush_outbox()
+                if self.on_batch:
+                    self.on_batch()
+            if time.monotonic() >= self._next_control:
+                self._next_control = time.monotonic() + self.options.control_interval_s
+                self._with_retry(self._control)
+                self._flush_outbox()
+
+    def _take_batch(self) -> list[Message]:
+        """Messages until the batch holds `batch_size` samples' worth or the interval passes."""
+        try:
+            first = self._queue.get(timeout=min(0.2, self.options.control_interval_s))
+        except queue.Empty:
+            return []
+        batch = [first]
+        weight = _weight(first)
+        deadline = time.monotonic() + self.options.batch_interval_s
+        while weight < self.options.batch_size:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                message = self._queue.get(timeout=remaining)
+            except queue.Empty:
+                break
+            batch.append(message)
+            weight += _weight(message)
+        return batch
+
+    def _with_retry(self, work: Callable[[Connection], None]) -> None:
+        """Run `work` in one transaction until it commits (or the node stops)."""
+        delay = 0.5
+        while True:
+            saved_stats = (
+                self.stats.samples_written,
+                self.stats.samples_duplicate,
+                self.stats.rejected,
+            )
+            outbox_size = len(self._outbox)
+            try:
+                with self.engine.begin() as connection:
+                    work(connection)
+                return
+            except (OperationalError, DBAPIError) as error:
+                self.stats.database_errors += 1
+                (
+                    self.stats.samples_written,
+                    self.stats.samples_duplicate,
+                    self.stats.rejected,
+                ) = saved_stats
+                del self._outbox[outbox_size:]
+                log.warning("database write failed (%s); retrying in %.1f s", _short(error), delay)
+                if self._stop.wait(delay):
+                    return
+                delay = min(delay * 2, 5.0)
+
+    # ------------------------------------------------------------ ingest
+
+    def _apply_batch(self, connection: Connection, batch: list[Message]) -> None:
+        parsed: list[tuple[Message, str, int | str, object]] = []
+        for message in batch:
+            self.stats.messages += 1
+            try:
+                kind, key = self.topics.parse(message.topic)
+                payload = self._parse(kind, message.payload)
+            except protocol.ProtocolError as error:
+                self._reject(connection, message, str(error))
+                continue
+            parsed.append((message, kind, key, payload))
+
+        experiment_ids = {
+            payload.experiment_id
+            for _m, kind, _k, payload in parsed
+            if kind in ("measures", "status", "alarms")
+        }
+        experiments = store.experiment_states(connection, experiment_ids)
+        stations = store.known_stations(
+            connection, (key for _m, kind, key, _p in parsed if kind != "announce")
+        )
+        pending: dict[int, _PendingSamples] = {}
+        heartbeats: dict[int, tuple[str, int | None]] = {}
+
+        for message, kind, key, payload in parsed:
+            try:
+                if kind == "announce":
+                    self._announce(connection, key, payload)
+                    continue
+                if key not in stations:
+                    raise Rejected(f"unknown station {key}")
+                if kind == "heartbeat":
+                    heartbeats[key] = (payload.state, payload.experiment_id)
+                    continue
+                experiment = experiments.get(payload.experiment_id)
+                if experiment is None:
+                    raise Rejected(f"unknown experiment {payload.experiment_id}")
+                if experiment.station_id != key:
+                    raise Rejected(
+                        f"experiment {experiment.id} is not on station {key} "
+                        f"(it is on station {experiment.station_id})"
+                    )
+                if kind == "measures":
+                    if experiment.status.is_closed:
+                        raise Rejected(
+                            f"experiment {experiment.id} is {experiment.status.value}: "
+                            "samples are no longer accepted"
+                        )
+                    cycles = self._cycles(connection, experiment.id)
+                    pending.setdefault(experiment.id, _PendingSamples()).add(
+                        payload.samples, cycles
+                    )
+                elif kind == "status":
+                    experiments[experiment.id] = self._status(connection, experiment, payload)
+                elif kind == "alarms":
+                    store.insert_alarm(
+                        connection,
+                        experiment.id,
+                        payload.ts,
+                        payload.code,
+                        payload.value,
+                        payload.message or "",
+                    )
+            except Rejected as error:
+                self._reject(connection, message, str(error))
+
+        for experiment_id, samples in pending.items():
+            channel_ids = (
+                store.channel_ids(connection, experiment_id, samples.channels)
+                if samples.channels
+                else {}
+            )
+            extras = [(channel_ids[name], seq, value) for seq, name, value in samples.extra_values]
+            inserted = store.insert_samples(connection, experiment_id, samples.rows, extras)
+            self.stats.samples_written += inserted
+            self.stats.samples_duplicate += len(samples.rows) - inserted
+        now = utcnow()
+        for station_id, (state, experiment_id) in heartbeats.items():
+            store.record_heartbeat(connection, station_id, now, state, experiment_id)
+        self.stats.batches += 1
+
+    def _cycles(self, connection: Connection, experiment_id: int) -> list[int]:
+        if experiment_id not in self._step_cycles:
+            self._step_cycles[experiment_id] = store.step_cycles(connection, experiment_id)
+        return self._step_cycles[experiment_id]
+
+    def _parse(self, kind: str, payload: bytes) -> object:
+        parser = {
+            "announce": protocol.parse_announce,
+            "heartbeat": protocol.parse_heartbeat,
+            "status": protocol.parse_status,
+            "measures": protocol.parse_measures,
+            "alarms": protocol.parse_alarm,
+        }.get(kind)
+        if parser is None:
+            raise protocol.ProtocolError(f"the node does not accept {kind!r} messages")
+        return parser(payload, max_bytes=self.options.max_payload_bytes)
+
+    def _reject(self, connection: Connection, message: Message, reason: str) -> None:
+        self.stats.rejected += 1
+        self.stats.rejected_reasons[reason.split(":")[0]] += 1
+        log.warning("rejected message on %s: %s", message.topic, reason)
+        store.record_rejection(connection, message.topic, message.payload, reason)
+
+    def _status(
+        self,
+        connection: Connection,
+        experiment: store.ExperimentState,
+        report: protocol.StatusReport,
+    ) -> store.ExperimentState:
+        new = report.status
+        if not can_transition(experiment.status, new):
+            raise Rejected(
+                f"experiment {experiment.id} cannot go from {experiment.status.value} to {new.value}"
+            )
+        if new == experiment.status:
+            return experiment  # a redelivered report
+        at = dt.datetime.fromtimestamp(report.ts, dt.UTC)
+        set_began = new == ExperimentStatus.RUNNING and experiment.began_at is None
+        store.set_status(
+            connection, experiment.id, new, at, report.message or "", set_began=set_began
+        )
+        return store.ExperimentState(
+            experiment.id, experiment.station_id, new, at if set_began else experiment.began_at
+        )
+
+    def _announce(self, connection: Connection, unit: str, announce: protocol.Announce) -> None:
+        ids = store.register_unit(
+            connection,
+            announce.unit,
+            announce.host,
+            [
+                store.AnnouncedStation(
+                    s.name, s.location, s.voltage_min, s.voltage_max, s.current_min, s.current_max
+                )
+                for s in announce.stations
+            ],
+        )
+        self._outbox.append(
+            (
+                self.topics.registered(announce.unit),
+                protocol.encode_registered(announce.unit, ids),
+                protocol.QOS["registered"],
+            )
+        )
+
+    # ------------------------------------------------------------ dispatch
+
+    def _control(self, connection: Connection) -> None:
+        now = utcnow()
+        for command in dispatch_store.claim_pending_commands(connection, now):
+            self._outbox.append(
+                (
+                    self.topics.commands(command.station_id),
+                    protocol.encode_control(command.command, command.experiment_id),
+                    protocol.QOS["commands"],
+                )
+            )
+        timeout = dt.timedelta(seconds=self.options.start_timeout_s)
+        for start in dispatch_store.expired_starts(connection, now - timeout):
+            if start.attempts > self.options.start_retries:
+                dispatch_store.fail_start(
+                    connection,
+                    start.experiment_id,
+                    now,
+                    f"station {start.station_id} did not confirm the start within "
+                    f"{self.options.start_timeout_s:g} s ({start.attempts} attempts)",
+                )
+                log.error("experiment %d: start not confirmed, marked ERROR", start.experiment_id)
+            elif dispatch_store.claim_start(connection, start.experiment_id, now, start.attempts):
+                self._send_start(start)
+        online_since = now - dt.timedelta(seconds=self.options.heartbeat_timeout_s)
+        for start in dispatch_store.startable_experiments(connection, online_since):
+            if dispatch_store.claim_start(connection, start.experiment_id, now, 0):
+                self._send_start(start)
+
+    def _send_start(self, start: dispatch_store.StartOrder) -> None:
+        self.stats.starts_sent += 1
+        log.info("starting experiment %d on station %d", start.experiment_id, start.station_id)
+        self._outbox.append(
+            (
+                self.topics.commands(start.station_id),
+                protocol.encode_start(
+                    start.experiment_id,
+                    start.profile_name,
+                    start.steps,
+                    start.limits,
+                    start.battery,
+                ),
+                protocol.QOS["commands"],
+            )
+        )
+
+    def _flush_outbox(self) -> None:
+        for topic, payload, qos in self._outbox:
+            self.transport.publish(topic, payload, qos)
+        self._outbox.clear()
+
+
+class _PendingSamples:
+    """Rows of one experiment gathered from the messages of a batch."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple] = []
+        self.channels: dict[str, str] = {}
+        self.extra_values: list[tuple[int, str, float]] = []
+
+    def add(self, samples: list[protocol.Sample], cycles: list[int]) -> None:
+        for sample in samples:
+            step = sample.instruction
+            cycle = cycles[step - 1] if step is not None and 0 < step <= len(cycles) else None
+            self.rows.append(
+                (
+                    sample.seq,
+                    sample.ts,
+                    sample.voltage,
+                    sample.current,
+                    sample.power,
+                    sample.instruction,
+                    cycle,
+                    sample.mode,
+                )
+            )
+            for name, value in sample.extra.items():
+                self.channels.setdefault(name, "")
+                self.extra_values.append((sample.seq, name, value))
+
+
+def _weight(message: Message) -> int:
+    """A rough sample count of a message, for batching without parsing it twice."""
+    return max(1, message.payload.count(b'"seq"'))
+
+
+def _short(error: Exception) -> str:
+    original = getattr(error, "orig", None) or error
+    return f"{type(original).__name__}: {str(original).splitlines()[0][:200]}"

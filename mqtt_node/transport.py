@@ -1,0 +1,273 @@
+"""Transports: how messages reach the node and the simulated cyclers.
+
+`PahoTransport` talks to a real MQTT broker (paho-mqtt 2): QoS 1, a fixed client id,
+a persistent session, manual acknowledgement and reconnection with back-off.
+`MemoryBroker` is an in-process broker with the same topic semantics (wildcards and
+shared subscriptions), so the demo and unit tests need no server.
+
+Both hand incoming messages to a callback as `Message` objects; the receiver calls
+`message.ack()` only once the message's effects are committed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+log = logging.getLogger("bem.mqtt")
+
+MessageHandler = Callable[["Message"], None]
+
+
+@dataclass
+class Message:
+    topic: str
+    payload: bytes
+    qos: int = 1
+    # Acknowledges the message to the broker; a no-op for QoS 0 and in-memory messages.
+    ack: Callable[[], None] = field(default=lambda: None, repr=False)
+
+
+class Transport(Protocol):
+    """What the node and the simulator need from a message transport."""
+
+    def start(self, on_message: MessageHandler, subscriptions: Sequence[tuple[str, int]]) -> None:
+        """Connect, subscribe and start delivering messages to `on_message`."""
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
+        """Send a message (queued while disconnected; QoS 1 is resent after a reconnect)."""
+
+    def stop(self) -> None:
+        """Disconnect and stop delivering."""
+
+    @property
+    def connected(self) -> bool: ...
+
+
+def topic_matches(topic_filter: str, topic: str) -> bool:
+    """MQTT filter matching with `+` and `#` (a `$share/group/` prefix is stripped first)."""
+    if topic_filter.startswith("$share/"):
+        topic_filter = topic_filter.split("/", 2)[2]
+    filter_levels = topic_filter.split("/")
+    topic_levels = topic.split("/")
+    for index, level in enumerate(filter_levels):
+        if level == "#":
+            return True
+        if index >= len(topic_levels):
+            return False
+        if level != "+" and level != topic_levels[index]:
+            return False
+    return len(filter_levels) == len(topic_levels)
+
+
+# ---------------------------------------------------------------- in-process broker
+
+
+class MemoryBroker:
+    """An in-process broker: each subscriber gets its own delivery thread, in publish order."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._subscribers: list[MemoryTransport] = []
+        self._round_robin = itertools.count()
+
+    def transport(self, name: str = "") -> MemoryTransport:
+        return MemoryTransport(self, name)
+
+    def _attach(self, transport: MemoryTransport) -> None:
+        with self._lock:
+            self._subscribers.append(transport)
+
+    def _detach(self, transport: MemoryTransport) -> None:
+        with self._lock:
+            if transport in self._subscribers:
+                self._subscribers.remove(transport)
+
+    def publish(self, topic: str, payload: bytes, qos: int) -> None:
+        with self._lock:
+            subscribers = list(self._subscribers)
+        shared: dict[tuple[str, str], list[MemoryTransport]] = {}
+        for subscriber in subscribers:
+            for topic_filter, _qos in subscriber.subscriptions:
+                if not topic_matches(topic_filter, topic):
+                    continue
+                if topic_filter.startswith("$share/"):
+                    group = topic_filter.split("/", 2)[1]
+                    shared.setdefault((group, topic_filter), []).append(subscriber)
+                else:
+                    subscriber._deliver(Message(topic, payload, qos))
+                break
+        for members in shared.values():
+            members[next(self._round_robin) % len(members)]._deliver(Message(topic, payload, qos))
+
+
+class MemoryTransport:
+    """One client of a `MemoryBroker`."""
+
+    def __init__(self, broker: MemoryBroker, name: str = "") -> None:
+        self._broker = broker
+        self.name = name
+        self.subscriptions: list[tuple[str, int]] = []
+        self._inbox: queue.Queue[Message | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._on_message: MessageHandler | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self._thread is not None
+
+    def start(self, on_message: MessageHandler, subscriptions: Sequence[tuple[str, int]]) -> None:
+        self._on_message = on_message
+        self.subscriptions = list(subscriptions)
+        self._thread = threading.Thread(target=self._run, name=f"memory-{self.name}", daemon=True)
+        self._thread.start()
+        self._broker._attach(self)
+
+    def _deliver(self, message: Message) -> None:
+        self._inbox.put(message)
+
+    def _run(self) -> None:
+        while (message := self._inbox.get()) is not None:
+            assert self._on_message is not None
+            try:
+                self._on_message(message)
+            except Exception:  # a receiver's bug must not kill delivery
+                log.exception("handler failed on %s", message.topic)
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
+        self._broker.publish(topic, payload, qos)
+
+    def stop(self) -> None:
+        self._broker._detach(self)
+        if self._thread is not None:
+            self._inbox.put(None)
+            self._thread.join(timeout=5)
+            self._thread = None
+
+
+# ---------------------------------------------------------------- paho-mqtt
+
+
+@dataclass(frozen=True)
+class BrokerSettings:
+    host: str
+    port: int = 1883
+    username: str = ""
+    password: str = ""
+    client_id: str = ""
+    keepalive: int = 30
+    # Keep the session (subscriptions and unacknowledged QoS 1 messages) while away.
+    persistent: bool = True
+    session_expiry_s: int = 7 * 24 * 3600
+    # How many unacknowledged QoS 1 messages the broker may send us at once.
+    receive_maximum: int = 1000
+
+
+class PahoTransport:
+    """A paho-mqtt 2 client with manual acknowledgement and automatic reconnection."""
+
+    def __init__(self, settings: BrokerSettings) -> None:
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
+
+        self._settings = settings
+        self._mqtt = mqtt
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=settings.client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+        if settings.username:
+            self._client.username_pw_set(settings.username, settings.password or None)
+        self._client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self._client.max_queued_messages_set(0)
+        self._client.max_inflight_messages_set(1000)
+        self._connect_properties = Properties(PacketTypes.CONNECT)
+        if settings.persistent:
+            self._connect_properties.SessionExpiryInterval = settings.session_expiry_s
+        self._connect_properties.ReceiveMaximum = settings.receive_maximum
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_paho_message
+        self._subscriptions: list[tuple[str, int]] = []
+        self._on_message: MessageHandler | None = None
+        self._connected = threading.Event()
+        # Acknowledgements carry packet ids that are only valid on the connection the
+        # message came in on: after a reconnect the broker redelivers, so old acks are dropped.
+        self._generation = 0
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    def start(self, on_message: MessageHandler, subscriptions: Sequence[tuple[str, int]]) -> None:
+        self._on_message = on_message
+        self._subscriptions = list(subscriptions)
+        self._client.connect_async(
+            self._settings.host,
+            self._settings.port,
+            keepalive=self._settings.keepalive,
+            clean_start=not self._settings.persistent,
+            properties=self._connect_properties,
+        )
+        self._client.loop_start()
+
+    def _on_connect(self, client, _userdata, _flags, reason_code, _properties) -> None:
+        if reason_code.is_failure:
+            log.error("broker refused the connection: %s", reason_code)
+            return
+        self._generation += 1
+        self._connected.set()
+        log.info(
+            "connected to %s:%s as %r",
+            self._settings.host,
+            self._settings.port,
+            self._settings.client_id,
+        )
+        if self._subscriptions:
+            client.subscribe([(topic, qos) for topic, qos in self._subscriptions])
+
+    def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties) -> None:
+        self._connected.clear()
+        log.warning("disconnected from the broker (%s); reconnecting", reason_code)
+
+    def _on_paho_message(self, client, _userdata, paho_message) -> None:
+        generation = self._generation
+        mid, qos = paho_message.mid, paho_message.qos
+
+        def ack() -> None:
+            if qos > 0 and generation == self._generation:
+                client.ack(mid, qos)
+
+        assert self._on_message is not None
+        self._on_message(Message(paho_message.topic, paho_message.payload, qos, ack))
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
+        self._client.publish(topic, payload, qos=qos)
+
+    def stop(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._connected.clear()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
+    """Poll `condition` until it holds or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return condition()
