@@ -81,7 +81,7 @@ class ProfileSettings:
 class DemoSettings:
     stations: int = 4
     sample_rate_hz: float = 2.0
-    speed: float = 60.0
+    speed: float = 1.0
 
 
 @dataclass(frozen=True)

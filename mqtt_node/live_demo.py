@@ -1,0 +1,150 @@
+"""Running stations for `bem demo`: simulated cyclers and the node, in the same process.
+
+With no broker configured, they talk over an in-memory broker (the same protocol and
+ingest code as in production), so the demo needs nothing installed. With a broker
+host set, they use the broker instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from config import Settings
+from datastore import catalog
+from datastore.models import Battery, Experiment, Profile
+from domain.status import ACTIVE_STATUSES, ExperimentStatus
+from mqtt_node.node import Node
+from mqtt_node.simulator import SimulatedCycler, SimulatorOptions
+from mqtt_node.transport import MemoryBroker, Transport
+
+log = logging.getLogger("bem.demo")
+
+LIVE_UNIT = "demo-live-unit"
+LIVE_BATTERY = "Live demo NMC cell"
+LIVE_PROFILE = "Live demo: pulse test"
+# Steps change every few tens of seconds, so the monitor has something to show at once.
+LIVE_PROFILE_TEXT = """\
+# Pulse test of a small NMC cell: charge and discharge pulses with rests.
+REPEAT 200
+    CC, 1C, TIME, 40
+    WAIT, 20
+    CC, -1C, TIME, 40
+    WAIT, 20
+END
+"""
+
+
+@dataclass
+class LiveDemo:
+    node: Node
+    cyclers: list[SimulatedCycler]
+
+    def stop(self) -> None:
+        for cycler in self.cyclers:
+            cycler.stop()
+        self.node.stop()
+
+
+def _transports(settings: Settings, count: int) -> tuple[Transport, list[Transport]]:
+    if not settings.mqtt.host:
+        broker = MemoryBroker()
+        return broker.transport("node"), [broker.transport(f"sim{i}") for i in range(count)]
+    from dataclasses import replace
+
+    from cli.node import broker_settings
+    from mqtt_node.transport import PahoTransport
+
+    base = broker_settings(settings)
+    return PahoTransport(base), [
+        PahoTransport(replace(base, client_id=f"bem-demo-sim{i}", persistent=False))
+        for i in range(count)
+    ]
+
+
+def start_live_demo(
+    engine: Engine, sessions: sessionmaker[Session], settings: Settings
+) -> LiveDemo:
+    """Start the node and a simulated unit, and queue a pulse test on every idle station."""
+    from cli.node import node_options
+
+    demo = settings.demo
+    node_transport, (cycler_transport,) = _transports(settings, 1)
+    node = Node(engine, node_transport, node_options(settings))
+    node.start()
+    cycler = SimulatedCycler(
+        cycler_transport,
+        SimulatorOptions(
+            unit=LIVE_UNIT,
+            stations=demo.stations,
+            rate_hz=demo.sample_rate_hz,
+            speed=demo.speed,
+            topic_prefix=settings.mqtt.topic_prefix,
+            voltage_min=0.0,
+            voltage_max=5.0,
+            current_min=-10.0,
+            current_max=10.0,
+            capacity_ah=0.5,
+            initial_soc=0.5,
+        ),
+    )
+    cycler.start()
+    live = LiveDemo(node, [cycler])
+    if demo.stations and cycler.registered.wait(15):
+        queue_live_experiments(sessions, list(cycler.station_ids().values()))
+    elif demo.stations:
+        log.warning("the simulated unit did not register within 15 s; no live experiments queued")
+    return live
+
+
+def queue_live_experiments(sessions: sessionmaker[Session], station_ids: list[int]) -> list[int]:
+    """Queue one pulse test on each station that has nothing queued or running."""
+    queued = []
+    with sessions.begin() as session:
+        battery = session.scalar(select(Battery).where(Battery.name == LIVE_BATTERY))
+        if battery is None:
+            battery = catalog.create_battery(
+                session,
+                name=LIVE_BATTERY,
+                technology="lithium-ion",
+                manufacturer="Demo Cells",
+                model="NMC-500",
+                serial_number="LIVE-001",
+                voltage_min=2.5,
+                voltage_max=4.2,
+                current_min=-1.0,
+                current_max=1.0,
+                nominal_capacity_ah=0.5,
+                details={"chemistry": "NMC"},
+                description="A small cell cycled live by the simulated cyclers of the demo.",
+            )
+        profile = session.scalar(select(Profile).where(Profile.name == LIVE_PROFILE))
+        if profile is None:
+            profile = catalog.create_profile(
+                session,
+                name=LIVE_PROFILE,
+                source=LIVE_PROFILE_TEXT,
+                description="Charge and discharge pulses with rests, for the live demo.",
+            )
+        busy_statuses = [ExperimentStatus.QUEUED, *ACTIVE_STATUSES]
+        for station_id in station_ids:
+            busy = session.scalar(
+                select(Experiment.id).where(
+                    Experiment.station_id == station_id, Experiment.status.in_(busy_statuses)
+                )
+            )
+            if busy is not None:
+                continue
+            experiment = catalog.queue_experiment(
+                session,
+                name=f"Live pulse test on station {station_id}",
+                battery_id=battery.id,
+                station_id=station_id,
+                profile_id=profile.id,
+                description="Started by the demo's simulated cycler.",
+            )
+            queued.append(experiment.id)
+    return queued
