@@ -1,0 +1,704 @@
+"""The CSV file formats of DESIGN.md section 7: the one column map, the importer and the writer.
+
+Export writes the Battery Data Format (BDF) preferred labels, SI units, and every float
+at full precision, so that export then import gives the same numbers back. Import
+accepts those labels, the short aliases of other tools and of the original system
+(`timestamp,voltage,current,instr_id`), declared units (`Voltage / mV`,
+`Current [mA]`), and any other numeric column as an extra channel. The whole file is
+checked before anything is returned; each problem names its line and column.
+
+Pure logic: no SQL, no Dash. `datastore.export` and `datastore.imports` use it.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import math
+import os
+import re
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import IO
+
+import numpy as np
+import pandas as pd
+
+from domain.units import lookup_unit, to_si, units_of
+
+# ---------------------------------------------------------------- the column map
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A quantity the importer recognises, with the headers that name it.
+
+    `headers[0]` is the BDF preferred label (what export writes). A column matches
+    when its name, with any declared unit set aside, equals one of the headers'
+    names, ignoring case and surrounding spaces.
+    """
+
+    key: str
+    description: str
+    headers: tuple[str, ...]
+    si_unit: str | None  # None: ISO 8601 dates, which take no unit
+    required: bool = False
+    whole_numbers: bool = False
+
+    @property
+    def label(self) -> str:
+        return self.headers[0]
+
+    @property
+    def names(self) -> frozenset[str]:
+        return frozenset(split_header(header)[0].casefold() for header in self.headers)
+
+
+TEST_TIME = Quantity("test_time", "test time", ("Test Time / s", "time", "time_s"), "s")
+UNIX_TIME = Quantity("unix_time", "Unix time", ("Unix Time / s",), "s")
+TIMESTAMP = Quantity("timestamp", "timestamp", ("timestamp",), None)
+VOLTAGE = Quantity("voltage", "voltage", ("Voltage / V", "voltage"), "V", required=True)
+CURRENT = Quantity("current", "current", ("Current / A", "current"), "A", required=True)
+POWER = Quantity("power", "power", ("Power / W", "power"), "W")
+STEP = Quantity(
+    "instruction",
+    "step",
+    ("Step Count / 1", "instruction", "instr_id"),
+    "1",
+    whole_numbers=True,
+)
+CYCLE = Quantity("cycle", "cycle", ("Cycle Count / 1", "cycle"), "1", whole_numbers=True)
+
+QUANTITIES: tuple[Quantity, ...] = (
+    TEST_TIME,
+    UNIX_TIME,
+    TIMESTAMP,
+    VOLTAGE,
+    CURRENT,
+    POWER,
+    STEP,
+    CYCLE,
+)
+REQUIRED_QUANTITIES: tuple[Quantity, ...] = tuple(q for q in QUANTITIES if q.required)
+# When a file has several time columns, absolute time wins over elapsed time.
+TIME_QUANTITIES: tuple[Quantity, ...] = (UNIX_TIME, TIMESTAMP, TEST_TIME)
+
+# Export columns, in file order, before the extra channels.
+EXPORT_QUANTITIES: tuple[Quantity, ...] = (
+    TEST_TIME,
+    UNIX_TIME,
+    VOLTAGE,
+    CURRENT,
+    POWER,
+    STEP,
+    CYCLE,
+)
+
+# Limits of the datastore columns an import fills (datastore.models.Channel).
+MAX_CHANNEL_NAME = 100
+MAX_CHANNEL_UNIT = 20
+# Measurement.instruction and .cycle are 32-bit integers.
+MAX_WHOLE_NUMBER = 2**31 - 1
+
+MAX_PROBLEMS = 20
+
+_UNIT_AFTER_SLASH = re.compile(r"^(?P<name>.*\S)\s+/\s*(?P<unit>.*)$")
+_UNIT_IN_BRACKETS = re.compile(r"^(?P<name>.*?)\s*\[(?P<unit>[^\[\]]*)\]$")
+_UNIT_AFTER_BARE_SLASH = re.compile(r"^(?P<name>[^/]*[^/\s])/(?P<unit>[^/\s]+)$")
+
+
+def split_header(header: str) -> tuple[str, str]:
+    """(name, unit) of a column header: `Name / unit`, `Name [unit]`, or `Name` (unit "").
+
+    The last ` / ` separates the unit, so `Flow / L/min` is ("Flow", "L/min").
+    A slash without spaces (`time/s`) separates a unit only when the unit is known,
+    so `Cell 1/2` stays one name.
+    """
+    header = header.strip()
+    for pattern in (_UNIT_AFTER_SLASH, _UNIT_IN_BRACKETS):
+        match = pattern.match(header)
+        if match and match["name"].strip():
+            return match["name"].strip(), match["unit"].strip()
+    match = _UNIT_AFTER_BARE_SLASH.match(header)
+    if match and lookup_unit(match["unit"]) is not None:
+        return match["name"].strip(), match["unit"].strip()
+    return header, ""
+
+
+def extra_header(name: str, unit: str) -> str:
+    """The export header of an extra channel: `Name / unit`, or `Name` when it has no unit."""
+    if unit:
+        return f"{name} / {unit}"
+    # A bare name that would read back as name + unit gets an explicit empty unit.
+    return name if split_header(name) == (name.strip(), "") else f"{name} /"
+
+
+def _quantity_by_name() -> dict[str, Quantity]:
+    by_name: dict[str, Quantity] = {}
+    for quantity in QUANTITIES:
+        for name in quantity.names:
+            assert name not in by_name, f"header name {name!r} maps to two quantities"
+            by_name[name] = quantity
+    return by_name
+
+
+_QUANTITY_BY_NAME = _quantity_by_name()
+
+
+# ---------------------------------------------------------------- problems
+
+
+@dataclass(frozen=True)
+class CsvProblem:
+    """One thing wrong with a file. `line` is 1-based (the header is line 1)."""
+
+    message: str
+    line: int | None = None
+    column: str | None = None
+
+    def __str__(self) -> str:
+        where = []
+        if self.line is not None:
+            where.append(f"line {self.line}")
+        if self.column is not None:
+            where.append(f"column {self.column!r}")
+        return f"{', '.join(where)}: {self.message}" if where else self.message
+
+
+class CsvImportError(ValueError):
+    """The file cannot be imported. `problems` lists the first few; `total` counts them all."""
+
+    def __init__(self, problems: Sequence[CsvProblem], total: int | None = None) -> None:
+        self.problems = list(problems)
+        self.total = max(total or 0, len(self.problems))
+        lines = [str(problem) for problem in self.problems]
+        if self.total > len(self.problems):
+            lines.append(f"... and {self.total - len(self.problems)} more")
+        super().__init__("\n".join(lines))
+
+
+class _Problems:
+    """Collects problems, keeping the first MAX_PROBLEMS and counting the rest."""
+
+    def __init__(self) -> None:
+        self.kept: list[CsvProblem] = []
+        self.total = 0
+
+    def add(self, message: str, line: int | None = None, column: str | None = None) -> None:
+        self.total += 1
+        if len(self.kept) < MAX_PROBLEMS:
+            self.kept.append(CsvProblem(message, line, column))
+
+    def add_cells(
+        self,
+        bad_rows: np.ndarray,
+        lines: np.ndarray,
+        column: str,
+        describe: Callable[[int], str],
+    ) -> None:
+        """Report the cells at `bad_rows` (a mask or positions); `describe(position)` says why."""
+        positions = np.flatnonzero(bad_rows) if bad_rows.dtype == bool else bad_rows
+        room = max(MAX_PROBLEMS - len(self.kept), 0)
+        for position in positions[:room]:
+            self.kept.append(CsvProblem(describe(int(position)), int(lines[position]), column))
+        self.total += len(positions)
+
+    def raise_if_any(self) -> None:
+        if self.total:
+            # Checks run column by column; the reader wants the file's order.
+            in_file_order = sorted(self.kept, key=lambda problem: problem.line or 0)
+            raise CsvImportError(in_file_order, self.total)
+
+
+# ---------------------------------------------------------------- the parsed result
+
+
+@dataclass
+class ParsedExperiment:
+    """A checked file, in SI units, ready to store.
+
+    `samples` has the Measurement fields: `seq` 0, 1, 2...; `ts` Unix seconds
+    (UTC, float64); `voltage`, `current`, `power` float64 (`power` is V·I where the
+    file has none); `instruction` and `cycle` nullable Int64. `extras` maps
+    (channel name, unit) to float64 values aligned with `samples`, NaN where the file
+    had an empty cell.
+    """
+
+    samples: pd.DataFrame
+    extras: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
+    skipped_columns: list[str] = field(default_factory=list)
+    time_column: str = ""
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    @property
+    def first_ts(self) -> float:
+        return float(self.samples["ts"].iloc[0])
+
+    @property
+    def last_ts(self) -> float:
+        return float(self.samples["ts"].iloc[-1])
+
+
+# ---------------------------------------------------------------- import
+
+
+@dataclass(frozen=True)
+class _Column:
+    position: int
+    header: str
+    name: str
+    unit: str
+
+
+def parse_csv(
+    source: str | os.PathLike[str] | bytes | IO[bytes] | IO[str],
+    *,
+    start_time: float | dt.datetime | None = None,
+) -> ParsedExperiment:
+    """Read and check a whole CSV file; raise CsvImportError listing what is wrong.
+
+    `source` is a path, the file's bytes, or an open file. When the file has only
+    elapsed time, samples are placed at `start_time` (Unix seconds or an aware
+    datetime; default: now) plus the elapsed time.
+    """
+    content = _read_bytes(source)
+    problems = _Problems()
+    header_end = content.find(b"\n")
+    header_bytes = content if header_end < 0 else content[:header_end]
+    header_bytes = header_bytes.removeprefix(b"\xef\xbb\xbf").rstrip(b"\r")
+    if not content.strip():
+        raise CsvImportError([CsvProblem("the file is empty")])
+    body = b"" if header_end < 0 else content[header_end + 1 :]
+    if not body.strip():
+        raise CsvImportError([CsvProblem("the file has a header but no data rows", 1)])
+
+    encoding = _guess_encoding(header_bytes)
+    header_text = header_bytes.decode(encoding)
+    delimiter = _detect_delimiter(header_text)
+    headers = next(csv.reader([header_text], delimiter=delimiter))
+    decimal = _detect_decimal(body, delimiter, encoding)
+
+    quantities, extras, unnamed = _map_columns(headers, problems)
+    problems.raise_if_any()
+
+    try:
+        frame = pd.read_csv(
+            io.BytesIO(content),
+            sep=delimiter,
+            header=None,
+            skiprows=1,
+            names=range(len(headers)),
+            dtype={quantities[TIMESTAMP.key].position: "str"}
+            if TIMESTAMP.key in quantities
+            else None,
+            keep_default_na=False,
+            na_values=[""],
+            skip_blank_lines=False,
+            skipinitialspace=True,
+            decimal=decimal,
+            encoding=encoding,
+            encoding_errors="replace",
+            engine="c",
+        )
+    except pd.errors.ParserError as error:
+        # The C parser stops at the first malformed row; its message names the file line.
+        raise CsvImportError([CsvProblem(_parser_message(error))]) from error
+
+    # Blank lines (and rows of empty cells) carry nothing; the index keeps line numbers.
+    blank_rows = frame.isna().all(axis=1).to_numpy()
+    if blank_rows.any():
+        frame = frame[~blank_rows]
+    if frame.empty:
+        raise CsvImportError([CsvProblem("the file has a header but no data rows", 1)])
+    lines = frame.index.to_numpy() + 2
+
+    # Values in SI, NaN where a cell is empty or unusable (unusable cells are reported).
+    values: dict[str, np.ndarray] = {}
+    blank: dict[str, np.ndarray] = {}
+    for key, column in quantities.items():
+        if key == TIMESTAMP.key:
+            continue
+        quantity = _QUANTITY_BY_KEY[key]
+        numbers, blank[key] = _numbers(frame[column.position], lines, column.header, problems)
+        if quantity.whole_numbers:
+            _check_whole_numbers(numbers, lines, column.header, problems)
+        values[key], _ = to_si(numbers, column.unit or quantity.si_unit or "")
+
+    ts, time_column = _sample_times(frame, quantities, values, blank, lines, problems, start_time)
+    for quantity in REQUIRED_QUANTITIES:
+        problems.add_cells(
+            blank[quantity.key],
+            lines,
+            quantities[quantity.key].header,
+            lambda _row, quantity=quantity: f"empty cell (a {quantity.description} is required)",
+        )
+
+    extra_values: dict[tuple[str, str], np.ndarray] = {}
+    skipped = [column.header or f"column {column.position + 1}" for column in unnamed]
+    for column in extras:
+        series = frame[column.position]
+        if not pd.api.types.is_numeric_dtype(series) and _is_all_text(series):
+            skipped.append(column.header)  # a text column (a comment, a step name): not data
+            continue
+        numbers, _ = _numbers(series, lines, column.header, problems)
+        unit = column.unit
+        if lookup_unit(unit) is not None:
+            numbers, unit = to_si(numbers, unit)
+        # An unknown unit (%, bar, L/min) is kept as written, values unscaled.
+        extra_values[(column.name, unit)] = numbers
+    problems.raise_if_any()
+
+    voltage, current = values[VOLTAGE.key], values[CURRENT.key]
+    power = voltage * current
+    if POWER.key in values:
+        power = np.where(np.isnan(values[POWER.key]), power, values[POWER.key])
+    samples = pd.DataFrame(
+        {
+            "seq": np.arange(len(frame), dtype=np.int64),
+            "ts": ts,
+            "voltage": voltage,
+            "current": current,
+            "power": power,
+            "instruction": _whole_numbers_or_na(values.get(STEP.key), len(frame)),
+            "cycle": _whole_numbers_or_na(values.get(CYCLE.key), len(frame)),
+        }
+    )
+    return ParsedExperiment(samples, extra_values, skipped, time_column)
+
+
+_QUANTITY_BY_KEY = {quantity.key: quantity for quantity in QUANTITIES}
+
+
+def _read_bytes(source: str | os.PathLike[str] | bytes | IO[bytes] | IO[str]) -> bytes:
+    if isinstance(source, bytes):
+        return source
+    if isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as file:
+            return file.read()
+    content = source.read()
+    return content.encode("utf-8") if isinstance(content, str) else content
+
+
+def _guess_encoding(header: bytes) -> str:
+    # Excel on Windows writes cp1252 (`°C` as one byte); everything else writes UTF-8.
+    try:
+        header.decode("utf-8")
+    except UnicodeDecodeError:
+        return "cp1252"
+    return "utf-8"
+
+
+def _detect_delimiter(header: str) -> str:
+    counts = {delimiter: header.count(delimiter) for delimiter in (",", ";", "\t")}
+    best = max(counts, key=lambda delimiter: counts[delimiter])
+    return best if counts[best] else ","
+
+
+_COMMA_DECIMAL = re.compile(r"^\s*[-+]?\d+,\d+(?:[eE][-+]?\d+)?\s*$")
+_POINT_DECIMAL = re.compile(r"^\s*[-+]?\d*\.\d+(?:[eE][-+]?\d+)?\s*$")
+
+
+def _detect_decimal(body: bytes, delimiter: str, encoding: str) -> str:
+    """ "," when a semicolon- or tab-separated file writes numbers like 3,71 (European Excel)."""
+    if delimiter == ",":
+        return "."
+    sample = body[:20_000].decode(encoding, errors="replace").splitlines()[:100]
+    cells = [cell for line in sample for cell in line.split(delimiter)]
+    comma = sum(1 for cell in cells if _COMMA_DECIMAL.match(cell))
+    point = sum(1 for cell in cells if _POINT_DECIMAL.match(cell))
+    return "," if comma and not point else "."
+
+
+def _parser_message(error: Exception) -> str:
+    message = str(error).removeprefix("Error tokenizing data. C error: ").strip()
+    match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
+    if match:
+        expected, line, seen = match.groups()
+        return f"line {line}: {seen} cells, but the header has {expected} columns"
+    return f"the file is not valid CSV: {message}"
+
+
+def _map_columns(
+    headers: Sequence[str], problems: _Problems
+) -> tuple[dict[str, _Column], list[_Column], list[_Column]]:
+    """Sort the header's columns into known quantities, extra channels and unnamed columns."""
+    quantities: dict[str, _Column] = {}
+    extras: list[_Column] = []
+    unnamed: list[_Column] = []
+    extra_names: dict[str, _Column] = {}
+    named: set[str] = set()  # quantities with a column, even one refused for its unit
+    for position, raw_header in enumerate(headers):
+        header = raw_header.strip()
+        name, unit = split_header(header)
+        column = _Column(position, header, name, unit)
+        if not header:
+            unnamed.append(column)
+            continue
+        quantity = _QUANTITY_BY_NAME.get(name.casefold())
+        if quantity is None and not unit and "/" in header:
+            # `Voltage/furlong`: a known name with an unknown unit is a unit error, not a channel.
+            left, _, right = header.partition("/")
+            quantity = _QUANTITY_BY_NAME.get(left.strip().casefold())
+            if quantity is not None:
+                name, unit = left.strip(), right.strip()
+        if quantity is None:
+            # Channel names are unique per experiment, and MariaDB compares them ignoring case.
+            earlier = extra_names.get(name.casefold())
+            if earlier is not None:
+                problems.add(
+                    f"columns {earlier.header!r} and {header!r} are both channel {name!r}", 1
+                )
+            elif len(name) > MAX_CHANNEL_NAME:
+                problems.add(f"a channel name is at most {MAX_CHANNEL_NAME} characters", 1, header)
+            elif len(unit) > MAX_CHANNEL_UNIT:
+                problems.add(f"a unit is at most {MAX_CHANNEL_UNIT} characters", 1, header)
+            else:
+                extra_names[name.casefold()] = column
+                extras.append(column)
+            continue
+        named.add(quantity.key)
+        earlier = quantities.get(quantity.key)
+        if earlier is not None:
+            problems.add(
+                f"columns {earlier.header!r} and {header!r} both give the {quantity.description}",
+                1,
+            )
+            continue
+        if unit and quantity.si_unit is None:
+            problems.add(
+                f"a {quantity.description} column holds ISO 8601 dates: no unit", 1, header
+            )
+            continue
+        if unit and not _unit_fits(quantity, unit):
+            expected = ", ".join(units_of(quantity.si_unit or ""))
+            problems.add(
+                f"unknown {quantity.description} unit {unit!r} (expected {expected})", 1, header
+            )
+            continue
+        quantities[quantity.key] = column
+    for quantity in REQUIRED_QUANTITIES:
+        if quantity.key not in named:
+            problems.add(
+                f"missing a {quantity.description} column: expected one of "
+                f"{', '.join(quantity.headers)}",
+                1,
+            )
+    if not any(quantity.key in named for quantity in TIME_QUANTITIES):
+        accepted = [header for quantity in TIME_QUANTITIES for header in quantity.headers]
+        problems.add(f"missing a time column: expected one of {', '.join(accepted)}", 1)
+    return quantities, extras, unnamed
+
+
+def _unit_fits(quantity: Quantity, unit: str) -> bool:
+    found = lookup_unit(unit)
+    return found is not None and found.si_unit == quantity.si_unit
+
+
+_NOT_A_NUMBER_WORDS = frozenset({"nan", "+nan", "-nan"})
+
+
+def _numbers(
+    series: pd.Series, lines: np.ndarray, column: str, problems: _Problems
+) -> tuple[np.ndarray, np.ndarray]:
+    """The column as float64 (NaN where unusable) and the mask of its empty cells.
+
+    Text and infinite cells are reported; empty cells are left to the caller, which
+    knows whether the column is required.
+    """
+    blank = series.isna().to_numpy()
+    if pd.api.types.is_numeric_dtype(series):
+        numbers = series.to_numpy(dtype=np.float64, copy=True)
+    else:
+        numbers = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, copy=True)
+        not_numbers = np.isnan(numbers) & ~blank
+        if not_numbers.any():
+            cell_text = series.to_numpy(dtype=object)
+
+            def describe(row: int) -> str:
+                text = str(cell_text[row]).strip()
+                shown = text if len(text) <= 30 else text[:27] + "..."
+                if text.casefold() in _NOT_A_NUMBER_WORDS:
+                    return f"{shown!r} is not a finite number"
+                return f"{shown!r} is not a number"
+
+            problems.add_cells(not_numbers, lines, column, describe)
+    infinite = np.isinf(numbers)
+    if infinite.any():
+        problems.add_cells(
+            infinite, lines, column, lambda row: f"{_show(numbers[row])} is not a finite number"
+        )
+        numbers[infinite] = np.nan
+    return numbers, blank
+
+
+def _check_whole_numbers(
+    numbers: np.ndarray, lines: np.ndarray, column: str, problems: _Problems
+) -> None:
+    with np.errstate(invalid="ignore"):
+        bad = (numbers != np.round(numbers)) | (np.abs(numbers) > MAX_WHOLE_NUMBER)
+    bad &= ~np.isnan(numbers)
+    problems.add_cells(
+        bad, lines, column, lambda row: f"{_show(numbers[row])} is not a whole number (a count)"
+    )
+
+
+def _whole_numbers_or_na(
+    numbers: np.ndarray | None, length: int
+) -> pd.api.extensions.ExtensionArray:
+    """Nullable Int64 values, NA where the file had no number (or no such column)."""
+    if numbers is None:
+        return pd.arrays.IntegerArray(np.zeros(length, np.int64), np.ones(length, dtype=bool))
+    missing = np.isnan(numbers)
+    return pd.arrays.IntegerArray(np.where(missing, 0.0, numbers).astype(np.int64), missing)
+
+
+def _is_all_text(series: pd.Series) -> bool:
+    filled = series.dropna()
+    return bool(len(filled)) and bool(pd.to_numeric(filled, errors="coerce").isna().all())
+
+
+def _sample_times(
+    frame: pd.DataFrame,
+    quantities: dict[str, _Column],
+    values: dict[str, np.ndarray],
+    blank: dict[str, np.ndarray],
+    lines: np.ndarray,
+    problems: _Problems,
+    start_time: float | dt.datetime | None,
+) -> tuple[np.ndarray, str]:
+    """Unix seconds of each row from the best time column present, checked to never go back."""
+    source = next(quantity for quantity in TIME_QUANTITIES if quantity.key in quantities)
+    column = quantities[source.key]
+    start = 0.0
+    if source is TIMESTAMP:
+        ts = _iso_timestamps(frame[column.position], lines, column.header, problems)
+    else:
+        ts = values[source.key]
+        problems.add_cells(
+            blank[source.key],
+            lines,
+            column.header,
+            lambda _row: "empty cell (every sample needs a time)",
+        )
+        if source is TEST_TIME:
+            start = _start_seconds(start_time)
+            ts = ts + start
+    if source is UNIX_TIME and TIMESTAMP.key in quantities:
+        # An unused timestamp column is still checked: a bad date hints at a damaged file.
+        other = quantities[TIMESTAMP.key]
+        _iso_timestamps(frame[other.position], lines, other.header, problems)
+    with np.errstate(invalid="ignore"):
+        # NaN (an already reported cell) compares false, so it never counts as going back.
+        backwards = np.flatnonzero(np.diff(ts) < 0) + 1
+    problems.add_cells(
+        backwards,
+        lines,
+        column.header,
+        lambda row: (
+            f"time goes backwards ({_show_time(ts[row], source, start)} "
+            f"after {_show_time(ts[row - 1], source, start)} on line {lines[row - 1]})"
+        ),
+    )
+    return ts, column.header
+
+
+def _iso_timestamps(
+    series: pd.Series, lines: np.ndarray, column: str, problems: _Problems
+) -> np.ndarray:
+    """ISO 8601 dates as Unix seconds (NaN where unusable); a date without a zone is UTC."""
+    empty = series.isna().to_numpy()
+    problems.add_cells(empty, lines, column, lambda _row: "empty cell (every sample needs a time)")
+    parsed = pd.to_datetime(series.str.strip(), utc=True, format="ISO8601", errors="coerce")
+    unparsable = parsed.isna().to_numpy() & ~empty
+    cell_text = series.to_numpy(dtype=object)
+    problems.add_cells(
+        unparsable,
+        lines,
+        column,
+        lambda row: f"{str(cell_text[row]).strip()[:40]!r} is not an ISO 8601 date and time",
+    )
+    nanoseconds = parsed.dt.as_unit("ns").to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    if (nanoseconds % 1000 == 0).all():
+        # Microseconds stay below 2**53, so one division gives the nearest double.
+        seconds = (nanoseconds // 1000).astype(np.float64) / 1e6
+    else:
+        seconds = (nanoseconds // 10**9).astype(np.float64) + (nanoseconds % 10**9) / 1e9
+    seconds[parsed.isna().to_numpy()] = np.nan
+    return seconds
+
+
+def _show(number: float) -> str:
+    return repr(float(number))
+
+
+def _show_time(value: float, source: Quantity, start: float) -> str:
+    if source is TEST_TIME:
+        return f"{_show(value - start)} s"
+    return dt.datetime.fromtimestamp(value, dt.UTC).isoformat()
+
+
+def _start_seconds(start_time: float | dt.datetime | None) -> float:
+    if start_time is None:
+        return time.time()
+    if isinstance(start_time, dt.datetime):
+        if start_time.tzinfo is None:
+            raise ValueError("start_time must be timezone-aware (or Unix seconds)")
+        return start_time.timestamp()
+    return float(start_time)
+
+
+# ---------------------------------------------------------------- export
+
+Cell = float | int | None
+
+
+def export_headers(extras: Iterable[tuple[str, str]] = ()) -> list[str]:
+    """The export's column headers: the BDF labels, then `Name / unit` for each extra channel."""
+    return [quantity.label for quantity in EXPORT_QUANTITIES] + [
+        extra_header(name, unit) for name, unit in extras
+    ]
+
+
+def write_csv_header(extras: Iterable[tuple[str, str]] = ()) -> str:
+    """The header line (with its newline) for an export with these (name, unit) extra channels."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(export_headers(extras))
+    return buffer.getvalue()
+
+
+def format_csv_rows(rows: Sequence[Sequence[Cell]], *, first_ts: float) -> str:
+    """CSV lines (each ending in a newline) for export rows.
+
+    Each row is (ts, voltage, current, power, instruction, cycle, *extra values), as the
+    datastore holds them (Python floats and ints); None becomes an empty cell.
+    `Test Time / s` is ts - first_ts. Floats are written with repr, the shortest text
+    that reads back as the same double.
+    """
+    if not rows:
+        return ""
+    first_ts = float(first_ts)  # a numpy scalar would print as np.float64(...)
+    columns = list(zip(*rows, strict=True))
+    # Column by column, not row by row: a list comprehension per column is much faster.
+    cells = [
+        [repr(value - first_ts) for value in columns[0]],
+        [repr(value) for value in columns[0]],
+    ]
+    cells += [["" if value is None else repr(value) for value in column] for column in columns[1:]]
+    return "\n".join(map(",".join, zip(*cells, strict=True))) + "\n"
+
+
+def export_rows(parsed: ParsedExperiment) -> list[tuple[Cell, ...]]:
+    """The rows `format_csv_rows` takes, from a parsed file (NaN and NA become None)."""
+    samples = parsed.samples
+    columns: list[list[Cell]] = [
+        samples[name].tolist() for name in ("ts", "voltage", "current", "power")
+    ]
+    for name in ("instruction", "cycle"):
+        columns.append([None if value is pd.NA else int(value) for value in samples[name]])
+    for values in parsed.extras.values():
+        columns.append([None if math.isnan(value) else value for value in values.tolist()])
+    return list(zip(*columns, strict=True))
