@@ -79,7 +79,7 @@ class ProfileSettings:
 
 @dataclass(frozen=True)
 class DemoSettings:
-    stations: int = 4
+    stations: int = 6
     sample_rate_hz: float = 2.0
     speed: float = 1.0
 

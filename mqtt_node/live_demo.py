@@ -15,15 +15,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
 from datastore import catalog
-from datastore.models import Battery, Experiment, Profile
+from datastore.models import Battery, Experiment, Profile, Station
 from domain.status import ACTIVE_STATUSES, ExperimentStatus
+from mqtt_node import protocol
 from mqtt_node.node import Node
 from mqtt_node.simulator import SimulatedCycler, SimulatorOptions
 from mqtt_node.transport import MemoryBroker, Transport
 
 log = logging.getLogger("bem.demo")
 
-LIVE_UNIT = "demo-live-unit"
 LIVE_BATTERY = "Live demo NMC cell"
 LIVE_PROFILE = "Live demo: pulse test"
 # Steps change every few tens of seconds, so the monitor has something to show at once.
@@ -68,34 +68,45 @@ def _transports(settings: Settings, count: int) -> tuple[Transport, list[Transpo
 def start_live_demo(
     engine: Engine, sessions: sessionmaker[Session], settings: Settings
 ) -> LiveDemo:
-    """Start the node and a simulated unit, and queue a pulse test on every idle station."""
+    """Start the node and a simulated demo unit, and queue a pulse test on every idle station.
+
+    The simulated unit announces the demo lab's stations with their recorded windows, so
+    the experiments queued on them in the demo data start too.
+    """
     from cli.node import node_options
+    from datastore.demo_data import DEMO_STATIONS, DEMO_UNIT
 
     demo = settings.demo
+    stations = [
+        protocol.StationAnnouncement(
+            name=spec.name,
+            location=spec.location,
+            voltage_min=spec.voltage_min,
+            voltage_max=spec.voltage_max,
+            current_min=spec.current_min,
+            current_max=spec.current_max,
+        )
+        for spec in DEMO_STATIONS[: demo.stations]
+    ]
     node_transport, (cycler_transport,) = _transports(settings, 1)
     node = Node(engine, node_transport, node_options(settings))
     node.start()
     cycler = SimulatedCycler(
         cycler_transport,
         SimulatorOptions(
-            unit=LIVE_UNIT,
-            stations=demo.stations,
+            unit=DEMO_UNIT,
             rate_hz=demo.sample_rate_hz,
             speed=demo.speed,
             topic_prefix=settings.mqtt.topic_prefix,
-            voltage_min=0.0,
-            voltage_max=5.0,
-            current_min=-10.0,
-            current_max=10.0,
-            capacity_ah=0.5,
             initial_soc=0.5,
+            station_windows=stations,
         ),
     )
     cycler.start()
     live = LiveDemo(node, [cycler])
-    if demo.stations and cycler.registered.wait(15):
+    if stations and cycler.registered.wait(15):
         queue_live_experiments(sessions, list(cycler.station_ids().values()))
-    elif demo.stations:
+    elif stations:
         log.warning("the simulated unit did not register within 15 s; no live experiments queued")
     return live
 
@@ -130,7 +141,17 @@ def queue_live_experiments(sessions: sessionmaker[Session], station_ids: list[in
                 description="Charge and discharge pulses with rests, for the live demo.",
             )
         busy_statuses = [ExperimentStatus.QUEUED, *ACTIVE_STATUSES]
+        windows = {
+            station.id: station
+            for station in session.scalars(select(Station).where(Station.id.in_(station_ids)))
+        }
         for station_id in station_ids:
+            station = windows[station_id]
+            if (
+                station.current_max < battery.current_max
+                or station.voltage_max < battery.voltage_max
+            ):
+                continue  # a module channel too coarse for the small cell
             busy = session.scalar(
                 select(Experiment.id).where(
                     Experiment.station_id == station_id, Experiment.status.in_(busy_statuses)

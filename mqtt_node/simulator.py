@@ -65,6 +65,8 @@ class SimulatorOptions:
     cells_in_series: int = 1
     initial_soc: float = 0.5
     station_names: list[str] = field(default_factory=list)
+    # Stations with their own windows; when given, they replace `stations`/`station_names`.
+    station_windows: list[protocol.StationAnnouncement] = field(default_factory=list)
 
 
 class SimulatedCycler:
@@ -79,20 +81,18 @@ class SimulatedCycler:
         self.topics = Topics(options.topic_prefix)
         self.clock = clock
         names = options.station_names or [f"ch{i + 1}" for i in range(options.stations)]
-        self.stations = {
-            name: SimulatedStation(
-                name,
-                protocol.StationAnnouncement(
-                    name=name,
-                    location=f"{options.unit} rack",
-                    voltage_min=options.voltage_min,
-                    voltage_max=options.voltage_max,
-                    current_min=options.current_min,
-                    current_max=options.current_max,
-                ),
+        windows = options.station_windows or [
+            protocol.StationAnnouncement(
+                name=name,
+                location=f"{options.unit} rack",
+                voltage_min=options.voltage_min,
+                voltage_max=options.voltage_max,
+                current_min=options.current_min,
+                current_max=options.current_max,
             )
             for name in names
-        }
+        ]
+        self.stations = {window.name: SimulatedStation(window.name, window) for window in windows}
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
