@@ -7,6 +7,7 @@ handler. To add an action, write both and list the first in `ACTIONS`.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -82,10 +83,28 @@ def add_cancel_parser(actions: argparse._SubParsersAction) -> None:
     cancel.set_defaults(handler=run_cancel)
 
 
+def add_export_parser(actions: argparse._SubParsersAction) -> None:
+    export = actions.add_parser(
+        "export",
+        help="write an experiment's samples as CSV",
+        description=(
+            "Write an experiment's samples as CSV with the Battery Data Format labels "
+            "(Test Time / s, Unix Time / s, Voltage / V, ...; extra channels as Name / unit). "
+            "Streamed in chunks, so memory stays flat however long the experiment."
+        ),
+    )
+    export.add_argument("experiment_id", type=int, metavar="ID")
+    export.add_argument(
+        "-o", "--output", metavar="FILE", help="file to write (default: standard output)"
+    )
+    export.set_defaults(handler=run_export)
+
+
 ACTIONS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     add_add_parser,
     add_list_parser,
     add_cancel_parser,
+    add_export_parser,
 )
 
 
@@ -161,4 +180,31 @@ def run_cancel(args: argparse.Namespace) -> int:
             raise CommandError(str(error)) from None
         experiment_id = experiment.id
     print(experiment_id)
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from datastore.export import write_experiment_csv
+
+    store = open_datastore(load_settings())
+    target = Path(args.output) if args.output else None
+    partial = target.with_name(target.name + ".partial") if target else None
+    try:
+        if partial is None:
+            rows = write_experiment_csv(store.engine, args.experiment_id, sys.stdout)
+        else:
+            # Write beside the target and rename at the end: an interrupted export never
+            # leaves a truncated file under the requested name.
+            with partial.open("w", encoding="utf-8", newline="") as file:
+                rows = write_experiment_csv(store.engine, args.experiment_id, file)
+            partial.replace(target)
+    except LookupError:
+        raise CommandError(f"experiment {args.experiment_id} does not exist") from None
+    except OSError as error:
+        raise CommandError(f"{args.output}: cannot write ({error.strerror})") from None
+    finally:
+        if partial is not None and partial.exists():
+            partial.unlink()
+    if target is not None:
+        print(f"{rows} samples written to {target}", file=sys.stderr)
     return 0

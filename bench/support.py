@@ -1,0 +1,51 @@
+"""What the benchmarks share: a scratch MariaDB database and timing helpers."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from datastore import make_engine, upgrade
+
+BENCH_SERVER_URL = os.environ.get("BEM_BENCH_DATABASE_URL", "mysql+pymysql://root@127.0.0.1:3306/")
+
+
+@contextmanager
+def scratch_database(label: str) -> Iterator[str]:
+    """A migrated database on the benchmark server, dropped afterwards; yields its URL."""
+    server = make_url(BENCH_SERVER_URL)
+    name = f"bem_bench_{label}_{uuid.uuid4().hex[:6]}"
+    admin = make_engine(server.set(database="").render_as_string(hide_password=False))
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+    url = server.set(database=name).render_as_string(hide_password=False)
+    try:
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+        admin.dispose()
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+class Stopwatch:
+    def __enter__(self) -> Stopwatch:
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.seconds = time.perf_counter() - self.start
