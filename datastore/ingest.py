@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, case, insert, select, update
 
+from datastore.bulk import insert_rows
 from datastore.models import (
     Channel,
     ComputationalUnit,
@@ -25,6 +26,8 @@ from datastore.models import (
 from domain.status import ExperimentStatus
 
 MAX_REJECTED_PAYLOAD = 64_000
+# A reason quotes the topic, which may be up to 65,535 bytes: kept well inside a TEXT column.
+MAX_REJECTED_REASON = 2_000
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,17 @@ def channel_ids(
             f"VALUES ({_placeholders(connection, 3)})",
             [(experiment_id, name, channels[name]) for name in missing],
         )
-        return channel_ids(connection, experiment_id, {})
+        existing = channel_ids(connection, experiment_id, {})
+        # Under a case- and trailing-space-insensitive collation (MariaDB's default),
+        # "Temp" is refused as a duplicate of "temp": it is that channel, so ask the
+        # database which row it compares equal to.
+        for name in channels:
+            if name not in existing:
+                existing[name] = connection.scalar(
+                    select(Channel.id).where(
+                        Channel.experiment_id == experiment_id, Channel.name == name
+                    )
+                )
     return existing
 
 
@@ -105,19 +118,31 @@ def insert_samples(
     values (channel_id, seq, value) of one experiment; returns how many samples were new."""
     if not samples:
         return 0
-    result = connection.exec_driver_sql(
-        f"{_insert_ignore(connection)} INTO measurements "
-        "(experiment_id, seq, ts, voltage, current, power, instruction, cycle, mode) "
-        f"VALUES ({_placeholders(connection, 9)})",
+    inserted = insert_rows(
+        connection,
+        "measurements",
+        (
+            "experiment_id",
+            "seq",
+            "ts",
+            "voltage",
+            "current",
+            "power",
+            "instruction",
+            "cycle",
+            "mode",
+        ),
         [(experiment_id, *sample) for sample in samples],
+        ignore_existing=True,
     )
     if extra_values:
-        connection.exec_driver_sql(
-            f"{_insert_ignore(connection)} INTO extra_values (channel_id, seq, value) "
-            f"VALUES ({_placeholders(connection, 3)})",
-            list(extra_values),
+        insert_rows(
+            connection,
+            "extra_values",
+            ("channel_id", "seq", "value"),
+            extra_values,
+            ignore_existing=True,
         )
-    inserted = max(result.rowcount, 0)
     last_ts = max(sample[1] for sample in samples)
     connection.execute(
         update(Experiment)
@@ -261,6 +286,15 @@ def register_unit(
     return ids
 
 
+def _shorten(text: str, limit: int) -> str:
+    """At most `limit` characters, keeping both ends (a reason ends with what is wrong)."""
+    if len(text) <= limit:
+        return text
+    marker = f" [... {len(text) - limit} characters left out ...] "
+    head = (limit - len(marker)) // 2
+    return text[:head] + marker + text[len(text) - (limit - len(marker) - head) :]
+
+
 def record_rejection(connection: Connection, topic: str, payload: bytes, reason: str) -> None:
     """Keep a refused message for inspection (the dead-letter table)."""
     text = payload[:MAX_REJECTED_PAYLOAD].decode("utf-8", errors="replace")
@@ -268,7 +302,10 @@ def record_rejection(connection: Connection, topic: str, payload: bytes, reason:
         text += f"... [{len(payload)} bytes in all]"
     connection.execute(
         insert(RejectedMessage).values(
-            received_at=utcnow(), topic=topic[:255], reason=reason, payload=text
+            received_at=utcnow(),
+            topic=topic[:255],
+            reason=_shorten(reason, MAX_REJECTED_REASON),
+            payload=text,
         )
     )
 
