@@ -1,11 +1,9 @@
 """Storing an imported experiment: one FINISHED experiment, its channels and all its samples.
 
 Everything goes in one transaction, so a failure stores nothing. Samples are
-inserted in batches without ORM objects. On MariaDB/MySQL each batch is one
-multi-row INSERT whose VALUES text is written here from the checked, finite numbers:
-a Core executemany of 1,000,000 rows took 18 s on the reference machine, PyMySQL
-escaping every parameter in Python, over the 15 s that DESIGN.md section 8 allows;
-the VALUES text takes half of that. Elsewhere (SQLite) a Core executemany is fast.
+inserted in batches without ORM objects, through `datastore.bulk.insert_rows` (on
+MariaDB a Core executemany of 1,000,000 rows took 18 s, over the 15 s that DESIGN.md
+section 8 allows; multi-row VALUES text takes half of that).
 """
 
 from __future__ import annotations
@@ -16,9 +14,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, Table, insert
+from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.orm import Session
 
+from datastore.bulk import insert_rows
 from datastore.models import Battery, Channel, Experiment, ExtraValue, Measurement
 from domain.csvformat import ParsedExperiment
 from domain.status import ExperimentStatus
@@ -115,7 +114,7 @@ def _insert_measurements(
         [
             _Values("experiment_id", np.full(len(samples), experiment_id)),
             _Values("seq", samples["seq"].to_numpy()),
-            *(_Values(name, samples[name].to_numpy(), floats=True) for name in _FLOAT_FIELDS),
+            *(_Values(name, samples[name].to_numpy()) for name in _FLOAT_FIELDS),
             _nullable_ints("instruction", samples["instruction"]),
             _nullable_ints("cycle", samples["cycle"]),
         ],
@@ -134,7 +133,7 @@ def _insert_extra_values(connection: Connection, channel_id: int, values: np.nda
         [
             _Values("channel_id", np.full(len(present), channel_id)),
             _Values("seq", present),
-            _Values("value", values[present], floats=True),
+            _Values("value", values[present]),
         ],
     )
 
@@ -154,7 +153,6 @@ class _Values:
 
     name: str
     numbers: np.ndarray
-    floats: bool = False
     missing: np.ndarray | None = None
 
     def __len__(self) -> int:
@@ -168,30 +166,9 @@ class _Values:
         gaps = self.missing[start:stop].tolist()
         return [None if gap else value for value, gap in zip(values, gaps, strict=True)]
 
-    def sql_literals(self, start: int, stop: int) -> list[str]:
-        """The values start:stop as SQL number literals.
-
-        repr gives the shortest text that reads back as the same double; the `e0`
-        suffix makes MariaDB read it as a DOUBLE, not an exact DECIMAL (as PyMySQL does).
-        """
-        values = self.python_values(start, stop)
-        if self.floats:
-            return [text if "e" in text else text + "e0" for text in map(repr, values)]
-        return ["NULL" if value is None else str(value) for value in values]
-
 
 def _insert_rows(connection: Connection, table: Table, columns: list[_Values]) -> None:
     names = [column.name for column in columns]
-    count = len(columns[0])
-    if connection.dialect.name in ("mysql", "mariadb"):
-        head = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES "
-        for start in range(0, count, BATCH_ROWS):
-            cells = [column.sql_literals(start, start + BATCH_ROWS) for column in columns]
-            rows = "),(".join(map(",".join, zip(*cells, strict=True)))
-            connection.exec_driver_sql(f"{head}({rows})")
-        return
-    statement = insert(table)
-    for start in range(0, count, BATCH_ROWS):
+    for start in range(0, len(columns[0]), BATCH_ROWS):
         batch = [column.python_values(start, start + BATCH_ROWS) for column in columns]
-        rows = [dict(zip(names, row, strict=True)) for row in zip(*batch, strict=True)]
-        connection.execute(statement, rows)
+        insert_rows(connection, table.name, names, zip(*batch, strict=True))
