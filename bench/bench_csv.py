@@ -12,7 +12,6 @@ benchmark works in a scratch database `bem_bench` that it creates and drops.
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 import tracemalloc
@@ -24,11 +23,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, insert, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from bench import Benchmark, Result
-from datastore import make_engine, upgrade
+from bench.support import scratch_database
+from datastore import make_engine
 from datastore.export import write_experiment_csv
 from datastore.imports import import_experiment
 from datastore.models import Battery, Experiment, Measurement
@@ -41,8 +40,6 @@ from domain.csvformat import (
 )
 from domain.status import ExperimentStatus
 
-SERVER_URL = os.environ.get("BEM_BENCH_DATABASE_URL", "mysql+pymysql://root@127.0.0.1:3306/")
-SCRATCH_DATABASE = "bem_bench"
 FULL_ROWS = 1_000_000
 QUICK_ROWS = 50_000
 BASELINE_INSERT_ROWS = 5_000
@@ -117,23 +114,13 @@ BENCHMARK = Benchmark(
 
 @contextmanager
 def _scratch_database() -> Iterator[Engine]:
-    """A migrated, empty `bem_bench` database on the benchmark server, dropped afterwards."""
-    server = make_url(SERVER_URL)
-    admin = make_engine(server.set(database="").render_as_string(hide_password=False))
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS `{SCRATCH_DATABASE}`"))
-        connection.execute(text(f"CREATE DATABASE `{SCRATCH_DATABASE}` CHARACTER SET utf8mb4"))
-    engine = make_engine(
-        server.set(database=SCRATCH_DATABASE).render_as_string(hide_password=False)
-    )
-    try:
-        upgrade(engine)
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS `{SCRATCH_DATABASE}`"))
-        admin.dispose()
+    """A migrated, empty database on the benchmark server, dropped afterwards."""
+    with scratch_database("csv") as url:
+        engine = make_engine(url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
 
 
 def _synthetic_experiment(rows: int) -> ParsedExperiment:
