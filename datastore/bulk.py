@@ -67,7 +67,9 @@ def insert_rows(
                 ",".join(map(_literal, row))
                 for row in rows[start : start + MYSQL_ROWS_PER_STATEMENT]
             )
-            added += max(connection.exec_driver_sql(f"{head}({values})").rowcount, 0)
+            # The driver applies %-formatting to the text even without parameters.
+            statement = f"{head}({values})".replace("%", "%%")
+            added += max(connection.exec_driver_sql(statement).rowcount, 0)
         return added
     verb = "INSERT OR IGNORE" if ignore_existing else "INSERT"
     marks = ", ".join("?" * len(columns))

@@ -201,15 +201,32 @@ def record_heartbeat(
     state: str,
     experiment_id: int | None,
 ) -> None:
-    connection.execute(
-        update(Station)
-        .where(Station.id == station_id)
-        .values(last_heartbeat=at, reported_state=state, reported_experiment_id=experiment_id)
-    )
-    unit_id = connection.scalar(
-        select(Station.computational_unit_id).where(Station.id == station_id)
-    )
-    if unit_id is not None:
+    record_heartbeats(connection, at, {station_id: (state, experiment_id)})
+
+
+def record_heartbeats(
+    connection: Connection, at: dt.datetime, reports: dict[int, tuple[str, int | None]]
+) -> None:
+    """Mark stations (station id -> (state, experiment id)) and their units as heard at `at`.
+
+    Rows are locked in one order, stations then units, each by id, so two nodes writing
+    heartbeats of the same unit at once wait for each other instead of deadlocking.
+    """
+    for station_id in sorted(reports):
+        state, experiment_id = reports[station_id]
+        connection.execute(
+            update(Station)
+            .where(Station.id == station_id)
+            .values(last_heartbeat=at, reported_state=state, reported_experiment_id=experiment_id)
+        )
+    if not reports:
+        return
+    unit_ids = connection.scalars(
+        select(Station.computational_unit_id)
+        .where(Station.id.in_(sorted(reports)), Station.computational_unit_id.is_not(None))
+        .distinct()
+    ).all()
+    for unit_id in sorted(unit_ids):
         connection.execute(
             update(ComputationalUnit)
             .where(ComputationalUnit.id == unit_id)
@@ -320,6 +337,7 @@ __all__ = [
     "known_stations",
     "step_cycles",
     "record_heartbeat",
+    "record_heartbeats",
     "record_rejection",
     "register_unit",
     "set_status",

@@ -14,6 +14,8 @@ or fails starts that a station does not confirm.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import datetime as dt
 import logging
 import queue
@@ -24,7 +26,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from datastore import dispatch as dispatch_store
 from datastore import ingest as store
@@ -62,6 +70,8 @@ class NodeStats:
     batches: int = 0
     database_errors: int = 0
     starts_sent: int = 0
+    # Dispatch passes completed: lets a test wait for "the node has looked again".
+    control_passes: int = 0
     rejected_reasons: Counter[str] = field(default_factory=Counter)
 
 
@@ -95,10 +105,13 @@ class Node:
         self.transport.start(self._enqueue, [(topic_filter, 1) for topic_filter in subscriptions])
 
     def stop(self, timeout: float = 10.0) -> None:
-        self.transport.stop()
+        # The writer first: it commits and acknowledges the batch in hand, or leaves it
+        # unacknowledged for the broker to deliver again, and a transport callback blocked
+        # on a full queue gives up. Disconnecting first would hang on that callback.
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        self.transport.stop()
 
     def run_forever(self) -> None:
         self.start()
@@ -135,16 +148,61 @@ class Node:
         while not self._stop.is_set():
             batch = self._take_batch()
             if batch:
-                self._with_retry(lambda connection, b=batch: self._apply_batch(connection, b))
-                for message in batch:
-                    message.ack()
-                self._flush_outbox()
-                if self.on_batch:
-                    self.on_batch()
+                self._ingest(batch)
             if time.monotonic() >= self._next_control:
                 self._next_control = time.monotonic() + self.options.control_interval_s
-                self._with_retry(self._control)
+                try:
+                    if self._with_retry(self._control):
+                        self.stats.control_passes += 1
+                except Exception:
+                    # A bug or a row the database refuses must not stop ingest: the next
+                    # pass tries again.
+                    log.exception("dispatch pass failed")
                 self._flush_outbox()
+
+    def _ingest(self, batch: list[Message]) -> None:
+        """Write a batch in one transaction, then acknowledge its messages.
+
+        A batch the database refuses for good (not a lost connection) is written again
+        message by message, so that one message it cannot store is recorded as rejected
+        instead of blocking every message after it.
+        """
+        try:
+            committed = self._with_retry(lambda connection: self._apply_batch(connection, batch))
+        except Exception as error:
+            if len(batch) > 1:
+                log.warning(
+                    "a batch of %d messages failed (%s); writing them one by one",
+                    len(batch),
+                    _short(error),
+                )
+                for message in batch:
+                    self._ingest([message])
+                return
+            committed = self._reject_unstorable(batch[0], error)
+        if not committed:
+            return  # stopping: unacknowledged, so the broker delivers it again
+        for message in batch:
+            message.ack()
+        self._flush_outbox()
+        if self.on_batch:
+            self.on_batch()
+
+    def _reject_unstorable(self, message: Message, error: Exception) -> bool:
+        log.error("cannot store the message on %s", message.topic, exc_info=error)
+        reason = f"could not be stored: {_short(error)}"
+
+        def record(connection: Connection) -> None:
+            self.stats.messages += 1  # the failed attempt was rolled back, counters too
+            self._reject(connection, message, reason)
+
+        try:
+            return self._with_retry(record)
+        except Exception:
+            # Not even the dead-letter row can be written: drop it (loudly) rather than
+            # let it come back forever and stall the node.
+            log.exception("cannot record the rejected message on %s; dropped", message.topic)
+            return True
 
     def _take_batch(self) -> list[Message]:
         """Messages until the batch holds `batch_size` samples' worth or the interval passes."""
@@ -167,31 +225,32 @@ class Node:
             weight += _weight(message)
         return batch
 
-    def _with_retry(self, work: Callable[[Connection], None]) -> None:
-        """Run `work` in one transaction until it commits (or the node stops)."""
+    def _with_retry(self, work: Callable[[Connection], None]) -> bool:
+        """Run `work` in one transaction until it commits; False if the node stops first.
+
+        Lost connections, timeouts and deadlocks are retried with back-off. Any other
+        error (a constraint, a value the database refuses, a bug) is raised at once:
+        retrying would not help. Either way the counters and the outbox are put back as
+        they were, since the transaction left nothing behind.
+        """
         delay = 0.5
         while True:
-            saved_stats = (
-                self.stats.samples_written,
-                self.stats.samples_duplicate,
-                self.stats.rejected,
-            )
+            saved_stats = copy.deepcopy(self.stats)
             outbox_size = len(self._outbox)
             try:
                 with self.engine.begin() as connection:
                     work(connection)
-                return
-            except (OperationalError, DBAPIError) as error:
-                self.stats.database_errors += 1
-                (
-                    self.stats.samples_written,
-                    self.stats.samples_duplicate,
-                    self.stats.rejected,
-                ) = saved_stats
+                return True
+            except Exception as error:
+                for stat in dataclasses.fields(NodeStats):
+                    setattr(self.stats, stat.name, getattr(saved_stats, stat.name))
                 del self._outbox[outbox_size:]
+                if not _is_transient(error):
+                    raise
+                self.stats.database_errors += 1
                 log.warning("database write failed (%s); retrying in %.1f s", _short(error), delay)
                 if self._stop.wait(delay):
-                    return
+                    return False
                 delay = min(delay * 2, 5.0)
 
     # ------------------------------------------------------------ ingest
@@ -262,7 +321,9 @@ class Node:
             except Rejected as error:
                 self._reject(connection, message, str(error))
 
-        for experiment_id, samples in pending.items():
+        # In id order: two nodes writing samples of the same experiments then lock their
+        # rows in the same order, and wait for each other rather than deadlock.
+        for experiment_id, samples in sorted(pending.items()):
             channel_ids = (
                 store.channel_ids(connection, experiment_id, samples.channels)
                 if samples.channels
@@ -272,9 +333,7 @@ class Node:
             inserted = store.insert_samples(connection, experiment_id, samples.rows, extras)
             self.stats.samples_written += inserted
             self.stats.samples_duplicate += len(samples.rows) - inserted
-        now = utcnow()
-        for station_id, (state, experiment_id) in heartbeats.items():
-            store.record_heartbeat(connection, station_id, now, state, experiment_id)
+        store.record_heartbeats(connection, utcnow(), heartbeats)
         self.stats.batches += 1
 
     def _cycles(self, connection: Connection, experiment_id: int) -> list[int]:
@@ -297,7 +356,8 @@ class Node:
     def _reject(self, connection: Connection, message: Message, reason: str) -> None:
         self.stats.rejected += 1
         self.stats.rejected_reasons[reason.split(":")[0]] += 1
-        log.warning("rejected message on %s: %s", message.topic, reason)
+        # Both may quote a topic of up to 64 KiB: the log gets the start of each.
+        log.warning("rejected message on %.300s: %.1000s", message.topic, reason)
         store.record_rejection(connection, message.topic, message.payload, reason)
 
     def _status(
@@ -323,6 +383,12 @@ class Node:
         )
 
     def _announce(self, connection: Connection, unit: str, announce: protocol.Announce) -> None:
+        if announce.unit != unit:
+            # The reply goes to the payload's unit: a mismatch would register one unit
+            # from another's topic.
+            raise Rejected(
+                f"unit {announce.unit!r} in the payload does not match the topic's unit {unit!r}"
+            )
         ids = store.register_unit(
             connection,
             announce.unit,
@@ -429,6 +495,14 @@ def _weight(message: Message) -> int:
     return max(1, message.payload.count(b'"seq"'))
 
 
+def _is_transient(error: Exception) -> bool:
+    """Whether the database may accept the same transaction later (it was unreachable)."""
+    if isinstance(error, (OperationalError, InterfaceError, DisconnectionError, PoolTimeoutError)):
+        return True
+    return isinstance(error, DBAPIError) and error.connection_invalidated
+
+
 def _short(error: Exception) -> str:
     original = getattr(error, "orig", None) or error
-    return f"{type(original).__name__}: {str(original).splitlines()[0][:200]}"
+    first_line = (str(original).splitlines() or [""])[0]  # some errors have no text
+    return f"{type(original).__name__}: {first_line[:200]}"

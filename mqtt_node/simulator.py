@@ -44,6 +44,9 @@ class SimulatedStation:
     started_at: float = 0.0  # Unix time of simulated t = 0
     # Mute a station (no heartbeats, no samples) to test what the node and UI do then.
     silent: bool = False
+    # The end of a run (status, message, monotonic time due), held back after the last
+    # samples: see SimulatorOptions.final_status_delay_s.
+    final_status: tuple[ExperimentStatus, str, float] | None = None
 
 
 @dataclass
@@ -65,6 +68,10 @@ class SimulatorOptions:
     cells_in_series: int = 1
     initial_soc: float = 0.5
     station_names: list[str] = field(default_factory=list)
+    # FINISHED or ERROR goes out this long after the last samples (docs/protocol.md,
+    # sections 5.5 and 11): with several nodes, the status may reach another node than
+    # the samples, and a node refuses samples of a closed experiment.
+    final_status_delay_s: float = 1.0
     # Stations with their own windows; when given, they replace `stations`/`station_names`.
     station_windows: list[protocol.StationAnnouncement] = field(default_factory=list)
 
@@ -136,6 +143,7 @@ class SimulatedCycler:
                 last_announce = now
             with self._lock:
                 self._advance((now - last_tick) * self.options.speed)
+                self._send_due_final_statuses(now)
             last_tick = now
             if now - last_heartbeat >= HEARTBEAT_PERIOD_S:
                 self._heartbeats()
@@ -206,12 +214,29 @@ class SimulatedCycler:
                 self._finish(station, outcome, message)
 
     def _finish(self, station: SimulatedStation, status: ExperimentStatus, message: str) -> None:
+        """End the run now; report it once the last samples have had time to be stored.
+
+        Until then the station still reports the experiment in its heartbeats.
+        """
         assert station.station_id is not None and station.experiment_id is not None
-        self._send_status(station, status, message)
-        log.info("station %s: experiment %s %s", station.name, station.experiment_id, status.value)
-        station.state = "idle"
         station.runner = None
-        station.experiment_id = None
+        due = time.monotonic() + self.options.final_status_delay_s
+        station.final_status = (status, message, due)
+        if self.options.final_status_delay_s <= 0:
+            self._send_due_final_statuses(due)
+
+    def _send_due_final_statuses(self, now: float) -> None:
+        for station in self.stations.values():
+            if station.final_status is None or station.final_status[2] > now:
+                continue
+            status, message, _due = station.final_status
+            self._send_status(station, status, message)
+            log.info(
+                "station %s: experiment %s %s", station.name, station.experiment_id, status.value
+            )
+            station.state = "idle"
+            station.experiment_id = None
+            station.final_status = None
 
     def _send_status(
         self, station: SimulatedStation, status: ExperimentStatus, message: str = ""
@@ -278,7 +303,7 @@ class SimulatedCycler:
         if station.experiment_id == command.experiment_id:
             self._send_status(station, ExperimentStatus.RUNNING)  # a repeated start: confirm again
             return
-        if station.runner is not None:
+        if station.runner is not None or station.final_status is not None:
             log.warning(
                 "station %s is busy with experiment %s; start of %s ignored",
                 station.name,

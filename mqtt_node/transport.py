@@ -203,7 +203,11 @@ class PahoTransport:
         self._connected = threading.Event()
         # Acknowledgements carry packet ids that are only valid on the connection the
         # message came in on: after a reconnect the broker redelivers, so old acks are dropped.
+        # The generation moves on as soon as the connection is lost (not only at the next
+        # CONNACK), and under a lock, so an ack can never slip out after the new CONNECT
+        # with a packet id the broker may have given to another message.
         self._generation = 0
+        self._ack_lock = threading.Lock()
 
     @property
     def connected(self) -> bool:
@@ -228,7 +232,8 @@ class PahoTransport:
         if reason_code.is_failure:
             log.error("broker refused the connection: %s", reason_code)
             return
-        self._generation += 1
+        with self._ack_lock:
+            self._generation += 1
         self._connected.set()
         log.info(
             "connected to %s:%s as %r",
@@ -240,6 +245,8 @@ class PahoTransport:
             client.subscribe([(topic, qos) for topic, qos in self._subscriptions])
 
     def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties) -> None:
+        with self._ack_lock:
+            self._generation += 1
         self._connected.clear()
         log.warning("disconnected from the broker (%s); reconnecting", reason_code)
 
@@ -248,8 +255,11 @@ class PahoTransport:
         mid, qos = paho_message.mid, paho_message.qos
 
         def ack() -> None:
-            if qos > 0 and generation == self._generation:
-                client.ack(mid, qos)
+            if qos == 0:
+                return
+            with self._ack_lock:
+                if generation == self._generation:
+                    client.ack(mid, qos)
 
         assert self._on_message is not None
         self._on_message(Message(paho_message.topic, paho_message.payload, qos, ack))

@@ -23,7 +23,7 @@ def test_rows_come_back_exactly_and_duplicates_are_skipped(engine: Engine) -> No
     awkward = 4.199999999999999  # needs all 17 digits
     with engine.begin() as connection:
         added = insert_rows(
-            connection, "batteries", COLUMNS, [_battery(1, 'it\'s \\ "quoted"', awkward)]
+            connection, "batteries", COLUMNS, [_battery(1, 'it\'s \\ "quoted" 50% %s', awkward)]
         )
         again = insert_rows(
             connection,
@@ -37,7 +37,7 @@ def test_rows_come_back_exactly_and_duplicates_are_skipped(engine: Engine) -> No
         ).all()
     assert (added, again) == (1, 1)
     assert [tuple(row) for row in rows] == [
-        (1, 'it\'s \\ "quoted"', awkward),
+        (1, 'it\'s \\ "quoted" 50% %s', awkward),
         (2, "second", 1e-300),
     ]
 
