@@ -40,6 +40,55 @@ def _report_callback_error(error: Exception) -> None:
     )
 
 
+def experiment_csv_url(
+    experiment_id: int, start_ts: float | None = None, end_ts: float | None = None
+) -> str:
+    """Where the browser downloads an experiment's samples (optionally a time window) as CSV."""
+    query = "&".join(
+        f"{name}={value!r}"
+        for name, value in (("start", start_ts), ("end", end_ts))
+        if value is not None
+    )
+    return f"/export/experiments/{experiment_id}.csv" + (f"?{query}" if query else "")
+
+
+def _csv_download(context: WebContext, experiment_id: int) -> flask.Response:
+    """Stream the CSV export (DESIGN.md section 7) chunk by chunk: memory stays flat."""
+    from datastore.export import iter_experiment_csv
+
+    window = {}
+    for name, key in (("start", "start_ts"), ("end", "end_ts")):
+        raw = flask.request.args.get(name)
+        if raw is None:
+            continue
+        try:
+            window[key] = float(raw)
+        except ValueError:
+            return flask.Response(
+                f"{name}: expected Unix seconds, got {raw!r}\n", status=400, mimetype="text/plain"
+            )
+    chunks = iter_experiment_csv(context.engine, experiment_id, **window)
+    try:
+        first = next(chunks)  # an unknown experiment fails here, before any byte is sent
+    except LookupError:
+        return flask.Response(
+            f"There is no experiment {experiment_id}.\n", status=404, mimetype="text/plain"
+        )
+
+    def stream():
+        yield first
+        yield from chunks
+
+    suffix = "-window" if window else ""
+    return flask.Response(
+        flask.stream_with_context(stream()),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="experiment-{experiment_id}{suffix}.csv"'
+        },
+    )
+
+
 def create_app(settings: Settings | None = None, context: WebContext | None = None) -> dash.Dash:
     """Build the app for `settings` (default: loaded from config/ and the environment)."""
     if context is None:
@@ -57,6 +106,10 @@ def create_app(settings: Settings | None = None, context: WebContext | None = No
     @server.route(f"{VENDOR_URL}/<path:filename>")
     def vendor_static(filename: str) -> flask.Response:
         return flask.send_from_directory(BOOTSTRAP_STATIC, filename, max_age=86400)
+
+    @server.route("/export/experiments/<int:experiment_id>.csv")
+    def export_experiment(experiment_id: int) -> flask.Response:
+        return _csv_download(context, experiment_id)
 
     app = dash.Dash(
         __name__,

@@ -3,6 +3,7 @@
 import dash
 from dash import html
 
+from app import experiment_csv_url
 from components import context
 from components.tables import record_grid
 from datastore.queries import list_experiments
@@ -20,10 +21,21 @@ COLUMNS = [
     {"field": "began_at", "headerName": "Began (UTC)"},
     {"field": "finished_at", "headerName": "Finished (UTC)"},
     {"field": "samples", "headerName": "Samples", "type": "numericColumn"},
+    {
+        "field": "download",
+        "headerName": "Data",
+        "cellRenderer": "markdown",
+        "sortable": False,
+        "filter": False,
+        "maxWidth": 110,
+    },
 ]
 
 
 def layout(**_params: str) -> html.Div:
     with context.session() as session:
         rows = list_experiments(session)
+    for row in rows:
+        if row["samples"]:
+            row["download"] = f"[CSV]({experiment_csv_url(row['id'])})"
     return html.Div([html.H2("Experiments"), record_grid("experiments-grid", rows, COLUMNS)])

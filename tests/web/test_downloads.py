@@ -1,0 +1,87 @@
+"""CSV downloads from the browser: the streamed export of DESIGN.md section 7."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Engine
+
+from app import experiment_csv_url
+from datastore import catalog, ingest, make_session_factory
+from domain.csvformat import parse_csv
+
+SAMPLES = [
+    (seq, 1_800_000_000.0 + seq, 3.5 + seq / 1000, -1.0, -3.5, 2, 1, "CC") for seq in range(300)
+]
+
+
+@pytest.fixture
+def client_and_experiment(app_factory, settings):
+    app = app_factory()
+    engine: Engine = app.server.extensions["bem"].engine
+    with make_session_factory(engine).begin() as session:
+        battery = catalog.create_battery(
+            session, name="cell", technology="lithium-ion", voltage_min=2.5, voltage_max=4.2,
+            current_min=-2, current_max=2, nominal_capacity_ah=1.0,
+        )  # fmt: skip
+        station = catalog.create_station(
+            session, name="ch1", voltage_min=0, voltage_max=5, current_min=-5, current_max=5
+        )
+        profile = catalog.create_profile(session, name="p", source="CC, -1, VOLTAGE, 3.0\n")
+        experiment = catalog.queue_experiment(
+            session, name="e", battery_id=battery.id, station_id=station.id, profile_id=profile.id
+        )
+        experiment_id = experiment.id
+    with engine.begin() as connection:
+        channels = ingest.channel_ids(connection, experiment_id, {"temp_body": "°C"})
+        extras = [(channels["temp_body"], seq, 20.0 + seq / 10) for seq, *_ in SAMPLES]
+        ingest.insert_samples(connection, experiment_id, SAMPLES, extras)
+    return app.server.test_client(), experiment_id
+
+
+def test_the_whole_experiment_downloads_as_csv(client_and_experiment, tmp_path) -> None:
+    client, experiment_id = client_and_experiment
+    response = client.get(experiment_csv_url(experiment_id))
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    path = tmp_path / "download.csv"
+    path.write_bytes(response.data)
+    parsed = parse_csv(path)
+    assert list(parsed.samples["voltage"]) == [sample[2] for sample in SAMPLES]
+    assert list(parsed.extras[("temp_body", "°C")]) == [20.0 + seq / 10 for seq in range(300)]
+
+
+def test_a_time_window_downloads_only_its_samples(client_and_experiment, tmp_path) -> None:
+    client, experiment_id = client_and_experiment
+    start, end = 1_800_000_100.0, 1_800_000_149.0
+    response = client.get(experiment_csv_url(experiment_id, start, end))
+    path = tmp_path / "window.csv"
+    path.write_bytes(response.data)
+    parsed = parse_csv(path)
+    assert list(parsed.samples["ts"]) == [1_800_000_000.0 + seq for seq in range(100, 150)]
+    # Test time stays relative to the experiment's first sample.
+    assert response.data.decode().splitlines()[1].startswith("100.0,")
+
+
+def test_an_unknown_experiment_is_a_plain_404(client_and_experiment) -> None:
+    client, _experiment_id = client_and_experiment
+    response = client.get("/export/experiments/999.csv")
+    assert response.status_code == 404
+    assert response.data == b"There is no experiment 999.\n"
+
+
+def test_a_bad_window_bound_is_a_plain_400(client_and_experiment) -> None:
+    client, experiment_id = client_and_experiment
+    response = client.get(f"/export/experiments/{experiment_id}.csv?end=soon")
+    assert response.status_code == 400
+    assert b"end: expected Unix seconds" in response.data
+
+
+def test_the_experiments_table_links_each_experiment_with_samples(client_and_experiment) -> None:
+    from pages import experiments
+
+    client, experiment_id = client_and_experiment
+    with client.application.app_context():
+        grid = experiments.layout().children[1]
+    row = next(row for row in grid.rowData if row["id"] == experiment_id)
+    assert row["download"] == f"[CSV]({experiment_csv_url(experiment_id)})"
