@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from cli.common import CommandError
 from config import ConfigError
+from datastore.catalog import CatalogError
 
 # Order here is the order in `bem --help`.
 COMMAND_MODULES = (
@@ -45,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or 0)
-    except (ConfigError, CommandError) as error:
+    except (ConfigError, CommandError, CatalogError) as error:
         print(f"bem {args.command}: {error}", file=sys.stderr)
         return getattr(error, "exit_status", 2 if isinstance(error, ConfigError) else 1)
     except KeyboardInterrupt:

@@ -7,7 +7,7 @@ import datetime as dt
 
 from cli.common import CommandError, open_datastore
 from config import load_settings
-from datastore.catalog import CatalogError, create_battery
+from datastore.catalog import create_battery
 from domain.batteries import TECHNOLOGIES
 
 
@@ -80,28 +80,25 @@ def run_add(args: argparse.Namespace) -> int:
     details = _details(args.technology, args.chemistry, args.detail)
     store = open_datastore(load_settings())
     with store.sessions.begin() as session:
-        try:
-            battery = create_battery(
-                session,
-                name=args.name,
-                technology=args.technology,
-                voltage_min=args.voltage_min,
-                voltage_max=args.voltage_max,
-                current_min=args.current_min,
-                current_max=args.current_max,
-                nominal_capacity_ah=args.capacity,
-                manufacturer=args.manufacturer,
-                model=args.model,
-                serial_number=args.serial,
-                cells_in_series=args.cells,
-                cell_voltage_min=args.cell_voltage_min,
-                cell_voltage_max=args.cell_voltage_max,
-                fabrication_date=args.fabrication_date,
-                description=args.description,
-                details=details,
-            )
-        except CatalogError as error:
-            raise CommandError(str(error)) from None
+        battery = create_battery(
+            session,
+            name=args.name,
+            technology=args.technology,
+            voltage_min=args.voltage_min,
+            voltage_max=args.voltage_max,
+            current_min=args.current_min,
+            current_max=args.current_max,
+            nominal_capacity_ah=args.capacity,
+            manufacturer=args.manufacturer,
+            model=args.model,
+            serial_number=args.serial,
+            cells_in_series=args.cells,
+            cell_voltage_min=args.cell_voltage_min,
+            cell_voltage_max=args.cell_voltage_max,
+            fabrication_date=args.fabrication_date,
+            description=args.description,
+            details=details,
+        )
         battery_id = battery.id
     print(battery_id)
     return 0

@@ -15,7 +15,6 @@ from cli.common import CommandError, open_datastore
 from cli.profile import STDIN_NAME, profile_problems, read_profile_text
 from config import load_settings
 from datastore.catalog import (
-    CatalogError,
     IncompatibleProfileError,
     cancel_experiment,
     create_profile,
@@ -149,8 +148,6 @@ def run_add(args: argparse.Namespace) -> int:
                 f"the profile does not fit battery {args.battery} and station "
                 f"{args.station}:\n{reasons}"
             ) from None
-        except CatalogError as error:
-            raise CommandError(str(error)) from None
         experiment_id = experiment.id
     print(experiment_id)
     return 0
@@ -174,10 +171,7 @@ def _cell(value: object) -> str:
 def run_cancel(args: argparse.Namespace) -> int:
     store = open_datastore(load_settings())
     with store.sessions.begin() as session:
-        try:
-            experiment = cancel_experiment(session, args.experiment_id)
-        except CatalogError as error:
-            raise CommandError(str(error)) from None
+        experiment = cancel_experiment(session, args.experiment_id)
         experiment_id = experiment.id
     print(experiment_id)
     return 0

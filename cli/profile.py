@@ -13,7 +13,6 @@ from pathlib import Path
 from cli.common import CommandError, open_datastore
 from config import load_settings
 from datastore.catalog import (
-    CatalogError,
     battery_rating,
     create_profile,
     get_battery,
@@ -133,11 +132,8 @@ def run_check(args: argparse.Namespace) -> int:
 
     store = open_datastore(settings)
     with store.sessions() as session:
-        try:
-            rating = battery_rating(get_battery(session, args.battery))
-            window = station_window(get_station(session, args.station)) if args.station else None
-        except CatalogError as error:
-            raise CommandError(str(error)) from None
+        rating = battery_rating(get_battery(session, args.battery))
+        window = station_window(get_station(session, args.station)) if args.station else None
     try:
         envelope = resolve_envelope(profile, rating)
     except ProfileError as error:
@@ -160,16 +156,13 @@ def run_add(args: argparse.Namespace) -> int:
     text, _ = parse_profile_file(args.file, settings.profiles.max_steps)
     store = open_datastore(settings)
     with store.sessions.begin() as session:
-        try:
-            profile = create_profile(
-                session,
-                name=args.name,
-                source=text,
-                description=args.description,
-                max_steps=settings.profiles.max_steps,
-            )
-        except CatalogError as error:
-            raise CommandError(str(error)) from None
+        profile = create_profile(
+            session,
+            name=args.name,
+            source=text,
+            description=args.description,
+            max_steps=settings.profiles.max_steps,
+        )
         profile_id = profile.id
     print(profile_id)
     return 0

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from cli.common import CommandError, open_datastore
+from cli.common import open_datastore
 from config import load_settings
-from datastore.catalog import CatalogError, create_station
+from datastore.catalog import create_station
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -41,19 +41,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_add(args: argparse.Namespace) -> int:
     store = open_datastore(load_settings())
     with store.sessions.begin() as session:
-        try:
-            station = create_station(
-                session,
-                name=args.name,
-                unit_name=args.unit,
-                location=args.location,
-                voltage_min=args.voltage_min,
-                voltage_max=args.voltage_max,
-                current_min=args.current_min,
-                current_max=args.current_max,
-            )
-        except CatalogError as error:
-            raise CommandError(str(error)) from None
+        station = create_station(
+            session,
+            name=args.name,
+            unit_name=args.unit,
+            location=args.location,
+            voltage_min=args.voltage_min,
+            voltage_max=args.voltage_max,
+            current_min=args.current_min,
+            current_max=args.current_max,
+        )
         station_id = station.id
     print(station_id)
     return 0
