@@ -1,14 +1,79 @@
-"""Overview: the state of every station at a glance."""
+"""Overview: every station at a glance, refreshed every few seconds; a card opens its monitor."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
 
 import dash
+from dash import Input, Output, callback, dcc, html
 
-from components.placeholder import coming_soon
+from components import context
+from components.live_chart import now_utc
+from components.station_card import station_grid, station_liveness
+from datastore.monitor import StationSnapshot, station_overview, step_plan
+from domain.monitor import Liveness, StepPlan
 
 dash.register_page(__name__, path="/", name="Overview", order=0)
 
+REFRESH_MS = 5000
 
-def layout(**_params: str) -> object:
-    return coming_soon(
-        "Overview",
-        "Live cards for every station (running, idle, offline) arrive with the live monitor.",
+
+def layout(**_params: str) -> html.Div:
+    summary, cards = _render()
+    return html.Div(
+        [
+            html.Div(
+                [
+                    html.H2("Overview", className="mb-0"),
+                    html.Div(summary, id="overview-summary", className="text-muted"),
+                ],
+                className="d-flex align-items-baseline gap-3 mb-3 flex-wrap",
+            ),
+            html.Div(cards, id="overview-cards"),
+            dcc.Interval(id="overview-interval", interval=REFRESH_MS),
+        ]
     )
+
+
+@callback(
+    Output("overview-summary", "children"),
+    Output("overview-cards", "children"),
+    Input("overview-interval", "n_intervals"),
+    prevent_initial_call=True,
+)
+def refresh_cards(_n_intervals: int) -> tuple[object, object]:
+    return _render()
+
+
+def _render() -> tuple[object, object]:
+    """(summary line, card grid) from one overview query (plus cached step plans)."""
+    timeout_s = context.current().settings.node.heartbeat_timeout_s
+    now = now_utc()
+    with context.session() as session:
+        stations = station_overview(session)
+
+        def plan_of(station: StationSnapshot) -> StepPlan | None:
+            experiment = station.experiment
+            if experiment is None:
+                return None
+            return step_plan(session, experiment.id, experiment.created_at)
+
+        grid = station_grid(stations, plan_of, now, timeout_s, "overview")
+    return _summary(stations, now, timeout_s), grid
+
+
+def _summary(stations: list[StationSnapshot], now: dt.datetime, timeout_s: float) -> str:
+    counts: Counter[str] = Counter()
+    for station in stations:
+        verdict = station_liveness(station, now, timeout_s)
+        if station.experiment is not None:
+            counts[station.experiment.status.value.lower()] += 1
+        elif verdict in (Liveness.OFFLINE, Liveness.NEVER_SEEN):
+            counts["offline"] += 1
+        else:
+            counts["idle"] += 1
+    parts = [
+        f"{counts[key]} {key}" for key in ("running", "paused", "idle", "offline") if counts[key]
+    ]
+    return f"{' · '.join(parts) or 'no stations'} · updated every {REFRESH_MS // 1000} s"

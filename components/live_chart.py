@@ -1,0 +1,498 @@
+"""The live graph of a station monitor: what the browser holds, and what each refresh sends.
+
+The browser keeps a figure whose traces hold the samples since `held_from`; a dcc.Store
+keeps the bookkeeping (`View`). Each refresh asks the database for the samples after
+the last seq sent and sends only those, as a `dash.Patch` that extends the traces (and
+moves the x range while the view follows the live edge). The figure is rebuilt or its
+traces replaced ("rebased") only when something calls for it:
+
+- another experiment, another set of traces, or a window that needs data not held;
+- a trace would pass `MAX_POINTS_PER_TRACE`: the held span is reloaded downsampled
+  (`BASE_POINTS`, extremes kept), so the browser's memory stays bounded;
+- while following a time window, the held span grew past `HOLD_WINDOWS` windows: the
+  old part is dropped, so the y axes' autorange keeps to recent data.
+
+The x axis is a date axis fed with Unix milliseconds (UTC); time windows are real
+time, never sample counts (DESIGN.md section 9).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import numpy as np
+from dash import Patch
+from sqlalchemy import Connection, Engine
+from sqlalchemy.orm import Session
+
+from datastore import monitor as store
+from datastore.monitor import ChannelInfo, MonitorHeader, SampleBlock
+from domain.downsample import downsample, envelope_points
+from domain.monitor import WHOLE_EXPERIMENT, window_range
+
+MAX_POINTS_PER_TRACE = 20_000
+BASE_POINTS = 5_000
+# Up to this many samples a reload fetches them one by one (then downsamples in numpy);
+# beyond, the database computes per-bucket extremes.
+RAW_FETCH_LIMIT = 20_000
+HOLD_WINDOWS = 4
+# Rounding of the values sent: far below what a graph can show, and it halves the bytes.
+Y_DECIMALS = 6
+X_DECIMALS_MS = 1
+
+GRAPH_HEIGHT_PX = 560
+COLORS = {"voltage": "#1f5fa8", "current": "#c0392b", "power": "#2e8b57"}
+EXTRA_COLORS = ("#8e44ad", "#d35400", "#16a085", "#7f8c8d", "#b8860b", "#2c3e50")
+
+Bind = Session | Connection | Engine
+
+
+@dataclass(frozen=True)
+class TraceDef:
+    key: str  # "voltage", "current", "power" or "ch:<channel id>"
+    name: str
+    unit: str
+    axis: str  # "y" (left), "y2" (right), "y3" (lower panel)
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} / {self.unit}" if self.unit else self.name
+
+    @property
+    def channel_id(self) -> int | None:
+        return int(self.key[3:]) if self.key.startswith("ch:") else None
+
+
+VOLTAGE = TraceDef("voltage", "Voltage", "V", "y")
+CURRENT = TraceDef("current", "Current", "A", "y2")
+POWER = TraceDef("power", "Power", "W", "y3")
+
+
+def extra_choices(channels: Sequence[ChannelInfo]) -> list[TraceDef]:
+    """What the "also show" selector offers: power, then the experiment's extra channels."""
+    return [POWER, *(TraceDef(f"ch:{c.id}", c.name, c.unit, "y3") for c in channels)]
+
+
+def trace_defs(channels: Sequence[ChannelInfo], extra_keys: Sequence[str]) -> list[TraceDef]:
+    """Voltage and current, then the chosen extras in the selector's order."""
+    wanted = set(extra_keys or ())
+    return [VOLTAGE, CURRENT, *(t for t in extra_choices(channels) if t.key in wanted)]
+
+
+@dataclass
+class View:
+    """What the browser holds; kept in a dcc.Store between refreshes."""
+
+    station_id: int
+    experiment_id: int | None = None
+    keys: list[str] = field(default_factory=list)  # trace keys, in figure order
+    requested: list[str] = field(default_factory=list)  # the "also show" selection
+    labels: dict[str, str] = field(default_factory=dict)
+    window_s: int = 300
+    last_seq: int = -1
+    last_ts: float | None = None
+    first_ts: float | None = None
+    held_from: float | None = None  # the oldest time the traces cover
+    raw_from: float | None = None  # from here on the traces hold every sample
+    points: int = 0  # the most points any trace holds
+    alarm_count: int = -1
+    following: bool = True  # whether the x range follows the live edge
+
+    def to_store(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_store(cls, data: dict[str, Any] | None) -> View | None:
+        if not data:
+            return None
+        try:
+            return cls(**data)
+        except TypeError:  # a store written by another version of the page
+            return None
+
+
+@dataclass
+class Refresh:
+    """The result of one refresh, for the page callback to send."""
+
+    view: View
+    header: MonitorHeader | None
+    figure: dict[str, Any] | Patch | None = None  # None: leave the graph as it is
+    channels: list[ChannelInfo] | None = None  # set when the experiment was (re)loaded
+    alarms_changed: bool = False
+    points_sent: int = 0
+    rebuilt: bool = False
+
+
+def refresh(
+    bind: Bind,
+    station_id: int,
+    previous: View | None,
+    *,
+    window_s: int,
+    extra_keys: Sequence[str],
+    follow: bool,
+) -> Refresh:
+    """Bring the browser's graph up to date: one header query, then the new samples."""
+    experiment_id = (
+        previous.experiment_id if previous and previous.station_id == station_id else None
+    )
+    if experiment_id is None:
+        experiment_id = store.current_experiment_id(bind, station_id)
+    header = store.monitor_header(bind, station_id, experiment_id)
+    if header is not None and header.active_experiment_id is not None:
+        # The shown experiment is over and another one runs on the station: show that.
+        experiment_id = header.active_experiment_id
+        header = store.monitor_header(bind, station_id, experiment_id)
+    view = View(station_id, window_s=window_s)
+    if header is None or header.station.experiment is None:
+        figure = None if previous and previous.experiment_id is None else empty_figure()
+        return Refresh(view, header, figure, channels=[], rebuilt=figure is not None)
+
+    experiment = header.station.experiment
+    requested = list(dict.fromkeys(extra_keys or ()))
+    same_experiment = previous is not None and previous.experiment_id == experiment.id
+    rebuild = previous is None or not same_experiment or requested != previous.requested
+    window_changed = previous is not None and window_s != previous.window_s
+    if not rebuild and window_changed and previous is not None:
+        rebuild = not _window_is_held(previous, window_s)
+    if rebuild or previous is None:
+        channels = store.experiment_channels(bind, experiment.id)
+        traces = trace_defs(channels, requested)
+        return _rebuild(bind, station_id, header, traces, window_s, requested, channels)
+    traces = [_trace_from_key(key, previous.labels) for key in previous.keys]
+
+    result = Refresh(
+        replace(previous, window_s=window_s),
+        header,
+        alarms_changed=experiment.alarm_count != previous.alarm_count,
+    )
+    result.view.alarm_count = experiment.alarm_count
+    last = experiment.last_sample
+    patch = Patch()
+    changed = False
+    if last is not None and last.seq > previous.last_seq:
+        new_count = last.seq - previous.last_seq
+        start = previous.held_from
+        if follow and window_s != WHOLE_EXPERIMENT:
+            start = last.ts - window_s
+        too_many = previous.points + new_count > MAX_POINTS_PER_TRACE
+        too_long = (
+            follow
+            and window_s != WHOLE_EXPERIMENT
+            and previous.held_from is not None
+            and last.ts - previous.held_from > HOLD_WINDOWS * window_s
+        )
+        if too_many or too_long:
+            _rebase(bind, result, traces, experiment.id, start, last.seq, patch)
+        else:
+            _extend(bind, result, traces, experiment.id, last.seq, patch)
+        result.view.last_seq = last.seq
+        result.view.last_ts = last.ts
+        changed = True
+    result.view.following = follow
+    if follow and (changed or window_changed or not previous.following) and result.view.last_ts:
+        patch["layout"]["xaxis"]["range"] = _x_range(result.view)
+        changed = True
+    result.figure = patch if changed else None
+    return result
+
+
+def _trace_from_key(key: str, labels: dict[str, str]) -> TraceDef:
+    if key in ("voltage", "current", "power"):
+        return {"voltage": VOLTAGE, "current": CURRENT, "power": POWER}[key]
+    name, _, unit = labels.get(key, key).partition(" / ")
+    return TraceDef(key, name, unit, "y3")
+
+
+def _window_is_held(view: View, window_s: int) -> bool:
+    """Whether the browser already holds every sample of the new window."""
+    if view.last_ts is None:
+        return window_s != WHOLE_EXPERIMENT
+    if window_s == WHOLE_EXPERIMENT:
+        return (
+            view.raw_from is not None
+            and view.first_ts is not None
+            and (view.raw_from <= view.first_ts)
+        )
+    return view.raw_from is not None and view.raw_from <= view.last_ts - window_s
+
+
+# ---------------------------------------------------------------- loading
+
+
+def _rebuild(
+    bind: Bind,
+    station_id: int,
+    header: MonitorHeader,
+    traces: list[TraceDef],
+    window_s: int,
+    requested: list[str],
+    channels: list[ChannelInfo],
+) -> Refresh:
+    experiment = header.station.experiment
+    assert experiment is not None
+    view = View(
+        station_id,
+        experiment.id,
+        keys=[trace.key for trace in traces],
+        requested=requested,
+        labels={trace.key: trace.label for trace in traces if trace.channel_id is not None},
+        window_s=window_s,
+        alarm_count=experiment.alarm_count,
+    )
+    last = experiment.last_sample
+    series: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    if last is not None:
+        view.first_ts = store.first_sample_ts(bind, experiment.id)
+        start = None if window_s == WHOLE_EXPERIMENT else last.ts - window_s
+        series, view.raw_from, view.points = _load(bind, experiment.id, traces, start, last.seq)
+        view.held_from = start if start is not None else view.first_ts
+        view.last_seq, view.last_ts = last.seq, last.ts
+    figure = build_figure(traces, series, _x_range(view) if last else None, experiment.id)
+    points = sum(len(x) for x, _y in series.values())
+    return Refresh(view, header, figure, channels, True, points, True)
+
+
+def _load(
+    bind: Bind,
+    experiment_id: int,
+    traces: Sequence[TraceDef],
+    start_ts: float | None,
+    until_seq: int,
+) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], float | None, int]:
+    """The traces over [start_ts, the sample until_seq], at most BASE_POINTS each.
+
+    Returns (series by trace key, the time from which they hold every sample, the most
+    points in a trace).
+    """
+    seq_range = store.window_seq_range(bind, experiment_id, start_ts, None)
+    if seq_range is None:
+        return {trace.key: _nothing() for trace in traces}, start_ts, 0
+    first_seq, last_seq = seq_range[0], min(seq_range[1], until_seq)
+    channel_ids = [t.channel_id for t in traces if t.channel_id is not None]
+    series: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    raw = last_seq - first_seq + 1 <= RAW_FETCH_LIMIT
+    if raw:
+        block = store.samples_after(
+            bind, experiment_id, first_seq - 1, channel_ids, until_seq=last_seq
+        )
+        for trace in traces:
+            x, y = _columns(block, trace)
+            if len(x) > BASE_POINTS:
+                raw = False
+                x, y = downsample(x, y, BASE_POINTS)
+            series[trace.key] = (x, y)
+        last_ts = float(block.ts[-1]) if len(block) else start_ts
+    else:
+        buckets = store.bucket_extremes(
+            bind, experiment_id, first_seq, last_seq, BASE_POINTS // 2, channel_ids
+        )
+        for trace in traces:
+            key: str | int = trace.channel_id if trace.channel_id is not None else trace.key
+            series[trace.key] = envelope_points(
+                buckets.first_ts, buckets.last_ts, buckets.low[key], buckets.high[key]
+            )
+        last_ts = float(buckets.last_ts[-1]) if len(buckets) else start_ts
+    raw_from = start_ts if raw else last_ts
+    points = max((len(x) for x, _y in series.values()), default=0)
+    return series, raw_from, points
+
+
+def _columns(block: SampleBlock, trace: TraceDef) -> tuple[np.ndarray, np.ndarray]:
+    """(ts, values) of one trace; samples where an extra channel has no value are left out."""
+    if trace.channel_id is None:
+        return block.ts, getattr(block, trace.key)
+    values = block.extras.get(trace.channel_id)
+    if values is None:
+        return _nothing()
+    present = ~np.isnan(values)
+    return block.ts[present], values[present]
+
+
+def _nothing() -> tuple[np.ndarray, np.ndarray]:
+    return np.array([], dtype=float), np.array([], dtype=float)
+
+
+def _extend(
+    bind: Bind,
+    result: Refresh,
+    traces: Sequence[TraceDef],
+    experiment_id: int,
+    until_seq: int,
+    patch: Patch,
+) -> None:
+    """Append the samples after the last one sent."""
+    view = result.view
+    channel_ids = [t.channel_id for t in traces if t.channel_id is not None]
+    block = store.samples_after(
+        bind, experiment_id, view.last_seq, channel_ids, until_seq=until_seq
+    )
+    added = 0
+    for index, trace in enumerate(traces):
+        x, y = _columns(block, trace)
+        if len(x):
+            patch["data"][index]["x"].extend(_x_values(x))
+            patch["data"][index]["y"].extend(_y_values(y))
+            added = max(added, len(x))
+            result.points_sent += len(x)
+    view.points += added
+    if view.first_ts is None and len(block):
+        view.first_ts = float(block.ts[0])
+    if view.held_from is None and len(block):
+        view.held_from = float(block.ts[0])
+    if view.raw_from is None and len(block):
+        view.raw_from = float(block.ts[0])
+
+
+def _rebase(
+    bind: Bind,
+    result: Refresh,
+    traces: Sequence[TraceDef],
+    experiment_id: int,
+    start_ts: float | None,
+    until_seq: int,
+    patch: Patch,
+) -> None:
+    """Replace every trace by the span from `start_ts`, downsampled if long."""
+    series, raw_from, points = _load(bind, experiment_id, traces, start_ts, until_seq)
+    for index, trace in enumerate(traces):
+        x, y = series[trace.key]
+        patch["data"][index]["x"] = _x_values(x)
+        patch["data"][index]["y"] = _y_values(y)
+        result.points_sent += len(x)
+    view = result.view
+    view.held_from = start_ts if start_ts is not None else view.first_ts
+    view.raw_from = raw_from
+    view.points = points
+
+
+# ---------------------------------------------------------------- figure
+
+
+def _x_values(ts: np.ndarray) -> list[float]:
+    return np.round(np.asarray(ts) * 1000.0, X_DECIMALS_MS).tolist()
+
+
+def _y_values(values: np.ndarray) -> list[float]:
+    return np.round(np.asarray(values, dtype=float), Y_DECIMALS).tolist()
+
+
+def _x_range(view: View) -> list[float] | None:
+    if view.last_ts is None:
+        return None
+    start, end = window_range(view.last_ts, view.window_s, view.first_ts)
+    if end - start < 1.0:  # a lone sample: give the axis a second of room
+        start, end = start - 0.5, end + 0.5
+    return [round(start * 1000.0, X_DECIMALS_MS), round(end * 1000.0, X_DECIMALS_MS)]
+
+
+def empty_figure(message: str = "No samples yet") -> dict[str, Any]:
+    """A blank graph with a note in the middle."""
+    return {
+        "data": [],
+        "layout": {
+            "height": GRAPH_HEIGHT_PX,
+            "xaxis": {"visible": False},
+            "yaxis": {"visible": False},
+            "annotations": [
+                {
+                    "text": message,
+                    "showarrow": False,
+                    "xref": "paper",
+                    "yref": "paper",
+                    "x": 0.5,
+                    "y": 0.5,
+                    "font": {"size": 16, "color": "#6c757d"},
+                }
+            ],
+            "plot_bgcolor": "white",
+        },
+    }
+
+
+def build_figure(
+    traces: Sequence[TraceDef],
+    series: dict[str, tuple[np.ndarray, np.ndarray]],
+    x_range: list[float] | None,
+    revision: int | str,
+) -> dict[str, Any]:
+    """The whole figure: voltage (left axis) and current (right axis) on top, the chosen
+    extras in a lower panel sharing the time axis."""
+    lower = [trace for trace in traces if trace.axis == "y3"]
+    data = []
+    extra_index = 0
+    for trace in traces:
+        x, y = series.get(trace.key, _nothing())
+        if trace.key in COLORS:
+            color = COLORS[trace.key]
+        else:
+            color = EXTRA_COLORS[extra_index % len(EXTRA_COLORS)]
+            extra_index += 1
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": trace.label,
+                "x": _x_values(x),
+                "y": _y_values(y),
+                "yaxis": trace.axis,
+                "line": {"color": color, "width": 1.5},
+                "hovertemplate": f"%{{y:.4g}} {trace.unit}<extra>{trace.name}</extra>",
+            }
+        )
+    upper_domain = [0.36, 1.0] if lower else [0.0, 1.0]
+    layout: dict[str, Any] = {
+        "height": GRAPH_HEIGHT_PX,
+        # Same revision across refreshes: plotly keeps the user's zoom and legend clicks.
+        "uirevision": str(revision),
+        "margin": {"l": 70, "r": 70, "t": 40, "b": 50},
+        "hovermode": "x unified",
+        "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
+        "plot_bgcolor": "white",
+        "xaxis": {
+            "type": "date",
+            "title": {"text": "Time (UTC)"},
+            "anchor": "y3" if lower else "y",
+            "showgrid": True,
+            "gridcolor": "#eceff1",
+            "linecolor": "#adb5bd",
+        },
+        "yaxis": {
+            "title": {"text": VOLTAGE.label, "font": {"color": COLORS["voltage"]}},
+            "domain": upper_domain,
+            "gridcolor": "#eceff1",
+            "zeroline": False,
+            "linecolor": "#adb5bd",
+        },
+        "yaxis2": {
+            "title": {"text": CURRENT.label, "font": {"color": COLORS["current"]}},
+            "overlaying": "y",
+            "side": "right",
+            # Its own round ticks, not ones synced to the voltage grid (0.367, 0.092...).
+            "tickmode": "auto",
+            "showgrid": False,
+            "zeroline": True,
+            "zerolinecolor": "#f1c0b9",
+            "linecolor": "#adb5bd",
+        },
+    }
+    if x_range is not None:
+        layout["xaxis"]["range"] = x_range
+    if lower:
+        units = sorted({trace.unit for trace in lower if trace.unit})
+        layout["yaxis3"] = {
+            "title": {"text": ", ".join(units) if units else "value"},
+            "domain": [0.0, 0.28],
+            "anchor": "x",
+            "gridcolor": "#eceff1",
+            "linecolor": "#adb5bd",
+        }
+    return {"data": data, "layout": layout}
+
+
+def now_utc() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

@@ -1,0 +1,311 @@
+"""The "what the cycler is doing" panels of the station monitor, and one refresh's outputs.
+
+`now_panel` turns a refresh's header into the step line, the facts line, the warning,
+the end-of-experiment notice and which operator buttons apply. Times are UTC and say so.
+`refresh_outputs` is the whole work of the monitor's refresh callback (graph update,
+panels, alarms), as a plain function so the benchmark can time exactly that.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from components.live_chart import View, extra_choices, refresh
+from components.station_card import status_badge
+from datastore.monitor import (
+    ALARM_LIMIT,
+    AlarmRecord,
+    Bind,
+    MonitorHeader,
+    experiment_alarms,
+    step_plan,
+)
+from domain.monitor import (
+    Liveness,
+    StepPlan,
+    allowed_commands,
+    elapsed_s,
+    format_age,
+    format_duration,
+    format_quantity,
+    format_utc,
+    heartbeat_age,
+    liveness,
+)
+from domain.status import ExperimentStatus
+
+COMMANDS = ("pause", "resume", "stop")
+
+
+@dataclass
+class NowPanel:
+    label: str
+    step: object
+    facts: object
+    warning: object
+    ended: object
+    disabled: dict[str, bool]  # command -> whether its button is disabled
+
+
+def preview_href(experiment_id: int) -> str:
+    """Where an experiment's preview lives: its own page if the app has one, else the list."""
+    for page in dash.page_registry.values():
+        template = page.get("path_template") or ""
+        if template.startswith("/experiments/<") and template.count("<") == 1:
+            return template[: template.index("<")] + str(experiment_id)
+    return "/experiments"
+
+
+def now_panel(
+    header: MonitorHeader, plan: StepPlan | None, now: dt.datetime, timeout_s: float
+) -> NowPanel:
+    station = header.station
+    experiment = station.experiment
+    nobody = {command: True for command in COMMANDS}
+    if experiment is None:
+        age = heartbeat_age(station.last_heartbeat, now)
+        state = "online" if age is not None and age <= timeout_s else "offline"
+        return NowPanel(
+            label="Nothing to show yet",
+            step="No experiment has run on this station yet.",
+            facts=f"Station {state}; last heartbeat {format_age(age)}.",
+            warning=None,
+            ended=None,
+            disabled=nobody,
+        )
+    last = experiment.last_sample
+    verdict = liveness(
+        last_heartbeat=station.last_heartbeat,
+        now=now,
+        timeout_s=timeout_s,
+        status=experiment.status,
+        began_at=experiment.began_at,
+        last_sample_at=experiment.last_sample_at,
+        sample_count=experiment.sample_count,
+    )
+    step = plan.describe(last.instruction if last else None) if plan else "–"
+    if experiment.status.is_active:
+        label = "Now executing"
+    elif experiment.status == ExperimentStatus.QUEUED:
+        label = "Waiting to start"
+    else:
+        label = "Last step executed"
+    sample_age = now.timestamp() - experiment.last_sample_at if experiment.last_sample_at else None
+    elapsed = elapsed_s(experiment.began_at, experiment.finished_at, now)
+    facts = [
+        status_badge(experiment.status, id="monitor-status", className="me-2"),
+        html.Span(experiment.name, className="fw-semibold me-2"),
+        html.Span(f"on {experiment.battery_name}", className="text-muted me-3"),
+        _fact("elapsed", format_duration(elapsed)),
+        _fact(
+            "last sample",
+            f"{format_utc(experiment.last_sample_at)} ({format_age(sample_age)})"
+            if experiment.last_sample_at
+            else "none yet",
+            id="monitor-last-sample",
+        ),
+        _fact(
+            "now" if experiment.status.is_active else "last",
+            f"{format_quantity(last.voltage, 'V', 3)} · {format_quantity(last.current, 'A', 3)}"
+            if last
+            else "–",
+        ),
+        _fact("samples", f"{experiment.sample_count:,}"),
+    ]
+    return NowPanel(
+        label=label,
+        step=step,
+        facts=facts,
+        warning=_warning(verdict, experiment.status, station.last_heartbeat, sample_age, now),
+        ended=_ended(
+            experiment.id, experiment.status, experiment.finished_at, experiment.status_message
+        ),
+        disabled={
+            command: command not in allowed_commands(experiment.status) for command in COMMANDS
+        },
+    )
+
+
+def _fact(label: str, value: str, **kwargs: object) -> html.Span:
+    return html.Span(
+        [html.Span(f"{label} ", className="text-muted"), html.Span(value, **kwargs)],
+        className="me-3 text-nowrap",
+    )
+
+
+def _warning(
+    verdict: Liveness,
+    status: ExperimentStatus,
+    last_heartbeat: dt.datetime | None,
+    sample_age: float | None,
+    now: dt.datetime,
+) -> object:
+    if not status.is_active:
+        return None
+    if verdict in (Liveness.OFFLINE, Liveness.NEVER_SEEN):
+        age = heartbeat_age(last_heartbeat, now)
+        return dbc.Alert(
+            [
+                html.I(className="bi bi-wifi-off me-2"),
+                html.Strong("Station offline. "),
+                f"No heartbeat for {format_duration(age)}; the cycler may have stopped or lost "
+                "its connection. The experiment's status cannot be confirmed.",
+            ],
+            color="danger",
+            className="mb-2 py-2",
+            id="monitor-offline",
+        )
+    if verdict == Liveness.SILENT:
+        return dbc.Alert(
+            [
+                html.I(className="bi bi-exclamation-triangle me-2"),
+                html.Strong("Samples have stopped arriving. "),
+                f"The last one came {format_age(sample_age)} while the experiment is running.",
+            ],
+            color="warning",
+            className="mb-2 py-2",
+            id="monitor-silent",
+        )
+    return None
+
+
+def _ended(
+    experiment_id: int,
+    status: ExperimentStatus,
+    finished_at: dt.datetime | None,
+    message: str,
+) -> object:
+    if not status.is_closed:
+        return None
+    words = {
+        ExperimentStatus.FINISHED: ("finished", "primary"),
+        ExperimentStatus.ERROR: ("failed", "danger"),
+        ExperimentStatus.CANCELLED: ("was cancelled", "secondary"),
+    }
+    verb, color = words[status]
+    when = f" at {format_utc(finished_at, with_date=True)}" if finished_at else ""
+    return dbc.Alert(
+        [
+            html.Strong(f"The experiment {verb}{when}. "),
+            f"{message[:1].upper()}{message[1:].rstrip('.')}. " if message else "",
+            dcc.Link("Open its preview", href=preview_href(experiment_id), className="alert-link"),
+        ],
+        color=color,
+        className="mb-2 py-2",
+        id="monitor-ended",
+    )
+
+
+def alarms_table(alarms: Sequence[AlarmRecord], total: int) -> object:
+    """The latest alarms, newest first; a note when there are none."""
+    if not alarms:
+        return html.Div("No alarms raised.", className="text-muted small")
+    rows = [
+        html.Tr(
+            [
+                html.Td(format_utc(alarm.ts, with_date=True), className="text-nowrap"),
+                html.Td(alarm.code, className="fw-semibold"),
+                html.Td("" if alarm.value is None else f"{alarm.value:g}"),
+                html.Td(alarm.message),
+            ]
+        )
+        for alarm in alarms
+    ]
+    caption = f"The latest {len(alarms)} of {total} alarms." if total > len(alarms) else None
+    return html.Div(
+        [
+            dbc.Table(
+                [
+                    html.Thead(
+                        html.Tr(
+                            [
+                                html.Th("Time (UTC)"),
+                                html.Th("Code"),
+                                html.Th("Value"),
+                                html.Th("Message"),
+                            ]
+                        )
+                    ),
+                    html.Tbody(rows),
+                ],
+                size="sm",
+                striped=True,
+                className="mb-1",
+            ),
+            html.Div(caption, className="text-muted small") if caption else None,
+        ]
+    )
+
+
+def refresh_outputs(
+    bind: Bind,
+    station_id: int,
+    view_data: dict[str, Any] | None,
+    *,
+    window_s: int,
+    extra_keys: Sequence[str],
+    follow: bool,
+    timeout_s: float,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """Everything one refresh of the monitor sends, by output name; `dash.no_update` where
+    nothing changed. Queries: the header and the new samples (more only on a rebuild,
+    a rebase, a new alarm or the first sight of an experiment's steps)."""
+    update = refresh(
+        bind,
+        station_id,
+        View.from_store(view_data),
+        window_s=window_s,
+        extra_keys=extra_keys,
+        follow=follow,
+    )
+    header = update.header
+    if header is None:
+        return {
+            "figure": dash.no_update,
+            "view": None,
+            "label": "",
+            "step": "–",
+            "facts": "",
+            "warning": dbc.Alert("This station no longer exists.", color="warning"),
+            "ended": None,
+            "disabled": {command: True for command in COMMANDS},
+            "alarms": dash.no_update,
+            "extra_options": dash.no_update,
+        }
+    experiment = header.station.experiment
+    plan = step_plan(bind, experiment.id, experiment.created_at) if experiment else None
+    alarms: Any = dash.no_update
+    if experiment is None:
+        alarms = alarms_table([], 0)
+    elif update.alarms_changed or update.rebuilt:
+        alarms = alarms_table(
+            experiment_alarms(bind, experiment.id, ALARM_LIMIT), experiment.alarm_count
+        )
+    panel = now_panel(header, plan, now, timeout_s)
+    return {
+        "figure": update.figure if update.figure is not None else dash.no_update,
+        "view": update.view.to_store(),
+        "label": panel.label,
+        "step": panel.step,
+        "facts": panel.facts,
+        "warning": panel.warning,
+        "ended": panel.ended,
+        "disabled": panel.disabled,
+        "alarms": alarms,
+        "extra_options": extra_options(update.channels)
+        if update.channels is not None
+        else dash.no_update,
+    }
+
+
+def extra_options(channels: Sequence[Any]) -> list[dict[str, str]]:
+    """Options of the "also show" selector: power and the experiment's extra channels."""
+    return [{"label": trace.label, "value": trace.key} for trace in extra_choices(channels)]

@@ -1,0 +1,637 @@
+"""Read queries for the live monitor and the station overview.
+
+Every function takes a Session, Connection or Engine and returns plain data:
+dataclasses, or numpy arrays for samples. What each costs, since the monitor runs
+them every few seconds for every open page:
+
+- `station_overview`: one query for all stations, their active experiment, its
+  battery, alarm count and last sample (found through the primary key's maximum).
+- `monitor_header`: the same for one station, in one query.
+- `samples_after`: new samples of one experiment, a range scan on the primary key
+  (experiment_id, seq), with the chosen extra channels joined in the same query.
+- `window_seq_range` and `samples_in_window`: a time window through the
+  (experiment_id, ts) index.
+- `bucket_extremes`: per-bucket minimum and maximum computed by the database, for
+  windows too long to fetch sample by sample.
+- `step_plan`: the experiment's expanded steps, cached in memory (they never change
+  once queued, and a long profile is megabytes of JSON).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, Engine, and_, func, select
+from sqlalchemy.orm import Session, aliased
+
+from datastore.models import (
+    Alarm,
+    Battery,
+    Channel,
+    ComputationalUnit,
+    Experiment,
+    ExtraValue,
+    Measurement,
+    Station,
+)
+from domain.monitor import StepPlan
+from domain.status import ACTIVE_STATUSES, ExperimentStatus
+
+Bind = Session | Connection | Engine
+
+# Channels joined into one samples query; databases cap the tables of a join (MariaDB 61).
+MAX_JOINED_CHANNELS = 40
+STEP_PLAN_CACHE_SIZE = 64
+# The monitor lists this many of an experiment's latest alarms.
+ALARM_LIMIT = 50
+
+_measurements = Measurement.__table__
+_extra_values = ExtraValue.__table__
+
+
+@dataclass(frozen=True)
+class LastSample:
+    seq: int
+    ts: float
+    voltage: float
+    current: float
+    power: float
+    instruction: int | None
+    cycle: int | None
+    mode: str | None
+
+
+@dataclass(frozen=True)
+class ExperimentSnapshot:
+    """An experiment as the monitor shows it, with its last sample and alarm count."""
+
+    id: int
+    name: str
+    status: ExperimentStatus
+    status_message: str
+    battery_name: str
+    station_id: int | None
+    created_at: dt.datetime
+    began_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    sample_count: int
+    last_sample_at: float | None
+    alarm_count: int
+    last_sample: LastSample | None
+
+
+@dataclass(frozen=True)
+class StationSnapshot:
+    id: int
+    name: str
+    location: str
+    unit_name: str
+    last_heartbeat: dt.datetime | None
+    reported_state: str | None
+    deprecated: bool
+    experiment: ExperimentSnapshot | None  # running or paused, or the one asked for
+
+
+@dataclass(frozen=True)
+class MonitorHeader:
+    """One refresh's worth of state for a station monitor."""
+
+    station: StationSnapshot
+    # The station's running or paused experiment, if another than the one shown.
+    active_experiment_id: int | None
+
+
+@dataclass(frozen=True)
+class ChannelInfo:
+    id: int
+    name: str
+    unit: str
+
+
+@dataclass(frozen=True)
+class AlarmRecord:
+    ts: float
+    code: str
+    value: float | None
+    message: str
+
+
+@dataclass
+class SampleBlock:
+    """Consecutive samples as arrays; `extras[channel_id]` is NaN where a channel has no value."""
+
+    seq: np.ndarray
+    ts: np.ndarray
+    voltage: np.ndarray
+    current: np.ndarray
+    power: np.ndarray
+    extras: dict[int, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.seq)
+
+    @classmethod
+    def empty(cls, channel_ids: Sequence[int] = ()) -> SampleBlock:
+        nothing = np.array([], dtype=float)
+        return cls(
+            np.array([], dtype=np.int64),
+            nothing,
+            nothing,
+            nothing,
+            nothing,
+            {channel_id: nothing for channel_id in channel_ids},
+        )
+
+
+@dataclass
+class BucketBlock:
+    """Per-bucket time span and extremes: `low[key]`/`high[key]` for "voltage", "current",
+    "power" and each channel id."""
+
+    first_ts: np.ndarray
+    last_ts: np.ndarray
+    low: dict[str | int, np.ndarray]
+    high: dict[str | int, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.first_ts)
+
+
+def _connection(bind: Bind) -> AbstractContextManager[Connection]:
+    if isinstance(bind, Engine):
+        return bind.connect()
+    if isinstance(bind, Session):
+        return nullcontext(bind.connection())
+    return nullcontext(bind)
+
+
+# ---------------------------------------------------------------- snapshots
+
+
+def _last_sample_join(experiment: Any, *, by_time: bool) -> tuple[Any, Any]:
+    """The measurements alias holding each experiment's last sample, and its join condition.
+
+    By seq (the monitor header, one experiment): MAX(seq) for a constant experiment is
+    read off the primary key. By time (the overview, correlated over many experiments):
+    the sample at `last_sample_at`, which ingest keeps, found through the
+    (experiment_id, ts) index; a correlated MAX(seq) would make MariaDB read every
+    index entry of each experiment.
+    """
+    last = aliased(Measurement, name="last_sample")
+    if by_time:
+        return last, and_(last.experiment_id == experiment.id, last.ts == experiment.last_sample_at)
+    newest_seq = (
+        select(func.max(Measurement.seq))
+        .where(Measurement.experiment_id == experiment.id)
+        .correlate(experiment)
+        .scalar_subquery()
+    )
+    return last, and_(last.experiment_id == experiment.id, last.seq == newest_seq)
+
+
+def _alarm_count(experiment: Any) -> Any:
+    return (
+        select(func.count(Alarm.id))
+        .where(Alarm.experiment_id == experiment.id)
+        .correlate(experiment)
+        .scalar_subquery()
+    )
+
+
+def _snapshot_columns(experiment: Any, last: Any) -> list[Any]:
+    return [
+        experiment.id.label("e_id"),
+        experiment.name.label("e_name"),
+        experiment.status.label("e_status"),
+        experiment.status_message.label("e_message"),
+        experiment.station_id.label("e_station"),
+        experiment.created_at.label("e_created"),
+        experiment.began_at.label("e_began"),
+        experiment.finished_at.label("e_finished"),
+        experiment.sample_count.label("e_samples"),
+        experiment.last_sample_at.label("e_last_at"),
+        Battery.name.label("battery_name"),
+        _alarm_count(experiment).label("alarm_count"),
+        last.seq.label("m_seq"),
+        last.ts.label("m_ts"),
+        last.voltage.label("m_voltage"),
+        last.current.label("m_current"),
+        last.power.label("m_power"),
+        last.instruction.label("m_instruction"),
+        last.cycle.label("m_cycle"),
+        last.mode.label("m_mode"),
+    ]
+
+
+def _station_columns() -> list[Any]:
+    return [
+        Station.id.label("s_id"),
+        Station.name.label("s_name"),
+        Station.location.label("s_location"),
+        ComputationalUnit.name.label("unit_name"),
+        Station.last_heartbeat.label("s_heartbeat"),
+        Station.reported_state.label("s_state"),
+        Station.deprecated.label("s_deprecated"),
+    ]
+
+
+def _experiment_snapshot(row: Any) -> ExperimentSnapshot | None:
+    if row.e_id is None:
+        return None
+    last = None
+    if row.m_seq is not None:
+        last = LastSample(
+            row.m_seq,
+            row.m_ts,
+            row.m_voltage,
+            row.m_current,
+            row.m_power,
+            row.m_instruction,
+            row.m_cycle,
+            row.m_mode,
+        )
+    return ExperimentSnapshot(
+        id=row.e_id,
+        name=row.e_name,
+        status=ExperimentStatus(row.e_status),
+        status_message=row.e_message or "",
+        battery_name=row.battery_name or "",
+        station_id=row.e_station,
+        created_at=row.e_created,
+        began_at=row.e_began,
+        finished_at=row.e_finished,
+        sample_count=row.e_samples or 0,
+        last_sample_at=row.e_last_at,
+        alarm_count=row.alarm_count or 0,
+        last_sample=last,
+    )
+
+
+def _station_snapshot(row: Any) -> StationSnapshot:
+    return StationSnapshot(
+        id=row.s_id,
+        name=row.s_name,
+        location=row.s_location or "",
+        unit_name=row.unit_name or "",
+        last_heartbeat=row.s_heartbeat,
+        reported_state=row.s_state,
+        deprecated=bool(row.s_deprecated),
+        experiment=_experiment_snapshot(row),
+    )
+
+
+def station_overview(bind: Bind) -> list[StationSnapshot]:
+    """Every current (not deprecated) station with its running or paused experiment, in one
+    query; stations in id order."""
+    experiment = aliased(Experiment, name="active")
+    last, last_condition = _last_sample_join(experiment, by_time=True)
+    query = (
+        select(*_station_columns(), *_snapshot_columns(experiment, last))
+        .select_from(Station)
+        .outerjoin(ComputationalUnit, Station.computational_unit_id == ComputationalUnit.id)
+        .outerjoin(
+            experiment,
+            and_(
+                experiment.station_id == Station.id,
+                experiment.status.in_(list(ACTIVE_STATUSES)),
+            ),
+        )
+        .outerjoin(Battery, Battery.id == experiment.battery_id)
+        .outerjoin(last, last_condition)
+        .where(Station.deprecated.is_(False))
+        .order_by(Station.id, experiment.id, last.seq)
+    )
+    with _connection(bind) as connection:
+        rows = connection.execute(query).all()
+    stations: dict[int, StationSnapshot] = {}
+    for row in rows:
+        # Rows come in (station, experiment, seq) order: the last one of a station has its
+        # newest experiment (two active ones should not happen) and, should two samples
+        # share the last time, the later sample.
+        stations[row.s_id] = _station_snapshot(row)
+    return list(stations.values())
+
+
+def current_experiment_id(bind: Bind, station_id: int) -> int | None:
+    """The station's running or paused experiment, else the one that began last."""
+    with _connection(bind) as connection:
+        active = connection.scalar(
+            select(Experiment.id)
+            .where(
+                Experiment.station_id == station_id,
+                Experiment.status.in_(list(ACTIVE_STATUSES)),
+            )
+            .order_by(Experiment.id.desc())
+            .limit(1)
+        )
+        if active is not None:
+            return active
+        return connection.scalar(
+            select(Experiment.id)
+            .where(Experiment.station_id == station_id, Experiment.began_at.is_not(None))
+            .order_by(Experiment.began_at.desc(), Experiment.id.desc())
+            .limit(1)
+        )
+
+
+def monitor_header(bind: Bind, station_id: int, experiment_id: int | None) -> MonitorHeader | None:
+    """The station, the experiment shown (if any) with its last sample and alarm count, and
+    the station's active experiment id, in one query; None if there is no such station."""
+    experiment = aliased(Experiment, name="shown")
+    last, last_condition = _last_sample_join(experiment, by_time=False)
+    active_id = (
+        select(Experiment.id)
+        .where(
+            Experiment.station_id == Station.id,
+            Experiment.status.in_(list(ACTIVE_STATUSES)),
+        )
+        .order_by(Experiment.id.desc())
+        .limit(1)
+        .correlate(Station)
+        .scalar_subquery()
+    )
+    query = (
+        select(
+            *_station_columns(),
+            *_snapshot_columns(experiment, last),
+            active_id.label("active_id"),
+        )
+        .select_from(Station)
+        .outerjoin(ComputationalUnit, Station.computational_unit_id == ComputationalUnit.id)
+        .outerjoin(
+            experiment,
+            and_(
+                experiment.id == (experiment_id if experiment_id is not None else -1),
+                experiment.station_id == Station.id,
+            ),
+        )
+        .outerjoin(Battery, Battery.id == experiment.battery_id)
+        .outerjoin(last, last_condition)
+        .where(Station.id == station_id)
+    )
+    with _connection(bind) as connection:
+        row = connection.execute(query).first()
+    if row is None:
+        return None
+    active = row.active_id if row.active_id != row.e_id else None
+    return MonitorHeader(_station_snapshot(row), active)
+
+
+# ---------------------------------------------------------------- samples
+
+
+def experiment_channels(bind: Bind, experiment_id: int) -> list[ChannelInfo]:
+    with _connection(bind) as connection:
+        rows = connection.execute(
+            select(Channel.id, Channel.name, Channel.unit)
+            .where(Channel.experiment_id == experiment_id)
+            .order_by(Channel.id)
+        ).all()
+    return [ChannelInfo(row.id, row.name, row.unit or "") for row in rows]
+
+
+def _samples_query(channel_ids: Sequence[int]) -> tuple[Any, list[Any]]:
+    """Measurements joined to each channel's value at the same seq (NULL where none)."""
+    joined: Any = _measurements
+    values = []
+    for index, channel_id in enumerate(channel_ids[:MAX_JOINED_CHANNELS]):
+        extra = _extra_values.alias(f"extra_{index}")
+        joined = joined.outerjoin(
+            extra, and_(extra.c.channel_id == channel_id, extra.c.seq == _measurements.c.seq)
+        )
+        values.append(extra.c.value)
+    columns = [
+        _measurements.c.seq,
+        _measurements.c.ts,
+        _measurements.c.voltage,
+        _measurements.c.current,
+        _measurements.c.power,
+        *values,
+    ]
+    return joined, columns
+
+
+def _block(rows: Sequence[Any], channel_ids: Sequence[int]) -> SampleBlock:
+    channel_ids = list(channel_ids[:MAX_JOINED_CHANNELS])
+    if not rows:
+        return SampleBlock.empty(channel_ids)
+    # None (a channel without a value at that sample) becomes NaN.
+    table = np.array(rows, dtype=float).reshape(len(rows), 5 + len(channel_ids))
+    return SampleBlock(
+        seq=table[:, 0].astype(np.int64),
+        ts=table[:, 1],
+        voltage=table[:, 2],
+        current=table[:, 3],
+        power=table[:, 4],
+        extras={channel_id: table[:, 5 + i] for i, channel_id in enumerate(channel_ids)},
+    )
+
+
+def samples_after(
+    bind: Bind,
+    experiment_id: int,
+    after_seq: int,
+    channel_ids: Sequence[int] = (),
+    *,
+    until_seq: int | None = None,
+    limit: int | None = None,
+) -> SampleBlock:
+    """Samples with seq > `after_seq` (and <= `until_seq`), in seq order: a primary-key
+    range scan, extra channels joined in the same query."""
+    joined, columns = _samples_query(channel_ids)
+    conditions = [_measurements.c.experiment_id == experiment_id, _measurements.c.seq > after_seq]
+    if until_seq is not None:
+        conditions.append(_measurements.c.seq <= until_seq)
+    query = select(*columns).select_from(joined).where(*conditions).order_by(_measurements.c.seq)
+    if limit is not None:
+        query = query.limit(limit)
+    with _connection(bind) as connection:
+        rows = connection.execute(query).all()
+    return _block(rows, channel_ids)
+
+
+def samples_in_window(
+    bind: Bind,
+    experiment_id: int,
+    start_ts: float,
+    end_ts: float,
+    channel_ids: Sequence[int] = (),
+) -> SampleBlock:
+    """Samples with `start_ts` <= ts <= `end_ts`, in seq order, through the (experiment_id,
+    ts) index."""
+    joined, columns = _samples_query(channel_ids)
+    query = (
+        select(*columns)
+        .select_from(joined)
+        .where(
+            _measurements.c.experiment_id == experiment_id,
+            _measurements.c.ts >= start_ts,
+            _measurements.c.ts <= end_ts,
+        )
+        .order_by(_measurements.c.seq)
+    )
+    with _connection(bind) as connection:
+        rows = connection.execute(query).all()
+    return _block(rows, channel_ids)
+
+
+def window_seq_range(
+    bind: Bind, experiment_id: int, start_ts: float | None, end_ts: float | None
+) -> tuple[int, int] | None:
+    """(first seq, last seq) of the samples in [start_ts, end_ts] (None: open), or None when
+    the window has none. Two lookups at the ends of the (experiment_id, ts) index."""
+    conditions = [_measurements.c.experiment_id == experiment_id]
+    if start_ts is not None:
+        conditions.append(_measurements.c.ts >= start_ts)
+    if end_ts is not None:
+        conditions.append(_measurements.c.ts <= end_ts)
+    ends = []
+    with _connection(bind) as connection:
+        for order in (_measurements.c.ts.asc(), _measurements.c.ts.desc()):
+            ends.append(
+                connection.scalar(
+                    select(_measurements.c.seq)
+                    .where(*conditions)
+                    .order_by(order, _measurements.c.seq)
+                    .limit(1)
+                )
+            )
+    if ends[0] is None or ends[1] is None:
+        return None
+    return min(ends), max(ends)
+
+
+def first_sample_ts(bind: Bind, experiment_id: int) -> float | None:
+    with _connection(bind) as connection:
+        return connection.scalar(
+            select(_measurements.c.ts)
+            .where(_measurements.c.experiment_id == experiment_id)
+            .order_by(_measurements.c.seq)
+            .limit(1)
+        )
+
+
+def bucket_extremes(
+    bind: Bind,
+    experiment_id: int,
+    first_seq: int,
+    last_seq: int,
+    buckets: int,
+    channel_ids: Sequence[int] = (),
+) -> BucketBlock:
+    """Samples first_seq..last_seq cut into about `buckets` runs of consecutive samples; per
+    run the database returns its time span and the minimum and maximum of each quantity.
+
+    One GROUP BY over the primary-key range for the samples, one per extra channel.
+    """
+    width = max(1, -(-(last_seq - first_seq + 1) // max(1, buckets)))
+    in_range = and_(
+        _measurements.c.experiment_id == experiment_id,
+        _measurements.c.seq.between(first_seq, last_seq),
+    )
+    bucket = ((_measurements.c.seq - first_seq) // width).label("bucket")
+    quantities = ("voltage", "current", "power")
+    query = (
+        select(
+            bucket,
+            func.min(_measurements.c.ts),
+            func.max(_measurements.c.ts),
+            *[func.min(_measurements.c[name]) for name in quantities],
+            *[func.max(_measurements.c[name]) for name in quantities],
+        )
+        .where(in_range)
+        .group_by(bucket)
+        .order_by(bucket)
+    )
+    with _connection(bind) as connection:
+        rows = connection.execute(query).all()
+        if not rows:
+            nothing = np.array([], dtype=float)
+            keys: list[str | int] = [*quantities, *channel_ids]
+            return BucketBlock(
+                nothing, nothing, dict.fromkeys(keys, nothing), dict.fromkeys(keys, nothing)
+            )
+        table = np.array(rows, dtype=float)
+        numbers = table[:, 0].astype(np.int64)
+        position = {int(number): index for index, number in enumerate(numbers)}
+        low: dict[str | int, np.ndarray] = {
+            name: table[:, 3 + i] for i, name in enumerate(quantities)
+        }
+        high: dict[str | int, np.ndarray] = {
+            name: table[:, 6 + i] for i, name in enumerate(quantities)
+        }
+        extra_bucket = ((_extra_values.c.seq - first_seq) // width).label("bucket")
+        for channel_id in channel_ids:
+            channel_low = np.full(len(rows), np.nan)
+            channel_high = np.full(len(rows), np.nan)
+            for number, lowest, highest in connection.execute(
+                select(
+                    extra_bucket, func.min(_extra_values.c.value), func.max(_extra_values.c.value)
+                )
+                .where(
+                    _extra_values.c.channel_id == channel_id,
+                    _extra_values.c.seq.between(first_seq, last_seq),
+                )
+                .group_by(extra_bucket)
+            ):
+                index = position.get(int(number))
+                if index is not None:
+                    channel_low[index] = lowest
+                    channel_high[index] = highest
+            low[channel_id] = channel_low
+            high[channel_id] = channel_high
+    return BucketBlock(table[:, 1], table[:, 2], low, high)
+
+
+# ---------------------------------------------------------------- alarms and steps
+
+
+def experiment_alarms(
+    bind: Bind, experiment_id: int, limit: int = ALARM_LIMIT
+) -> list[AlarmRecord]:
+    """The experiment's latest alarms, newest first."""
+    with _connection(bind) as connection:
+        rows = connection.execute(
+            select(Alarm.ts, Alarm.code, Alarm.value, Alarm.message)
+            .where(Alarm.experiment_id == experiment_id)
+            .order_by(Alarm.ts.desc(), Alarm.id.desc())
+            .limit(limit)
+        ).all()
+    return [AlarmRecord(row.ts, row.code, row.value, row.message or "") for row in rows]
+
+
+_plans: OrderedDict[tuple[str, int, str], StepPlan] = OrderedDict()
+_plans_lock = threading.Lock()
+
+
+def step_plan(bind: Bind, experiment_id: int, created_at: dt.datetime | None) -> StepPlan:
+    """The experiment's expanded steps, read once per process and experiment.
+
+    The key includes the database and the experiment's creation time, so an id reused
+    by another database (or a recreated one) never gets a stale plan.
+    """
+    with _connection(bind) as connection:
+        key = (
+            connection.engine.url.render_as_string(hide_password=True),
+            experiment_id,
+            str(created_at),
+        )
+        with _plans_lock:
+            plan = _plans.get(key)
+            if plan is not None:
+                _plans.move_to_end(key)
+                return plan
+        steps = connection.scalar(select(Experiment.steps).where(Experiment.id == experiment_id))
+    plan = StepPlan.from_steps(list(steps or []))
+    with _plans_lock:
+        _plans[key] = plan
+        while len(_plans) > STEP_PLAN_CACHE_SIZE:
+            _plans.popitem(last=False)
+    return plan

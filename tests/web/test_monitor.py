@@ -1,0 +1,511 @@
+"""The live monitor and the overview, in a browser, with simulated cyclers running.
+
+Each test starts the app on the test database, an in-process node and a simulated
+two-station unit (tests/web/monitor_helpers.py), queues experiments with short steps
+and watches the pages as an operator would.
+"""
+
+# ruff: noqa: F811  (the tests take the imported live_lab fixture by name)
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from dash.testing.wait import until
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from components import live_chart
+from components.live_chart import refresh
+from datastore import catalog, ingest
+from domain.status import ExperimentStatus
+from tests.web.monitor_helpers import (
+    GRAPH,
+    SHORT_PROFILE,
+    LiveLab,
+    last_x_ms,
+    live_lab,  # noqa: F401  (a fixture, used by name)
+    select_option,
+    trace_names,
+    trace_points,
+    x_range_s,
+)
+
+WAIT_S = 20
+
+
+@pytest.fixture
+def monitor(browser, app_factory, live_lab: LiveLab):
+    """The browser on the app of the live lab (start a page with `open(path)`)."""
+    browser.start_server(app_factory(live_lab.settings))
+
+    def open_page(path: str) -> None:
+        browser.wait_for_page(f"{browser.server_url}{path}", timeout=10)
+
+    browser.open = open_page
+    return browser
+
+
+def open_running_experiment(monitor, lab: LiveLab, station: str = "ch1", **queue) -> int:
+    experiment_id = lab.queue(station, **queue)
+    lab.wait_for_status(experiment_id, ExperimentStatus.RUNNING)
+    lab.wait_for_samples(experiment_id, 5)
+    monitor.open(f"/monitor/{lab.station_ids[station]}")
+    monitor.wait_for_element("#monitor-status", timeout=WAIT_S)
+    return experiment_id
+
+
+def graph_state(monitor) -> tuple[int, float]:
+    """(points, newest x) of the voltage trace, read at the same instant."""
+    return monitor.driver.execute_script(
+        "const x = document.querySelector(arguments[0]).data[0].x;"
+        "return [x.length, x[x.length - 1]];",
+        GRAPH,
+    )
+
+
+def set_refresh(monitor, seconds: str) -> None:
+    select_option(monitor, "#monitor-refresh", seconds)
+
+
+def choose_extra(monitor, label: str) -> None:
+    """Pick an option of the "also show" dropdown (a multi dropdown stays open after a pick)."""
+    if not monitor.find_elements(".dash-dropdown-options"):
+        monitor.find_element("#monitor-extras").click()
+    menu = monitor.wait_for_element(".dash-dropdown-options", timeout=5)
+    (option,) = [
+        o for o in menu.find_elements("css selector", ".dash-dropdown-option") if o.text == label
+    ]
+    option.click()
+
+
+# ---------------------------------------------------------------- the graph
+
+
+@pytest.mark.browser
+def test_new_points_appear_on_each_refresh(monitor, live_lab):
+    open_running_experiment(monitor, live_lab)
+    set_refresh(monitor, "1")
+    until(lambda: trace_points(monitor) > 0, WAIT_S)
+    first_count, first_last_x = graph_state(monitor)
+    until(lambda: graph_state(monitor)[0] >= first_count + 10, WAIT_S)
+    count, last_x = graph_state(monitor)
+    assert last_x > first_last_x
+    # Each refresh appended only samples after the last one shown: no point twice.
+    x = monitor.driver.execute_script(
+        "return document.querySelector(arguments[0]).data[0].x;", GRAPH
+    )
+    assert len(x) == count and all(a < b for a, b in zip(x, x[1:], strict=False))
+    # Voltage and current hold the same samples.
+    until(lambda: trace_points(monitor, 1) == trace_points(monitor, 0), 5)
+    assert monitor.get_logs() == []
+
+
+@pytest.mark.browser
+def test_the_window_selector_sets_the_x_range_in_real_time(monitor, live_lab):
+    open_running_experiment(monitor, live_lab)
+    until(lambda: x_range_s(monitor) is not None, WAIT_S)
+
+    def span() -> float:
+        start, end = x_range_s(monitor)
+        return end - start
+
+    until(lambda: abs(span() - 300) < 0.01, WAIT_S)  # the default: 5 minutes
+    select_option(monitor, "#monitor-window", "30")
+    until(lambda: abs(span() - 30) < 0.01, WAIT_S)
+    # The range ends at the newest sample.
+    until(lambda: abs(x_range_s(monitor)[1] * 1000 - last_x_ms(monitor)) < 1, WAIT_S)
+    select_option(monitor, "#monitor-window", "3600")
+    until(lambda: abs(span() - 3600) < 0.01, WAIT_S)
+
+
+@pytest.mark.browser
+def test_zoom_is_kept_across_refreshes_until_follow_live_is_pressed(monitor, live_lab):
+    open_running_experiment(monitor, live_lab)
+    set_refresh(monitor, "1")
+    until(lambda: trace_points(monitor) > 0, WAIT_S)
+    start, end = x_range_s(monitor)
+    zoomed = [(start + 100) * 1000, (start + 200) * 1000]
+    # What a drag-to-zoom does: plotly relayouts, the page stops following.
+    monitor.driver.execute_script(
+        "Plotly.relayout(document.querySelector(arguments[0]), {'xaxis.range': arguments[1]});",
+        GRAPH,
+        zoomed,
+    )
+    until(lambda: monitor.find_element("#monitor-follow-button").is_enabled(), 10)
+    points = trace_points(monitor)
+    until(lambda: trace_points(monitor) >= points + 20, WAIT_S)  # refreshes went on
+    assert x_range_s(monitor) == pytest.approx((start + 100, start + 200), abs=1e-3)
+
+    monitor.find_element("#monitor-follow-button").click()
+    until(lambda: abs(x_range_s(monitor)[1] * 1000 - last_x_ms(monitor)) < 1, WAIT_S)
+    assert x_range_s(monitor)[1] - x_range_s(monitor)[0] == pytest.approx(300, abs=1e-3)
+    assert not monitor.find_element("#monitor-follow-button").is_enabled()
+
+
+@pytest.mark.browser
+def test_power_and_extra_channels_can_be_added_with_their_units(monitor, live_lab):
+    open_running_experiment(monitor, live_lab)
+    set_refresh(monitor, "1")
+    until(lambda: trace_points(monitor) > 0, WAIT_S)
+    choose_extra(monitor, "Power / W")
+    until(lambda: trace_names(monitor)[2:] == ["Power / W"], WAIT_S)
+    choose_extra(monitor, "temp_body")
+    until(lambda: trace_names(monitor)[2:] == ["Power / W", "temp_body"], WAIT_S)
+    until(lambda: trace_points(monitor, 3) > 0, WAIT_S)
+    points = trace_points(monitor, 3)
+    until(lambda: trace_points(monitor, 3) > points, WAIT_S)  # extras grow live too
+    assert monitor.get_logs() == []
+
+
+@pytest.mark.browser
+def test_the_csv_download_has_exactly_the_samples_of_the_window(monitor, live_lab):
+    experiment_id = open_running_experiment(monitor, live_lab)
+    live_lab.wait_for_samples(experiment_id, 60)  # more than the window holds
+    select_option(monitor, "#monitor-window", "30")
+    until(lambda: x_range_s(monitor) and x_range_s(monitor)[1] - x_range_s(monitor)[0] < 31, 10)
+    set_refresh(monitor, "0")  # paused: the window stays where it is
+    seen = []
+
+    def settled() -> bool:  # a refresh already on its way may still land
+        seen.append(last_x_ms(monitor))
+        return len(seen) > 1 and seen[-1] == seen[-2]
+
+    until(settled, 10, poll=1.0)
+    shown_until_ms = seen[-1]
+    monitor.find_element("#monitor-download-button").click()
+
+    folder = Path(monitor.download_path)
+    until(lambda: [p for p in folder.glob("*.csv")], WAIT_S)
+    (downloaded,) = folder.glob("*.csv")
+    until(lambda: downloaded.stat().st_size > 0, 5)
+    rows = list(csv.DictReader(io.StringIO(downloaded.read_text(encoding="utf-8"))))
+
+    last_ts = float(rows[-1]["Unix Time / s"])
+    assert abs(last_ts * 1000 - shown_until_ms) < 1  # it ends where the graph ends
+    expected = live_lab.samples(experiment_id, last_ts - 30, last_ts)
+    assert len(expected) > 50 and len(rows) == len(expected)
+    assert list(rows[0])[:5] == [
+        "Test Time / s",
+        "Unix Time / s",
+        "Voltage / V",
+        "Current / A",
+        "Power / W",
+    ]
+    for row, (ts, voltage, current, power) in zip(rows, expected, strict=True):
+        assert float(row["Unix Time / s"]) == ts
+        assert float(row["Voltage / V"]) == voltage
+        assert float(row["Current / A"]) == current
+        assert float(row["Power / W"]) == power
+    assert downloaded.name.startswith(f"experiment-{experiment_id}_")
+
+
+# ---------------------------------------------------------------- what the cycler does
+
+
+@pytest.mark.browser
+def test_the_step_text_follows_the_cycler(monitor, live_lab):
+    open_running_experiment(monitor, live_lab, profile_text=SHORT_PROFILE)
+    set_refresh(monitor, "1")
+    monitor.wait_for_contains_text("#monitor-step", "step 1 of 4 · cycle 1 of 2", timeout=WAIT_S)
+    assert "CC 0.20 A for 3 s" in monitor.find_element("#monitor-step").text
+    monitor.wait_for_contains_text(
+        "#monitor-step", "step 2 of 4 · cycle 1 of 2 · WAIT for 2 s", timeout=WAIT_S
+    )
+    monitor.wait_for_contains_text("#monitor-step", "step 3 of 4 · cycle 2 of 2", timeout=WAIT_S)
+
+
+@pytest.mark.browser
+def test_a_finishing_experiment_is_shown_as_finished_with_a_link_to_its_preview(monitor, live_lab):
+    experiment_id = open_running_experiment(monitor, live_lab, profile_text=SHORT_PROFILE)
+    set_refresh(monitor, "1")
+    monitor.wait_for_text_to_equal("#monitor-status", "FINISHED", timeout=WAIT_S)
+    monitor.wait_for_contains_text("#monitor-ended", "The experiment finished at", timeout=5)
+    assert monitor.find_element("#monitor-step-label").text == "Last step executed"
+    link = monitor.find_element("#monitor-ended a")
+    assert link.text == "Open its preview"
+    assert link.get_attribute("href").endswith(("/experiments", f"/experiments/{experiment_id}"))
+    for button in ("#monitor-pause", "#monitor-resume", "#monitor-stop"):
+        assert not monitor.find_element(button).is_enabled()
+    assert live_lab.status(experiment_id) == ExperimentStatus.FINISHED
+
+
+@pytest.mark.browser
+def test_a_silent_station_shows_a_warning(monitor, live_lab):
+    open_running_experiment(monitor, live_lab)
+    set_refresh(monitor, "1")
+    monitor.wait_for_text_to_equal("#monitor-status", "RUNNING", timeout=WAIT_S)
+    assert monitor.find_elements("#monitor-silent") == []
+    live_lab.silence("ch1")
+    monitor.wait_for_element("#monitor-silent, #monitor-offline", timeout=WAIT_S)
+    # Without heartbeats the station ends up offline, which the page says too.
+    monitor.wait_for_contains_text("#monitor-offline", "Station offline", timeout=WAIT_S)
+
+
+# ---------------------------------------------------------------- operator actions
+
+
+@pytest.mark.browser
+def test_pause_then_resume_go_through_the_node_to_the_cycler(monitor, live_lab):
+    experiment_id = open_running_experiment(monitor, live_lab)
+    set_refresh(monitor, "1")
+    monitor.wait_for_text_to_equal("#monitor-status", "RUNNING", timeout=WAIT_S)
+    assert not monitor.find_element("#monitor-resume").is_enabled()
+
+    monitor.find_element("#monitor-pause").click()
+    monitor.wait_for_contains_text("#monitor-command-feedback", "Pause requested", timeout=5)
+    monitor.wait_for_text_to_equal("#monitor-status", "PAUSED", timeout=WAIT_S)
+    assert live_lab.status(experiment_id) == ExperimentStatus.PAUSED
+    until(lambda: monitor.find_element("#monitor-resume").is_enabled(), 5)
+    assert not monitor.find_element("#monitor-pause").is_enabled()
+
+    monitor.find_element("#monitor-resume").click()
+    monitor.wait_for_text_to_equal("#monitor-status", "RUNNING", timeout=WAIT_S)
+    assert live_lab.status(experiment_id) == ExperimentStatus.RUNNING
+
+
+@pytest.mark.browser
+def test_stop_asks_for_confirmation_first(monitor, live_lab):
+    experiment_id = open_running_experiment(monitor, live_lab)
+    set_refresh(monitor, "1")
+    until(lambda: monitor.find_element("#monitor-stop").is_enabled(), WAIT_S)
+
+    monitor.find_element("#monitor-stop").click()
+    monitor.wait_for_element("#monitor-stop-cancel", timeout=5).click()
+    until(lambda: not monitor.find_elements("#monitor-stop-confirm"), 5)
+    assert live_lab.status(experiment_id) == ExperimentStatus.RUNNING
+
+    monitor.find_element("#monitor-stop").click()
+    monitor.wait_for_element("#monitor-stop-confirm", timeout=5).click()
+    monitor.wait_for_text_to_equal("#monitor-status", "FINISHED", timeout=WAIT_S)
+    monitor.wait_for_contains_text("#monitor-ended", "Stopped by the operator.", timeout=5)
+
+
+# ---------------------------------------------------------------- overview and picker
+
+
+@pytest.mark.browser
+def test_the_overview_has_a_card_per_station_that_opens_its_monitor(monitor, live_lab):
+    experiment_id = live_lab.queue("ch1", name="overview run")
+    live_lab.wait_for_status(experiment_id, ExperimentStatus.RUNNING)
+    live_lab.wait_for_samples(experiment_id, 5)
+    ch1, ch2 = live_lab.station_ids["ch1"], live_lab.station_ids["ch2"]
+
+    monitor.open("/")
+    monitor.wait_for_contains_text(f"#overview-station-{ch1}", "overview run", timeout=WAIT_S)
+    running = monitor.find_element(f"#overview-station-{ch1}").text
+    assert "RUNNING" in running and "monitor test cell" in running
+    assert "step 1 of 100 · cycle 1 of 50 · CC 0.20 A for 1 min" in running
+    assert " V" in running and " A" in running and "last sample" in running
+    idle = monitor.find_element(f"#overview-station-{ch2} .station-card")
+    assert "station-card--idle" in idle.get_attribute("class")
+
+    live_lab.silence("ch2")  # the idle station goes offline
+    monitor.wait_for_contains_text(f"#overview-station-{ch2}", "offline", timeout=WAIT_S)
+    assert "station-card--offline" in monitor.find_element(
+        f"#overview-station-{ch2} .station-card"
+    ).get_attribute("class")
+
+    monitor.find_element(f"#overview-station-{ch1} a").click()
+    monitor.wait_for_contains_text("#_pages_content h2", "Live monitor · ch1", timeout=10)
+    monitor.wait_for_text_to_equal("#monitor-status", "RUNNING", timeout=WAIT_S)
+    assert monitor.get_logs() == []
+
+
+@pytest.mark.browser
+def test_an_unknown_station_gets_a_friendly_message_and_the_picker(monitor, live_lab):
+    monitor.open("/monitor/9999")
+    monitor.wait_for_contains_text(
+        "#monitor-unknown", "There is no station with id 9999", timeout=10
+    )
+    assert monitor.find_element(f"#monitor-picker-station-{live_lab.station_ids['ch1']}")
+    monitor.open("/monitor")
+    monitor.wait_for_text_to_equal("#_pages_content h2", "Live monitor", timeout=10)
+    assert monitor.find_element(f"#monitor-picker-station-{live_lab.station_ids['ch2']}")
+    assert monitor.get_logs() == []
+
+
+# ---------------------------------------------------------------- refresh logic (no browser)
+
+T0 = 1_750_000_000.0
+
+
+@pytest.fixture
+def running(sqlite_engine: Engine) -> tuple[Engine, int, int, int]:
+    """(engine, station id, experiment id, channel id) of a running experiment, no samples."""
+    with Session(sqlite_engine) as session, session.begin():
+        battery = catalog.create_battery(
+            session,
+            name="cell",
+            technology="lithium-ion",
+            voltage_min=2.5,
+            voltage_max=4.2,
+            current_min=-5.0,
+            current_max=5.0,
+        )
+        station = catalog.create_station(
+            session, name="ch1", voltage_min=0, voltage_max=5, current_min=-10, current_max=10
+        )
+        profile = catalog.create_profile(session, name="p", source="CC, 1, TIME, 100000\n")
+        experiment = catalog.queue_experiment(
+            session, name="run", battery_id=battery.id, station_id=station.id, profile_id=profile.id
+        )
+        ids = station.id, experiment.id
+    with sqlite_engine.begin() as connection:
+        ingest.set_status(
+            connection, ids[1], ExperimentStatus.RUNNING, dt.datetime.now(dt.UTC), set_began=True
+        )
+        channel = ingest.channel_ids(connection, ids[1], {"temp_body": "°C"})["temp_body"]
+    return sqlite_engine, ids[0], ids[1], channel
+
+
+def add_samples(
+    engine: Engine,
+    experiment_id: int,
+    seqs: range,
+    channel: int | None = None,
+    spike_at: int | None = None,
+) -> None:
+    """Samples at 10 Hz from T0; a voltage spike of 9.9 V at `spike_at`."""
+    rows = [
+        (
+            seq,
+            T0 + seq * 0.1,
+            9.9 if seq == spike_at else 3.7 + 0.1 * np.sin(seq / 500),
+            1.0,
+            3.7,
+            1,
+            1,
+            "CC",
+        )
+        for seq in seqs
+    ]
+    extras = [(channel, seq, 25.0) for seq in seqs] if channel else []
+    with engine.begin() as connection:
+        ingest.insert_samples(connection, experiment_id, rows, extras)
+
+
+def operations(patch) -> list[dict]:
+    return patch.to_plotly_json()["operations"]
+
+
+def sent_points(patch, trace: int = 0) -> list[float]:
+    return [
+        value
+        for op in operations(patch)
+        if op["location"] == ["data", trace, "y"]
+        for value in op["params"]["value"]
+    ]
+
+
+def test_a_refresh_sends_only_the_samples_after_the_last_one_sent(running):
+    engine, station_id, experiment_id, _channel = running
+    add_samples(engine, experiment_id, range(0, 100))
+    with engine.connect() as connection:
+        first = refresh(connection, station_id, None, window_s=300, extra_keys=[], follow=True)
+    assert isinstance(first.figure, dict) and len(first.figure["data"][0]["x"]) == 100
+    assert first.figure["layout"]["xaxis"]["range"] == [
+        round((T0 + 9.9 - 300) * 1000, 1),
+        round((T0 + 9.9) * 1000, 1),
+    ]
+
+    add_samples(engine, experiment_id, range(100, 130))
+    with engine.connect() as connection:
+        second = refresh(
+            connection, station_id, first.view, window_s=300, extra_keys=[], follow=True
+        )
+        third = refresh(
+            connection, station_id, second.view, window_s=300, extra_keys=[], follow=True
+        )
+    assert len(sent_points(second.figure, 0)) == 30 and len(sent_points(second.figure, 1)) == 30
+    assert {op["operation"] for op in operations(second.figure)} == {"Extend", "Assign"}
+    assert second.view.last_seq == 129 and second.view.points == 130
+    assert third.figure is None  # nothing new: nothing sent
+
+
+def test_a_zoomed_view_gets_new_points_but_keeps_its_range(running):
+    engine, station_id, experiment_id, _channel = running
+    add_samples(engine, experiment_id, range(0, 100))
+    with engine.connect() as connection:
+        first = refresh(connection, station_id, None, window_s=300, extra_keys=[], follow=True)
+        add_samples(engine, experiment_id, range(100, 110))
+        second = refresh(
+            connection, station_id, first.view, window_s=300, extra_keys=[], follow=False
+        )
+    assert all(op["location"][0] == "data" for op in operations(second.figure))
+
+
+def test_a_smaller_window_within_the_held_samples_only_moves_the_range(running):
+    engine, station_id, experiment_id, _channel = running
+    add_samples(engine, experiment_id, range(0, 1000))
+    with engine.connect() as connection:
+        first = refresh(connection, station_id, None, window_s=300, extra_keys=[], follow=True)
+        narrower = refresh(
+            connection, station_id, first.view, window_s=30, extra_keys=[], follow=True
+        )
+    (only,) = operations(narrower.figure)
+    assert only["location"] == ["layout", "xaxis", "range"]
+    start, end = only["params"]["value"]
+    assert end - start == pytest.approx(30_000)
+
+
+def test_the_browser_holds_a_bounded_number_of_points_and_keeps_extremes(running, monkeypatch):
+    monkeypatch.setattr(live_chart, "MAX_POINTS_PER_TRACE", 400)
+    monkeypatch.setattr(live_chart, "BASE_POINTS", 100)
+    engine, station_id, experiment_id, _channel = running
+    add_samples(engine, experiment_id, range(0, 50))
+    view = None
+    held = 0
+    with engine.connect() as connection:
+        for start in range(50, 2050, 50):
+            add_samples(engine, experiment_id, range(start, start + 50), spike_at=777)
+            update = refresh(connection, station_id, view, window_s=0, extra_keys=[], follow=True)
+            view = update.view
+            if isinstance(update.figure, dict):
+                held = len(update.figure["data"][0]["y"])
+            else:
+                replaced = [
+                    op
+                    for op in operations(update.figure)
+                    if op["operation"] == "Assign" and op["location"] == ["data", 0, "y"]
+                ]
+                if replaced:
+                    held = len(replaced[0]["params"]["value"])
+                    if view.last_seq >= 777:
+                        assert 9.9 in replaced[0]["params"]["value"]  # the spike survives
+                else:
+                    held += len(sent_points(update.figure))
+            assert held <= 400 and view.points == held
+
+
+def test_the_whole_experiment_is_an_overview_of_at_most_5000_points_with_its_spike(running):
+    engine, station_id, experiment_id, _channel = running
+    add_samples(engine, experiment_id, range(0, 60_000), spike_at=31_337)
+    with engine.connect() as connection:
+        update = refresh(connection, station_id, None, window_s=0, extra_keys=[], follow=True)
+    voltage = update.figure["data"][0]["y"]
+    assert len(voltage) <= 5000 and max(voltage) == 9.9
+    start, end = update.figure["layout"]["xaxis"]["range"]
+    assert (start, end) == (T0 * 1000, round((T0 + 5999.9) * 1000, 1))
+
+
+def test_power_and_extra_channels_go_to_a_lower_panel_with_their_units(running):
+    engine, station_id, experiment_id, channel = running
+    add_samples(engine, experiment_id, range(0, 20), channel=channel)
+    keys = ["power", f"ch:{channel}"]
+    with engine.connect() as connection:
+        update = refresh(connection, station_id, None, window_s=300, extra_keys=keys, follow=True)
+        add_samples(engine, experiment_id, range(20, 25), channel=channel)
+        more = refresh(
+            connection, station_id, update.view, window_s=300, extra_keys=keys, follow=True
+        )
+    names = [trace["name"] for trace in update.figure["data"]]
+    assert names == ["Voltage / V", "Current / A", "Power / W", "temp_body / °C"]
+    assert [trace["yaxis"] for trace in update.figure["data"]] == ["y", "y2", "y3", "y3"]
+    assert update.figure["layout"]["yaxis3"]["title"]["text"] == "W, °C"
+    assert sent_points(more.figure, 3) == [25.0] * 5
