@@ -9,6 +9,7 @@ from dash import dcc, html
 # (label, path) of every page in the navigation bar, in order.
 NAV_LINKS = (
     ("Overview", "/"),
+    ("Monitor", "/monitor"),
     ("Experiments", "/experiments"),
     ("New experiment", "/experiments/new"),
     ("Import", "/experiments/import"),

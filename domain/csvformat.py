@@ -127,6 +127,27 @@ def split_header(header: str) -> tuple[str, str]:
     return header, ""
 
 
+# Units assumed for extra channels named without one (cyclers often send bare names).
+_UNIT_BY_NAME_START = (("temp", "°C"), ("cell_voltage", "V"), ("voltage", "V"), ("current", "A"))
+
+
+def channel_identity(key: str) -> tuple[str, str]:
+    """(name, unit) of an extra channel from a cycler's key.
+
+    `Name / unit` and `Name [unit]` declare the unit, as in CSV headers; a bare name
+    starting with "temp" is taken as °C, one starting with "voltage" or "cell_voltage"
+    as V and one starting with "current" as A; anything else has no unit.
+    """
+    name, unit = split_header(key)
+    if unit:
+        return name, unit
+    lowered = name.lower()
+    for start, assumed in _UNIT_BY_NAME_START:
+        if lowered.startswith(start):
+            return name, assumed
+    return name, ""
+
+
 def extra_header(name: str, unit: str) -> str:
     """The export header of an extra channel: `Name / unit`, or `Name` when it has no unit."""
     if unit:

@@ -37,6 +37,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from datastore import dispatch as dispatch_store
 from datastore import ingest as store
 from datastore.models import utcnow
+from domain.csvformat import channel_identity
 from domain.status import ExperimentStatus, can_transition
 from mqtt_node import protocol
 from mqtt_node.topics import Topics
@@ -468,6 +469,8 @@ class _PendingSamples:
         self.rows: list[tuple] = []
         self.channels: dict[str, str] = {}
         self.extra_values: list[tuple[int, str, float]] = []
+        # A cycler's extra key ("temp_body", "Flow / L/min") -> the channel's name.
+        self._channel_names: dict[str, str] = {}
 
     def add(self, samples: list[protocol.Sample], cycles: list[int]) -> None:
         for sample in samples:
@@ -485,8 +488,12 @@ class _PendingSamples:
                     sample.mode,
                 )
             )
-            for name, value in sample.extra.items():
-                self.channels.setdefault(name, "")
+            for key, value in sample.extra.items():
+                name = self._channel_names.get(key)
+                if name is None:
+                    name, unit = channel_identity(key)
+                    self._channel_names[key] = name
+                    self.channels.setdefault(name, unit)
                 self.extra_values.append((sample.seq, name, value))
 
 

@@ -16,6 +16,7 @@ from domain.csvformat import (
     MAX_PROBLEMS,
     CsvImportError,
     ParsedExperiment,
+    channel_identity,
     export_headers,
     export_rows,
     extra_header,
@@ -544,3 +545,18 @@ def test_a_million_rows_parse_in_a_few_seconds() -> None:
     elapsed = time.perf_counter() - started
     np.testing.assert_array_equal(parsed.samples["ts"].to_numpy(), rows)
     assert elapsed < 5.0
+
+
+@pytest.mark.parametrize(
+    ("key", "identity"),
+    [
+        ("temp_body", ("temp_body", "°C")),
+        ("Temperature / °C", ("Temperature", "°C")),
+        ("flow [L/min]", ("flow", "L/min")),
+        ("cell_voltage_3", ("cell_voltage_3", "V")),
+        ("current_shunt", ("current_shunt", "A")),
+        ("pressure", ("pressure", "")),
+    ],
+)
+def test_a_cyclers_extra_key_gives_the_channel_name_and_unit(key, identity) -> None:
+    assert channel_identity(key) == identity

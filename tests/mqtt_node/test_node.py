@@ -732,3 +732,24 @@ def test_refused_samples_are_counted_by_reason(sqlite_engine, start_node, cycler
         "unknown experiment 999999": 1,
         "payload": 1,
     }
+
+
+def test_extra_channels_get_their_unit_from_the_key_or_the_name(engine, start_node, cycler):
+    from sqlalchemy import select
+
+    from datastore.models import Channel
+
+    node = start_node(engine)
+    station_id = add_station(engine)
+    experiment_id = add_experiment(engine, station_id)
+    extra = {"temp_body": 25.0, "flow [L/min]": 1.5, "pressure": 1.1}
+    cycler.send("measures", station_id, measures(experiment_id, [0], extra=extra))
+    wait_committed(node, 1)
+
+    with engine.connect() as connection:
+        channels = dict(
+            connection.execute(
+                select(Channel.name, Channel.unit).where(Channel.experiment_id == experiment_id)
+            ).all()
+        )
+    assert channels == {"temp_body": "°C", "flow": "L/min", "pressure": ""}
