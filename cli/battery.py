@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
-from cli.common import CommandError, open_datastore
+from cli.common import CommandError, add_window_arguments, open_datastore
 from config import load_settings
 from datastore.catalog import create_battery
 from domain.batteries import TECHNOLOGIES
@@ -26,10 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add.add_argument("--name", required=True)
     add.add_argument("--technology", required=True, choices=list(TECHNOLOGIES))
-    add.add_argument("--voltage-min", type=float, required=True, metavar="V")
-    add.add_argument("--voltage-max", type=float, required=True, metavar="V")
-    add.add_argument("--current-min", type=float, required=True, metavar="A")
-    add.add_argument("--current-max", type=float, required=True, metavar="A")
+    add_window_arguments(add)
     add.add_argument("--capacity", type=float, metavar="AH", help="nominal capacity in Ah")
     add.add_argument("--manufacturer", default="")
     add.add_argument("--model", default="")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import time
 from dataclasses import dataclass
 
@@ -12,6 +13,18 @@ from sqlalchemy.orm import Session, sessionmaker
 from config import Settings, load_settings
 from datastore import make_engine, make_session_factory
 from datastore.migrate import current_revision, head_revision, upgrade
+
+
+def add_window_arguments(parser: argparse.ArgumentParser) -> None:
+    """The safe window options shared by batteries and stations (SI units)."""
+    parser.add_argument("--voltage-min", type=float, required=True, metavar="V")
+    parser.add_argument("--voltage-max", type=float, required=True, metavar="V")
+    parser.add_argument(
+        "--current-min", type=float, required=True, metavar="A", help="discharge limit (<= 0)"
+    )
+    parser.add_argument(
+        "--current-max", type=float, required=True, metavar="A", help="charge limit (>= 0)"
+    )
 
 
 class CommandError(Exception):

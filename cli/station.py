@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from cli.common import open_datastore
+from cli.common import add_window_arguments, open_datastore
 from config import load_settings
 from datastore.catalog import create_station
 
@@ -27,14 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--unit", metavar="UNIT", help="computational unit (cycler PC) name; created if missing"
     )
     add.add_argument("--location", default="")
-    add.add_argument("--voltage-min", type=float, required=True, metavar="V")
-    add.add_argument("--voltage-max", type=float, required=True, metavar="V")
-    add.add_argument(
-        "--current-min", type=float, required=True, metavar="A", help="discharge limit (<= 0)"
-    )
-    add.add_argument(
-        "--current-max", type=float, required=True, metavar="A", help="charge limit (>= 0)"
-    )
+    add_window_arguments(add)
     add.set_defaults(handler=run_add)
 
 
