@@ -155,8 +155,8 @@ def test_power_and_extra_channels_can_be_added_with_their_units(monitor, live_la
     until(lambda: trace_points(monitor) > 0, WAIT_S)
     choose_extra(monitor, "Power / W")
     until(lambda: trace_names(monitor)[2:] == ["Power / W"], WAIT_S)
-    choose_extra(monitor, "temp_body")
-    until(lambda: trace_names(monitor)[2:] == ["Power / W", "temp_body"], WAIT_S)
+    choose_extra(monitor, "temp_body / °C")
+    until(lambda: trace_names(monitor)[2:] == ["Power / W", "temp_body / °C"], WAIT_S)
     until(lambda: trace_points(monitor, 3) > 0, WAIT_S)
     points = trace_points(monitor, 3)
     until(lambda: trace_points(monitor, 3) > points, WAIT_S)  # extras grow live too
