@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
 from datastore import catalog
-from datastore.models import Battery, Experiment, Profile, Station
+from datastore.models import Battery, Experiment, Profile, Station, utcnow
 from domain.status import ACTIVE_STATUSES, ExperimentStatus
 from mqtt_node import protocol
 from mqtt_node.node import Node
@@ -59,8 +59,10 @@ def _transports(settings: Settings, count: int) -> tuple[Transport, list[Transpo
     from mqtt_node.transport import PahoTransport
 
     base = broker_settings(settings)
+    # The cyclers' ids follow the node's: a fixed id would knock another demo's cyclers
+    # off a shared broker (one connection per client id).
     return PahoTransport(base), [
-        PahoTransport(replace(base, client_id=f"bem-demo-sim{i}", persistent=False))
+        PahoTransport(replace(base, client_id=f"{base.client_id}-sim{i}", persistent=False))
         for i in range(count)
     ]
 
@@ -105,10 +107,42 @@ def start_live_demo(
     cycler.start()
     live = LiveDemo(node, [cycler])
     if stations and cycler.registered.wait(15):
-        queue_live_experiments(sessions, list(cycler.station_ids().values()))
+        station_ids = list(cycler.station_ids().values())
+        close_interrupted_runs(sessions, station_ids)
+        queue_live_experiments(sessions, station_ids)
     elif stations:
         log.warning("the simulated unit did not register within 15 s; no live experiments queued")
     return live
+
+
+def close_interrupted_runs(sessions: sessionmaker[Session], station_ids: list[int]) -> list[int]:
+    """Mark ERROR the runs a previous demo left RUNNING or PAUSED on these stations.
+
+    The simulated cyclers keep nothing across a restart: they come back idle, so such a
+    run would never end, and the node would start nothing on its station again.
+    """
+    with sessions.begin() as session:
+        interrupted = list(
+            session.scalars(
+                select(Experiment.id).where(
+                    Experiment.station_id.in_(station_ids),
+                    Experiment.status.in_(list(ACTIVE_STATUSES)),
+                )
+            )
+        )
+        if interrupted:
+            session.execute(
+                update(Experiment)
+                .where(Experiment.id.in_(interrupted))
+                .values(
+                    status=ExperimentStatus.ERROR,
+                    status_message="interrupted: the demo stopped while it ran",
+                    finished_at=utcnow(),
+                )
+            )
+    if interrupted:
+        log.info("closed runs interrupted by the last demo stop: %s", interrupted)
+    return interrupted
 
 
 def queue_live_experiments(sessions: sessionmaker[Session], station_ids: list[int]) -> list[int]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from domain.battery_model import BatteryModel, parameters_for
-from domain.cycler import ProfileRunner, SafetyWindow, StepError
+from domain.cycler import ProfileRunner, SafetyWindow
 from domain.status import ExperimentStatus
 from mqtt_node import protocol
 from mqtt_node.topics import Topics
@@ -301,7 +301,14 @@ class SimulatedCycler:
 
     def _start(self, station: SimulatedStation, command: protocol.StartCommand) -> None:
         if station.experiment_id == command.experiment_id:
-            self._send_status(station, ExperimentStatus.RUNNING)  # a repeated start: confirm again
+            # A repeated start: confirm what the station is doing, without restarting. A
+            # paused run stays PAUSED (RUNNING would tell the node it runs again), and a
+            # run that is ending says nothing: its final status is on the way.
+            if station.final_status is None:
+                paused = station.state == "paused"
+                self._send_status(
+                    station, ExperimentStatus.PAUSED if paused else ExperimentStatus.RUNNING
+                )
             return
         if station.runner is not None or station.final_status is not None:
             log.warning(
@@ -313,14 +320,14 @@ class SimulatedCycler:
             return
         battery = command.battery
         options = self.options
-        parameters = parameters_for(
-            battery.get("technology") or options.technology,
-            float(battery.get("nominal_capacity_ah") or options.capacity_ah),
-            int(battery.get("cells_in_series") or options.cells_in_series),
-            battery.get("chemistry") or options.chemistry,
-        )
         station.experiment_id = command.experiment_id
         try:
+            parameters = parameters_for(
+                battery.get("technology") or options.technology,
+                float(battery.get("nominal_capacity_ah") or options.capacity_ah),
+                int(battery.get("cells_in_series") or options.cells_in_series),
+                battery.get("chemistry") or options.chemistry,
+            )
             station.runner = ProfileRunner(
                 list(command.instructions),
                 BatteryModel(parameters, soc=options.initial_soc),
@@ -328,7 +335,10 @@ class SimulatedCycler:
                 # rate_hz samples per wall-clock second, whatever the time acceleration.
                 options.speed / options.rate_hz,
             )
-        except StepError as error:
+        except ValueError as error:
+            # A step it cannot run (StepError), a technology the model does not know, a
+            # window with no room (min = max, or no zero current): refuse with the reason.
+            # Raised out of a transport callback, it would kill paho's network thread.
             self._send_status(station, ExperimentStatus.ERROR, str(error))
             station.experiment_id = None
             return

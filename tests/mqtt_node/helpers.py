@@ -1,13 +1,15 @@
 """Helpers for the node tests: a lab in the database, sample payloads, and the pieces the
 integration tests put around the node (a private broker, a database proxy, a publisher,
-a `bem node` process)."""
+a node on the real broker, a `bem node` process, the export command)."""
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import getpass
 import itertools
 import json
+import math
 import os
 import select
 import signal
@@ -17,19 +19,23 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import pandas as pd
+import pytest
 from sqlalchemy import Engine, func, update
 from sqlalchemy import select as sql_select
 from sqlalchemy.orm import Session
 
 from datastore import catalog
 from datastore.models import Experiment, ExtraValue, Measurement, RejectedMessage
+from domain.csvformat import ParsedExperiment, channel_identity, parse_csv
 from domain.status import ExperimentStatus
 from mqtt_node import protocol
-from mqtt_node.transport import Message, MessageHandler, wait_until
+from mqtt_node.node import Node, NodeOptions
+from mqtt_node.transport import BrokerSettings, Message, MessageHandler, PahoTransport, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 MOSQUITTO = "/usr/sbin/mosquitto"
@@ -506,6 +512,30 @@ def announce_and_register(
     return {entry["name"]: entry["station"] for entry in json.loads(answer)["stations"]}
 
 
+# Short enough that batches and dispatch passes happen within a test's patience.
+REAL_BROKER_NODE = NodeOptions(batch_interval_s=0.05, control_interval_s=0.2)
+
+
+@contextlib.contextmanager
+def paho_node(
+    engine: Engine, host: str, port: int, prefix: str, **options: object
+) -> Iterator[Node]:
+    """A node on the real broker, under a client id of its own; at the end it is stopped
+    and its persistent session dropped, so the broker keeps nothing for it."""
+    settings = BrokerSettings(host, port, client_id=unique_name("bem-node-test-"))
+    node = Node(
+        engine,
+        PahoTransport(settings),
+        replace(REAL_BROKER_NODE, topic_prefix=prefix, **options),  # type: ignore[arg-type]
+    )
+    node.start()
+    try:
+        yield node
+    finally:
+        node.stop()
+        forget_session(settings.host, settings.port, settings.client_id)
+
+
 class BemNode:
     """`python -m cli node` as a child process, with its output in a file."""
 
@@ -584,3 +614,80 @@ def publish_in_background(
     thread = threading.Thread(target=run, name="publisher", daemon=True)
     thread.start()
     return thread
+
+
+# ---------------------------------------------------------------- the export command
+
+
+def export_with_command(
+    monkeypatch: pytest.MonkeyPatch, engine: Engine, experiment_id: int, target: Path
+) -> ParsedExperiment:
+    """Run `bem experiment export ID -o target` on the engine's database; parse the file."""
+    from cli import main
+
+    monkeypatch.setenv("BEM_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    assert main(["experiment", "export", str(experiment_id), "-o", str(target)]) == 0
+    return parse_csv(target)
+
+
+def exported_column(target: Path, header: str) -> list[float]:
+    """One column of an exported file, as written (for the columns import does not keep)."""
+    with target.open(encoding="utf-8", newline="") as file:
+        return [float(row[header]) for row in csv.DictReader(file)]
+
+
+def _cell(value: object) -> object:
+    """A parsed cell for comparison: NaN and NA (an empty cell) become None."""
+    if value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return value
+
+
+def check_export_matches(
+    parsed: ParsedExperiment,
+    published: Iterable[Mapping[str, object]],
+    step_cycles: Sequence[int] = STEP_CYCLES,
+) -> None:
+    """The exported samples are the published ones (JSON sample objects), value by value.
+
+    Each seq once, in seq order, whatever the order and repetitions of publishing; power
+    is voltage × current where none was sent; the cycle is the experiment's own for the
+    step (a sample's `cycle` is not stored); each extra channel is a column, with its
+    unit, empty where a sample lacked it.
+    """
+    samples = sorted({sample["seq"]: sample for sample in published}.values(), key=_seq)
+    frame = parsed.samples
+    assert len(frame) == len(samples), f"exported {len(frame)} samples, published {len(samples)}"
+
+    def column(name: str) -> list[object]:
+        return [_cell(value) for value in frame[name].tolist()]
+
+    def expected(key: str) -> list[object]:
+        return [sample.get(key) for sample in samples]
+
+    for key in ("ts", "voltage", "current"):
+        assert column(key) == expected(key), f"{key} differs"
+    assert column("power") == [
+        sample.get("power", sample["voltage"] * sample["current"])  # type: ignore[operator]
+        for sample in samples
+    ], "power differs"
+    steps = expected("instruction")
+    assert column("instruction") == steps, "instruction differs"
+    assert column("cycle") == [
+        None if step is None else step_cycles[step - 1]  # type: ignore[index,operator]
+        for step in steps
+    ], "cycle differs"
+    extras = [sample.get("extra") or {} for sample in samples]
+    keys = {key for extra in extras for key in extra}  # type: ignore[attr-defined]
+    # A key names the channel and may give its unit ("flow / L/min"), or the node assumes
+    # one from the name ("temp_body": °C); export writes it in the header, import reads
+    # it back. (Units outside SI would come back converted: the callers send SI.)
+    channels = {key: channel_identity(key) for key in keys}
+    assert set(parsed.extras) == set(channels.values())
+    for key, channel in channels.items():
+        values = [_cell(value) for value in parsed.extras[channel].tolist()]
+        assert values == [extra.get(key) for extra in extras], f"channel {key} differs"
+
+
+def _seq(sample: Mapping[str, object]) -> int:
+    return int(sample["seq"])  # type: ignore[call-overload]

@@ -6,13 +6,15 @@ and nothing is stored twice when, mid-stream,
 (c) the node is killed with SIGKILL and started again (`bem node` as a process).
 
 Each test publishes 200 measures messages of 50 samples with QoS 1 from a publisher with
-a persistent session, and checks every sample is stored exactly once, value by value.
+a persistent session, and checks every sample is stored exactly once, value by value;
+after the node's restart, `bem experiment export` must also write exactly what was sent.
 The node connects (and so creates its persistent session) before anything is published:
 the broker keeps messages only for a session that exists.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from collections.abc import Iterator
@@ -23,9 +25,8 @@ from sqlalchemy import Engine
 
 from datastore import make_engine
 from domain.status import ExperimentStatus
-from mqtt_node.node import Node, NodeOptions
+from mqtt_node.node import Node
 from mqtt_node.topics import Topics
-from mqtt_node.transport import BrokerSettings, PahoTransport
 from tests.conftest import service_missing
 from tests.mqtt_node.helpers import (
     MOSQUITTO,
@@ -36,10 +37,14 @@ from tests.mqtt_node.helpers import (
     add_experiment,
     announce_and_register,
     check_all_samples_landed,
+    check_export_matches,
     chunks,
+    export_with_command,
     forget_session,
     measures,
+    paho_node,
     publish_in_background,
+    sample,
     sample_rows,
     unique_name,
     wait_for,
@@ -51,7 +56,6 @@ MESSAGES = 200
 SAMPLES_PER_MESSAGE = 50
 TOTAL = MESSAGES * SAMPLES_PER_MESSAGE
 PAUSE_S = 0.01  # between messages: the stream lasts a couple of seconds
-FAST = NodeOptions(batch_interval_s=0.05, control_interval_s=0.2)
 
 
 @dataclasses.dataclass
@@ -91,20 +95,14 @@ def prefix() -> str:
 
 @pytest.fixture
 def in_process_node() -> Iterator:
-    """`start(engine, host, port)`: a node with a PahoTransport; stopped, session dropped."""
-    started: list[tuple[Node, BrokerSettings]] = []
+    """`start(engine, host, port, prefix)`: a node with a PahoTransport; stopped, session
+    dropped at the end."""
+    with contextlib.ExitStack() as nodes:
 
-    def start(engine: Engine, host: str, port: int, prefix: str) -> Node:
-        settings = BrokerSettings(host, port, client_id=unique_name("bem-node-test-"))
-        node = Node(engine, PahoTransport(settings), dataclasses.replace(FAST, topic_prefix=prefix))
-        started.append((node, settings))
-        node.start()
-        return node
+        def start(engine: Engine, host: str, port: int, prefix: str) -> Node:
+            return nodes.enter_context(paho_node(engine, host, port, prefix))
 
-    yield start
-    for node, settings in started:
-        node.stop()
-        forget_session(settings.host, settings.port, settings.client_id)
+        yield start
 
 
 # ---------------------------------------------------------------- (a) broker restart
@@ -210,7 +208,12 @@ def bem_node(
 
 
 def test_nothing_is_lost_or_doubled_when_the_node_is_killed_and_restarted(
-    mqtt_broker: tuple[str, int], mariadb_engine: Engine, bem_node: BemNode, prefix: str
+    mqtt_broker: tuple[str, int],
+    mariadb_engine: Engine,
+    bem_node: BemNode,
+    prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     bem_node.start()
     publisher = Publisher(*mqtt_broker)
@@ -228,3 +231,7 @@ def test_nothing_is_lost_or_doubled_when_the_node_is_killed_and_restarted(
         assert bem_node.running(), bem_node.log()[-2000:]
     finally:
         publisher.close()
+    exported = export_with_command(
+        monkeypatch, mariadb_engine, stream.experiment_id, tmp_path / "export.csv"
+    )
+    check_export_matches(exported, [sample(seq) for seq in range(TOTAL)])
