@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import time
 
 from cli.common import Datastore, open_datastore
@@ -56,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
     ensure_demo_data(store)
     if args.no_serve:
         return 0
+    # A service manager stops with SIGTERM: stop the cyclers and the node as Ctrl+C does.
+    signal.signal(signal.SIGTERM, _interrupt)
     live = None
     if not args.no_cyclers:
         from mqtt_node.live_demo import start_live_demo
@@ -73,3 +76,7 @@ def run(args: argparse.Namespace) -> int:
         if live is not None:
             live.stop()
     return 0
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt

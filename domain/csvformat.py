@@ -127,6 +127,8 @@ def split_header(header: str) -> tuple[str, str]:
     return header, ""
 
 
+# Longest unit an extra channel can store (the datastore's column).
+MAX_CHANNEL_UNIT_CHARS = 20
 # Units assumed for extra channels named without one (cyclers often send bare names).
 _UNIT_BY_NAME_START = (("temp", "°C"), ("cell_voltage", "V"), ("voltage", "V"), ("current", "A"))
 
@@ -139,6 +141,8 @@ def channel_identity(key: str) -> tuple[str, str]:
     as V and one starting with "current" as A; anything else has no unit.
     """
     name, unit = split_header(key)
+    if len(unit) > MAX_CHANNEL_UNIT_CHARS:
+        return key.strip(), ""  # not a unit we can keep: the whole key names the channel
     if unit:
         return name, unit
     lowered = name.lower()

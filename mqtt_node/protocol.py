@@ -633,7 +633,7 @@ def _build_command(data: dict[str, Any]) -> Command:
 
 
 def _battery(data: dict[str, Any]) -> dict[str, Any]:
-    """The optional "battery" object of a start command, keeping only well-formed fields."""
+    """The optional "battery" object of a start command; a malformed field is a ProtocolError."""
     if data.get("battery") is None:
         return {}
     raw = _object(data, "", "battery")
@@ -995,7 +995,11 @@ def encode(message: Message) -> bytes:
             return encode_heartbeat(message.ts, message.state, message.experiment_id)
         case StartCommand():
             return encode_start(
-                message.experiment_id, message.profile_name, message.instructions, message.limits
+                message.experiment_id,
+                message.profile_name,
+                message.instructions,
+                message.limits,
+                message.battery,
             )
         case ControlCommand():
             return encode_control(message.command, message.experiment_id)

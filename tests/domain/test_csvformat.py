@@ -556,6 +556,7 @@ def test_a_million_rows_parse_in_a_few_seconds() -> None:
         ("cell_voltage_3", ("cell_voltage_3", "V")),
         ("current_shunt", ("current_shunt", "A")),
         ("pressure", ("pressure", "")),
+        ("odd / " + "u" * 21, ("odd / " + "u" * 21, "")),
     ],
 )
 def test_a_cyclers_extra_key_gives_the_channel_name_and_unit(key, identity) -> None:

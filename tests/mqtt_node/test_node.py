@@ -372,7 +372,8 @@ def test_the_oldest_queued_experiment_of_an_online_idle_station_is_started(
     station_id = add_station(engine, window=(0.0, 4.0, -2.0, 10.0))
     oldest = add_experiment(engine, station_id, name="first")
     add_experiment(engine, station_id, name="second")
-    node = start_node(engine)
+    # No confirmation comes in this test: a long start timeout keeps the first start the only one.
+    node = start_node(engine, start_timeout_s=30.0)
     heartbeat(cycler, station_id)
     wait_for(lambda: cycler.started(), 10, "a start command")
     passes_later(node)
