@@ -121,6 +121,7 @@ class Node:
                 self._log_stats()
         finally:
             self.stop()
+            self._log_stats()  # the totals of this run, for the operator's log
 
     def _log_stats(self) -> None:
         s = self.stats
@@ -185,6 +186,11 @@ class Node:
             return  # stopping: unacknowledged, so the broker delivers it again
         for message in batch:
             message.ack()
+        log.debug(
+            "batch of %d messages committed; %d samples written so far",
+            len(batch),
+            self.stats.samples_written,
+        )
         self._flush_outbox()
         if self.on_batch:
             self.on_batch()

@@ -579,6 +579,17 @@ class BemNode:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
+def bem_node_env(engine: Engine, host: str, port: int, prefix: str) -> dict[str, str]:
+    """The environment for a `bem node` process on this database, broker and prefix."""
+    return {
+        "BEM_DATABASE_URL": engine.url.render_as_string(hide_password=False),
+        "BEM_MQTT_HOST": host,
+        "BEM_MQTT_PORT": str(port),
+        "BEM_MQTT_TOPIC_PREFIX": prefix,
+        "BEM_NODE_BATCH_INTERVAL_S": "0.05",
+    }
+
+
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
     """wait_until, failing the test with `what` when the time runs out."""
     started = time.monotonic()

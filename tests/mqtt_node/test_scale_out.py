@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
@@ -19,9 +21,11 @@ from mqtt_node.simulator import SimulatedCycler, SimulatorOptions
 from mqtt_node.topics import Topics
 from mqtt_node.transport import BrokerSettings, PahoTransport
 from tests.mqtt_node.helpers import (
+    BemNode,
     Publisher,
     add_experiment,
     announce_and_register,
+    bem_node_env,
     check_all_samples_landed,
     chunks,
     forget_session,
@@ -106,6 +110,90 @@ def test_two_nodes_split_the_ingest_without_storing_a_sample_twice(
     assert sum(node.stats.samples_written for node in two_nodes) == total * len(experiments)
     assert sum(node.stats.samples_duplicate for node in two_nodes) == 0
     assert rejected(mariadb_engine) == []
+
+
+@pytest.fixture
+def two_bem_nodes(
+    tmp_path: Path, mqtt_broker: tuple[str, int], mariadb_engine: Engine, prefix: str
+) -> Iterator[list[BemNode]]:
+    """Two `bem node` processes in one shared-subscription group; both are stopped (and
+    their persistent sessions dropped) at the end, whatever happened."""
+    host, port = mqtt_broker
+    env = bem_node_env(mariadb_engine, host, port, prefix)
+    group = unique_name("g")
+    client_ids = [unique_name(f"bem-node-proc-{letter}-") for letter in "ab"]
+    processes = [
+        BemNode(
+            tmp_path / f"node-{letter}.log",
+            env,
+            "--shared-group",
+            group,
+            "--client-id",
+            client_id,
+            "--wait-db",
+            "10",
+        )
+        for letter, client_id in zip("ab", client_ids, strict=True)
+    ]
+    try:
+        for process in processes:
+            process.start()
+        yield processes
+    finally:
+        for process in processes:
+            process.stop()
+        for client_id in client_ids:
+            forget_session(host, port, client_id)
+
+
+PROCESS_MESSAGES = 40  # per experiment
+PROCESS_SAMPLES_PER_MESSAGE = 50
+
+
+def test_two_node_processes_split_the_ingest_without_storing_a_sample_twice(
+    two_bem_nodes: list[BemNode], publisher: Publisher, mariadb_engine: Engine, prefix: str
+) -> None:
+    # Both processes connected (and so subscribing), and one of them answers an announce.
+    for process in two_bem_nodes:
+        wait_for(
+            lambda p=process: "connected to" in p.log() or not p.running(),
+            20,
+            f"{process.log_path.name} to connect",
+        )
+        assert process.running(), process.log()[-2000:]
+    stations = announce_and_register(
+        publisher, prefix, unique_name("cu-"), ["ch1", "ch2", "ch3", "ch4"]
+    )
+    experiments = {
+        station: add_experiment(mariadb_engine, station, status=ExperimentStatus.RUNNING)
+        for station in stations.values()
+    }
+    topics = Topics(prefix)
+    total = PROCESS_MESSAGES * PROCESS_SAMPLES_PER_MESSAGE
+    for seqs in chunks(total, PROCESS_SAMPLES_PER_MESSAGE):
+        for station, experiment_id in experiments.items():
+            publisher.publish(topics.measures(station), measures(experiment_id, seqs))
+
+    wait_for(publisher.all_acknowledged, 20, "the broker to acknowledge every message")
+    for experiment_id in experiments.values():
+        wait_for(lambda e=experiment_id: sample_rows(mariadb_engine, e) >= total, 20, "samples")
+    # Every (experiment, seq) once, value by value, and sample_count equal to the rows.
+    for experiment_id in experiments.values():
+        check_all_samples_landed(mariadb_engine, experiment_id, total)
+    assert rejected(mariadb_engine) == []
+    for process in two_bem_nodes:
+        assert process.running(), process.log()[-2000:]
+
+    # Each process logs its totals when it stops: both took a share, and together they
+    # wrote each sample once (the broker gave each message to one of them).
+    written = []
+    for process in two_bem_nodes:
+        process.stop()
+        totals = re.findall(r"samples written (\d+)", process.log())
+        assert totals, process.log()[-2000:]
+        written.append(int(totals[-1]))
+    assert all(count > 0 for count in written), written
+    assert sum(written) == total * len(experiments)
 
 
 @pytest.fixture
