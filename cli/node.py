@@ -38,19 +38,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def node_options(settings: Settings, shared_group: str | None = None):
+    """The node's runtime options: every `node.*` setting it shares, plus the MQTT topics."""
+    import dataclasses
+
     from mqtt_node.node import NodeOptions
 
-    node = settings.node
+    shared = {f.name for f in dataclasses.fields(NodeOptions)}
     return NodeOptions(
         topic_prefix=settings.mqtt.topic_prefix,
         shared_group=settings.mqtt.shared_group if shared_group is None else shared_group,
-        batch_size=node.batch_size,
-        batch_interval_s=node.batch_interval_s,
-        queue_size=node.queue_size,
-        heartbeat_timeout_s=node.heartbeat_timeout_s,
-        start_timeout_s=node.start_timeout_s,
-        start_retries=node.start_retries,
-        max_payload_bytes=node.max_payload_bytes,
+        **{key: value for key, value in dataclasses.asdict(settings.node).items() if key in shared},
     )
 
 
