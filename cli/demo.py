@@ -10,7 +10,7 @@ from cli.common import Datastore, open_datastore
 from cli.web import serve
 from components.context import WebContext
 from config import load_settings
-from datastore.demo_data import demo_summary, seed_demo_data
+from simulation.demo_data import demo_summary, seed_demo_data
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     live = None
     if not args.no_cyclers:
-        from mqtt_node.live_demo import start_live_demo
+        from simulation.live_demo import start_live_demo
 
         live = start_live_demo(store.engine, store.sessions, settings)
         where = f"broker {settings.mqtt.host}" if settings.mqtt.host else "an in-process broker"

@@ -45,8 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from cli.node import broker_settings
-    from mqtt_node.simulator import SimulatedCycler, SimulatorOptions
     from mqtt_node.transport import PahoTransport
+    from simulation.cycler import SimulatedCycler, SimulatorOptions
 
     if not 1 <= args.stations <= 256:
         raise CommandError(f"--stations: expected 1 to 256, got {args.stations}")

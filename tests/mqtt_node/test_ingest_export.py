@@ -15,9 +15,9 @@ from sqlalchemy import Engine
 
 from domain.status import ExperimentStatus
 from mqtt_node.node import Node
-from mqtt_node.simulator import SimulatedCycler, SimulatorOptions
 from mqtt_node.topics import Topics
 from mqtt_node.transport import BrokerSettings, PahoTransport
+from simulation.cycler import SimulatedCycler, SimulatorOptions
 from tests.mqtt_node.helpers import (
     STEP_CYCLES,
     T0,
@@ -144,7 +144,7 @@ def spy(publisher: Publisher, prefix: str) -> Publisher:
 def simulated_unit(
     mqtt_broker: tuple[str, int], prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[SimulatedCycler]:
-    from mqtt_node import simulator
+    from simulation import cycler as simulator
 
     monkeypatch.setattr(simulator, "HEARTBEAT_PERIOD_S", 0.2)  # the start comes sooner
     host, port = mqtt_broker

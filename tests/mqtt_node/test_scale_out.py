@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from datastore.models import Experiment
 from domain.status import ExperimentStatus
 from mqtt_node.node import Node, NodeOptions
-from mqtt_node.simulator import SimulatedCycler, SimulatorOptions
 from mqtt_node.topics import Topics
 from mqtt_node.transport import BrokerSettings, PahoTransport
+from simulation.cycler import SimulatedCycler, SimulatorOptions
 from tests.mqtt_node.helpers import (
     BemNode,
     Publisher,

@@ -6,7 +6,7 @@ import pytest
 
 from config import Settings
 from datastore import make_engine, make_session_factory, upgrade
-from datastore.demo_data import seed_demo_data
+from simulation.demo_data import seed_demo_data
 
 
 @pytest.fixture

@@ -25,8 +25,8 @@ from datastore import catalog, make_engine, make_session_factory, upgrade
 from datastore.models import Experiment, Measurement, Station
 from domain.status import ExperimentStatus
 from mqtt_node.node import Node, NodeOptions
-from mqtt_node.simulator import SimulatedCycler, SimulatorOptions
 from mqtt_node.transport import MemoryBroker
+from simulation.cycler import SimulatedCycler, SimulatorOptions
 
 HEARTBEAT_TIMEOUT_S = 4.0
 SAMPLE_RATE_HZ = 10.0

@@ -19,10 +19,11 @@ from typing import Any
 import pytest
 
 from domain.status import ExperimentStatus
-from mqtt_node import protocol, simulator
-from mqtt_node.simulator import SimulatedCycler, SimulatorOptions
+from mqtt_node import protocol
 from mqtt_node.topics import NODE_KINDS, Topics
 from mqtt_node.transport import MemoryBroker, Message, wait_until
+from simulation import cycler as simulator
+from simulation.cycler import SimulatedCycler, SimulatorOptions
 from tests.mqtt_node.helpers import ROOT, wait_for
 
 UNIT = "sim-test"
@@ -556,7 +557,7 @@ def test_speed_makes_simulated_time_run_faster_than_the_clock(registered, contro
 def test_the_simulator_loads_nothing_that_reaches_the_database() -> None:
     """`bem simulate` is a reference for cycler authors: protocol in, protocol out."""
     probe = (
-        "import sys, mqtt_node.simulator\n"
+        "import sys, simulation.cycler\n"
         "loaded = sorted(n for n in sys.modules if n.split('.')[0] in "
         "('datastore', 'sqlalchemy', 'pymysql', 'sqlite3', 'config', 'cli'))\n"
         "print(loaded)\n"

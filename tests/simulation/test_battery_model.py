@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from domain.battery_model import AMBIENT_C, BatteryModel, BatteryParameters, parameters_for
+from simulation.battery_model import AMBIENT_C, BatteryModel, BatteryParameters, parameters_for
 
 KINDS = [
     ("lithium-ion", "NMC"),

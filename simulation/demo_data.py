@@ -7,7 +7,7 @@
 - the computational unit "demo-unit" with six stations (`DEMO_STATIONS`);
 - nine profiles written in the profile language (docs/profiles.md);
 - finished experiments whose samples come from running each profile on the equivalent-
-  circuit model of its battery (`domain.cycler.run_to_completion`), with a `temp_body`
+  circuit model of its battery (`simulation.profile_runner.run_to_completion`), with a `temp_body`
   channel and a little measurement noise; one run stopped by a safety alarm (ERROR),
   one CANCELLED and three QUEUED experiments; two experiments imported from other labs.
 
@@ -38,10 +38,16 @@ from datastore.catalog import (
 from datastore.ingest import channel_ids, insert_alarm, insert_samples
 from datastore.models import Battery, Experiment, Profile, Station
 from datastore.types import utcnow
-from domain.battery_model import BatteryModel, parameters_for
-from domain.cycler import TEMPERATURE_CHANNEL, Alarm, SafetyWindow, Sample, run_to_completion
 from domain.profiles import expand_profile
 from domain.status import ExperimentStatus
+from simulation.battery_model import BatteryModel, parameters_for
+from simulation.profile_runner import (
+    TEMPERATURE_CHANNEL,
+    Alarm,
+    SafetyWindow,
+    Sample,
+    run_to_completion,
+)
 
 DEMO_UNIT = "demo-unit"
 TEMPERATURE_UNIT = "°C"

@@ -19,8 +19,8 @@ from datastore.models import Battery, Experiment, Profile, Station, utcnow
 from domain.status import ACTIVE_STATUSES, ExperimentStatus
 from mqtt_node import protocol
 from mqtt_node.node import Node
-from mqtt_node.simulator import SimulatedCycler, SimulatorOptions
 from mqtt_node.transport import MemoryBroker, Transport
+from simulation.cycler import SimulatedCycler, SimulatorOptions
 
 log = logging.getLogger("bem.demo")
 
@@ -76,7 +76,7 @@ def start_live_demo(
     the experiments queued on them in the demo data start too.
     """
     from cli.node import node_options
-    from datastore.demo_data import DEMO_STATIONS, DEMO_UNIT
+    from simulation.demo_data import DEMO_STATIONS, DEMO_UNIT
 
     demo = settings.demo
     stations = [

@@ -24,11 +24,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings, load_settings
 from datastore import make_engine, make_session_factory, upgrade
-from datastore.demo_data import DEMO_STATIONS, seed_demo_data
 from datastore.models import Experiment
 from domain.status import ExperimentStatus
-from mqtt_node.live_demo import LiveDemo, start_live_demo
 from mqtt_node.transport import PahoTransport
+from simulation.demo_data import DEMO_STATIONS, seed_demo_data
+from simulation.live_demo import LiveDemo, start_live_demo
 from tests.mqtt_node.helpers import ROOT, forget_session, free_port, unique_name, wait_for
 
 # The stations come online with their first heartbeat (2 s), then the node starts them.

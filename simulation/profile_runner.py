@@ -40,9 +40,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from domain.battery_model import BatteryModel
 from domain.profiles.language import Limit, Mode
 from domain.status import ExperimentStatus
+from simulation.battery_model import BatteryModel
 
 TEMPERATURE_CHANNEL = "temp_body"
 DEFAULT_MAX_STEP_DURATION_S = 24 * 3600.0

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from domain.battery_model import BatteryModel, parameters_for
-from domain.cycler import (
+from domain.status import ExperimentStatus
+from simulation.battery_model import BatteryModel, parameters_for
+from simulation.profile_runner import (
     AlarmCode,
     ProfileRunner,
     SafetyWindow,
@@ -17,7 +18,6 @@ from domain.cycler import (
     StepError,
     run_to_completion,
 )
-from domain.status import ExperimentStatus
 
 WINDOW = SafetyWindow(voltage_min=2.5, voltage_max=4.25, current_min=-5.0, current_max=5.0)
 

@@ -13,7 +13,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from datastore.catalog import create_battery
-from datastore.demo_data import DEMO_UNIT, seed_demo_data
 from datastore.models import (
     Alarm,
     Base,
@@ -27,6 +26,7 @@ from datastore.models import (
     Station,
 )
 from domain.status import ExperimentStatus
+from simulation.demo_data import DEMO_UNIT, seed_demo_data
 
 NOW = dt.datetime(2025, 6, 2, 9, 30, tzinfo=dt.UTC)
 

@@ -19,12 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from domain.battery_model import BatteryModel, parameters_for
-from domain.cycler import ProfileRunner, SafetyWindow
 from domain.status import ExperimentStatus
 from mqtt_node import protocol
 from mqtt_node.topics import Topics
 from mqtt_node.transport import Message, Transport
+from simulation.battery_model import BatteryModel, parameters_for
+from simulation.profile_runner import ProfileRunner, SafetyWindow
 
 log = logging.getLogger("bem.simulator")
 
