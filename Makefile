@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test test-fast lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ test: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	bash tests/install-browser.sh
 	$(BIN)/python -m pytest
+
+## make test-fast: the unit tests, no servers, no browser, no real-time simulation (about a minute)
+test-fast: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pytest -q -m "not mariadb and not mqtt and not browser and not slow"
 
 lint: $(BIN)/python
 	$(BIN)/ruff check .

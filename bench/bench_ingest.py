@@ -10,6 +10,7 @@ ceiling for any ingest through the driver).
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import time
@@ -130,8 +131,10 @@ def _row_count(engine) -> int:
 
 
 def _measure_node(url: str, total: int) -> float:
-    from mqtt_node.node import Node, NodeOptions
-    from mqtt_node.transport import BrokerSettings, PahoTransport
+    from config import default_settings
+    from mqtt_node.node import Node
+    from mqtt_node.topics import Topics
+    from mqtt_node.transport import PahoTransport
 
     pairs = _setup(url)
     prefix = f"bench{uuid.uuid4().hex[:6]}"
@@ -139,11 +142,20 @@ def _measure_node(url: str, total: int) -> float:
     expected = sum(payload.count(b'"seq"') for _station, payload in messages)
     engine = make_engine(url)
     transport = PahoTransport(
-        BrokerSettings(
-            host=BROKER_HOST, port=BROKER_PORT, client_id=f"bench-node-{prefix}", persistent=False
+        dataclasses.replace(
+            default_settings().mqtt,
+            host=BROKER_HOST,
+            port=BROKER_PORT,
+            client_id=f"bench-node-{prefix}",
+            persistent=False,
         )
     )
-    node = Node(engine, transport, NodeOptions(topic_prefix=prefix, batch_size=5000))
+    node = Node(
+        engine,
+        transport,
+        dataclasses.replace(default_settings().node, batch_size=5000),
+        Topics(prefix),
+    )
     node.start()
     if not transport.wait_connected(10):
         raise RuntimeError(f"no broker at {BROKER_HOST}:{BROKER_PORT}")

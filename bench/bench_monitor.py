@@ -37,9 +37,13 @@ from bench import Benchmark, Result
 from components.live_chart import TraceDef, build_figure
 from components.monitor_panels import refresh_outputs
 from components.station_card import station_grid
+from config import default_settings
 from datastore import catalog, ingest, make_engine, upgrade
 from datastore import monitor as store
 from domain.status import ExperimentStatus
+
+# The site's cap on expanded profile steps (profiles.max_steps).
+MAX_STEPS = default_settings().profiles.max_steps
 
 SERVER_URL = os.environ.get("BEM_BENCH_DATABASE_URL", "mysql+pymysql://root@127.0.0.1:3306/")
 STATIONS = 10
@@ -183,7 +187,9 @@ def _load_lab(engine: Engine, samples: int) -> list[tuple[int, int]]:
             current_max=5.0,
             nominal_capacity_ah=2.5,
         )
-        profile = catalog.create_profile(session, name="bench cycling", source=PROFILE)
+        profile = catalog.create_profile(
+            session, name="bench cycling", source=PROFILE, max_steps=MAX_STEPS
+        )
         for index in range(STATIONS):
             station = catalog.create_station(
                 session,
@@ -200,6 +206,7 @@ def _load_lab(engine: Engine, samples: int) -> list[tuple[int, int]]:
                 battery_id=battery.id,
                 station_id=station.id,
                 profile_id=profile.id,
+                max_steps=MAX_STEPS,
             )
             pairs.append((station.id, experiment))
         session.flush()

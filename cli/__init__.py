@@ -11,8 +11,10 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from bootstrap import StartupError
 from cli.common import CommandError
 from config import ConfigError
+from datastore import DatastoreError
 from datastore.catalog import CatalogError
 
 # Order here is the order in `bem --help`.
@@ -46,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or 0)
-    except (ConfigError, CommandError, CatalogError) as error:
+    except (ConfigError, CommandError, CatalogError, DatastoreError, StartupError) as error:
         print(f"bem {args.command}: {error}", file=sys.stderr)
         return getattr(error, "exit_status", 2 if isinstance(error, ConfigError) else 1)
     except KeyboardInterrupt:

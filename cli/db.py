@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from cli.common import wait_for_database
 from config import load_settings
-from datastore import make_engine
+from datastore import make_engine, wait_for_database
 from datastore.migrate import current_revision, head_revision, upgrade
 
 
@@ -41,7 +40,7 @@ def run_upgrade(args: argparse.Namespace) -> int:
     before = current_revision(engine)
     upgrade(engine)
     after = current_revision(engine)
-    where = engine.url.render_as_string()
+    where = engine.url.render_as_string(hide_password=True)
     if before == after:
         print(f"database {where} is up to date (revision {after})")
     else:

@@ -6,11 +6,11 @@ import argparse
 import signal
 import time
 
-from cli.common import Datastore, open_datastore
+import bootstrap
+from cli.common import open_datastore
 from cli.web import serve
-from components.context import WebContext
 from config import load_settings
-from simulation.demo_data import demo_summary, seed_demo_data
+from datastore import Datastore
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,8 +22,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "cyclers and the node (in-process unless BEM_MQTT_HOST is set), and serve the app."
         ),
     )
-    parser.add_argument("--host", help="address to listen on (default: web.host, 127.0.0.1)")
-    parser.add_argument("--port", type=int, help="port to listen on (default: web.port, 8050)")
+    parser.add_argument("--host", help="address to listen on (default: the setting web.host)")
+    parser.add_argument(
+        "--port", type=int, help="port to listen on (default: the setting web.port)"
+    )
     parser.add_argument("--no-serve", action="store_true", help="only create the demo data")
     parser.add_argument(
         "--no-cyclers", action="store_true", help="serve without the running simulated cyclers"
@@ -33,7 +35,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def ensure_demo_data(store: Datastore) -> bool:
     """Seed the demo lab into an empty database and say in one line what happened."""
-    where = store.engine.url.render_as_string(hide_password=True)
+    from simulation.demo_data import demo_summary, seed_demo_data
+
+    where = store.where
     started = time.perf_counter()
     created = seed_demo_data(store.sessions)
     if not created:
@@ -61,14 +65,13 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     live = None
     if not args.no_cyclers:
-        from simulation.live_demo import start_live_demo
-
-        live = start_live_demo(store.engine, store.sessions, settings)
+        live = bootstrap.live_demo(settings, store)
         where = f"broker {settings.mqtt.host}" if settings.mqtt.host else "an in-process broker"
         print(f"Simulated cyclers running over {where}.", flush=True)
     try:
         serve(
-            WebContext(settings, store.engine, store.sessions),
+            settings,
+            store,
             args.host or settings.web.host,
             args.port or settings.web.port,
         )

@@ -6,8 +6,9 @@ import argparse
 import logging
 import signal
 
-from cli.common import CommandError, open_datastore
-from config import Settings, load_settings
+import bootstrap
+from cli.common import open_datastore
+from config import load_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,48 +38,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def node_options(settings: Settings, shared_group: str | None = None):
-    """The node's runtime options: every `node.*` setting it shares, plus the MQTT topics."""
-    import dataclasses
-
-    from mqtt_node.node import NodeOptions
-
-    shared = {f.name for f in dataclasses.fields(NodeOptions)}
-    return NodeOptions(
-        topic_prefix=settings.mqtt.topic_prefix,
-        shared_group=settings.mqtt.shared_group if shared_group is None else shared_group,
-        **{key: value for key, value in dataclasses.asdict(settings.node).items() if key in shared},
-    )
-
-
-def broker_settings(settings: Settings, client_id: str | None = None):
-    from mqtt_node.transport import BrokerSettings
-
-    mqtt = settings.mqtt
-    if not mqtt.host:
-        raise CommandError("mqtt.host: no broker configured; set BEM_MQTT_HOST (or mqtt.host)")
-    return BrokerSettings(
-        host=mqtt.host,
-        port=mqtt.port,
-        username=mqtt.username,
-        password=mqtt.password,
-        client_id=client_id or mqtt.client_id,
-        keepalive=mqtt.keepalive,
-    )
-
-
 def run(args: argparse.Namespace) -> int:
-    from mqtt_node.node import Node
-    from mqtt_node.transport import PahoTransport
-
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     settings = load_settings()
-    broker = broker_settings(settings, args.client_id)
+    broker = bootstrap.broker_settings(settings, client_id=args.client_id)
     store = open_datastore(settings, wait_s=args.wait_db)
-    node = Node(store.engine, PahoTransport(broker), node_options(settings, args.shared_group))
+    node = bootstrap.node(settings, store, shared_group=args.shared_group, client_id=args.client_id)
 
     def stop(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
@@ -89,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         broker.client_id,
         broker.host,
         broker.port,
-        store.engine.url.render_as_string(),
+        store.where,
     )
     try:
         node.run_forever()

@@ -7,28 +7,34 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import flask
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from config import Settings
+from datastore import Datastore
 
 EXTENSION_KEY = "bem"
 
 
-@dataclass
+@dataclass(frozen=True)
 class WebContext:
+    """What the composition root hands the web app: its settings and its datastore."""
+
     settings: Settings
-    engine: Engine
-    sessions: sessionmaker[Session]
+    store: Datastore
+
+
+def install(server: flask.Flask, web_context: WebContext) -> None:
+    server.extensions[EXTENSION_KEY] = web_context
 
 
 def current() -> WebContext:
     """The context of the app serving the current request."""
-    return flask.current_app.extensions[EXTENSION_KEY]
+    context: WebContext = flask.current_app.extensions[EXTENSION_KEY]
+    return context
 
 
 @contextmanager
 def session() -> Iterator[Session]:
     """A database session for one callback: committed on success, rolled back on error."""
-    with current().sessions.begin() as db_session:
+    with current().store.sessions.begin() as db_session:
         yield db_session

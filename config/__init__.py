@@ -7,11 +7,12 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
 import yaml
 
@@ -27,10 +28,15 @@ class ConfigError(ValueError):
     """A setting is missing or has the wrong form; the message names the key."""
 
 
+# The section types declare names and types only: every default value is written once, in
+# config/defaults.yaml, which `load_settings` always reads first (`default_settings()` is that
+# file alone). A key missing from it is a ConfigError, not a silent fallback.
+
+
 @dataclass(frozen=True)
 class DatabaseSettings:
-    url: str = ""
-    instance_dir: str = "instance"
+    url: str
+    instance_dir: str
 
     @property
     def resolved_url(self) -> str:
@@ -43,55 +49,74 @@ class DatabaseSettings:
 
 @dataclass(frozen=True)
 class WebSettings:
-    host: str = "127.0.0.1"
-    port: int = 8050
-    secret_key: str = ""
-    debug: bool = False
+    host: str
+    port: int
+    secret_key: str
+    debug: bool
 
 
 @dataclass(frozen=True)
 class MqttSettings:
-    host: str = ""
-    port: int = 1883
-    username: str = ""
-    password: str = ""
-    topic_prefix: str = "bem"
-    client_id: str = "bem-node"
-    shared_group: str = ""
-    keepalive: int = 30
+    """How a client reaches the broker: used by the node, the simulator and the live demo."""
+
+    host: str
+    port: int
+    username: str
+    password: str
+    topic_prefix: str
+    client_id: str
+    shared_group: str
+    keepalive: int
+    # Keep the session (subscriptions and unacknowledged QoS 1 messages) while away.
+    persistent: bool
+    session_expiry_s: int
+    # How many unacknowledged QoS 1 messages the broker may send at once.
+    receive_maximum: int
 
 
 @dataclass(frozen=True)
 class NodeSettings:
-    heartbeat_timeout_s: float = 15.0
-    batch_size: int = 2000
-    batch_interval_s: float = 0.2
-    queue_size: int = 20000
-    start_timeout_s: float = 20.0
-    start_retries: int = 2
-    max_payload_bytes: int = 4_000_000
+    heartbeat_timeout_s: float
+    batch_size: int
+    batch_interval_s: float
+    queue_size: int
+    start_timeout_s: float
+    start_retries: int
+    max_payload_bytes: int
+    control_interval_s: float
 
 
 @dataclass(frozen=True)
 class ProfileSettings:
-    max_steps: int = 100_000
+    max_steps: int
+
+
+@dataclass(frozen=True)
+class SimulatorSettings:
+    """`bem simulate`: the unit it plays and how fast (its options override these)."""
+
+    unit: str
+    stations: int
+    rate_hz: float
+    speed: float
 
 
 @dataclass(frozen=True)
 class DemoSettings:
-    stations: int = 6
-    sample_rate_hz: float = 2.0
-    speed: float = 1.0
+    stations: int
+    sample_rate_hz: float
+    speed: float
 
 
 @dataclass(frozen=True)
 class Settings:
-    database: DatabaseSettings = field(default_factory=DatabaseSettings)
-    web: WebSettings = field(default_factory=WebSettings)
-    mqtt: MqttSettings = field(default_factory=MqttSettings)
-    node: NodeSettings = field(default_factory=NodeSettings)
-    profiles: ProfileSettings = field(default_factory=ProfileSettings)
-    demo: DemoSettings = field(default_factory=DemoSettings)
+    database: DatabaseSettings
+    web: WebSettings
+    mqtt: MqttSettings
+    node: NodeSettings
+    profiles: ProfileSettings
+    simulator: SimulatorSettings
+    demo: DemoSettings
 
     def replace(self, **sections: Mapping[str, Any]) -> Settings:
         """A copy with some keys changed: `settings.replace(database={"url": ...})`."""
@@ -121,6 +146,13 @@ _CHECKS: dict[tuple[str, str], tuple[Any, str]] = {
     ("node", "start_timeout_s"): (lambda v: v > 0, "a positive number of seconds"),
     ("node", "start_retries"): (lambda v: v >= 0, "an integer of at least 0"),
     ("node", "max_payload_bytes"): (lambda v: v >= 1024, "an integer of at least 1024"),
+    ("node", "control_interval_s"): (lambda v: v > 0, "a positive number of seconds"),
+    ("mqtt", "session_expiry_s"): (lambda v: v >= 0, "an integer of at least 0 (seconds)"),
+    ("mqtt", "receive_maximum"): (lambda v: 1 <= v <= 65535, "an integer from 1 to 65535"),
+    ("simulator", "unit"): (lambda v: bool(v), "a non-empty unit name"),
+    ("simulator", "stations"): (lambda v: 1 <= v <= 256, "an integer from 1 to 256"),
+    ("simulator", "rate_hz"): (lambda v: 0 < v <= 1000, "a rate in Hz above 0, at most 1000"),
+    ("simulator", "speed"): (lambda v: 0 < v <= 10000, "a time factor above 0, at most 10000"),
     ("profiles", "max_steps"): (lambda v: v >= 1, "a positive integer"),
     ("demo", "stations"): (lambda v: 0 <= v <= 64, "an integer from 0 to 64"),
     ("demo", "sample_rate_hz"): (lambda v: 0 < v <= 1000, "a rate in Hz above 0, at most 1000"),
@@ -191,6 +223,9 @@ def _build_section(
         if check and not check[0](value):
             raise ConfigError(f"{key}: expected {check[1]}, got {raw[name]!r}")
         values[name] = value
+    missing = [name for name in known if name not in values]
+    if missing:
+        raise ConfigError(f"{section}.{missing[0]}: missing (not even in {DEFAULTS_FILE.name})")
     return cls(**values)
 
 
@@ -226,11 +261,21 @@ def _merge_file(
 
 
 def _section_types() -> dict[str, type]:
-    return {f.name: f.default_factory for f in fields(Settings)}  # type: ignore[misc]
+    hints = get_type_hints(Settings)
+    return {f.name: hints[f.name] for f in fields(Settings)}
+
+
+@functools.cache
+def default_settings() -> Settings:
+    """The defaults alone (config/defaults.yaml), with no credentials file or environment."""
+    return load_settings(environ={}, read_credentials=False)
 
 
 def load_settings(
-    environ: Mapping[str, str] | None = None, credentials_file: str | Path | None = None
+    environ: Mapping[str, str] | None = None,
+    credentials_file: str | Path | None = None,
+    *,
+    read_credentials: bool = True,
 ) -> Settings:
     """Read defaults, the credentials file and the environment into one `Settings`."""
     environ = os.environ if environ is None else environ
@@ -240,7 +285,9 @@ def load_settings(
     _merge_file(merged, DEFAULTS_FILE, origins)
 
     credentials = credentials_file or environ.get("BEM_CREDENTIALS_FILE")
-    if credentials:
+    if not read_credentials:
+        pass
+    elif credentials:
         path = Path(credentials)
         if not path.is_file():
             raise ConfigError(f"BEM_CREDENTIALS_FILE: expected an existing file, got {str(path)!r}")

@@ -21,7 +21,6 @@ from datastore.models import Battery, ComputationalUnit, Experiment, Profile, St
 from datastore.types import utcnow
 from domain.batteries import BatteryError, validate_details, validate_window
 from domain.profiles import (
-    DEFAULT_MAX_STEPS,
     BatteryRating,
     Compatibility,
     FitBounds,
@@ -286,7 +285,7 @@ def create_profile(
     name: str,
     source: str,
     description: str = "",
-    max_steps: int = DEFAULT_MAX_STEPS,
+    max_steps: int,
 ) -> Profile:
     """Parse and store a profile with its envelope; ProfileError lists what is wrong."""
     name = _text("name", name, _NAME_LENGTH, required=True)
@@ -389,7 +388,7 @@ def queue_experiment(
     station_id: int,
     profile_id: int,
     description: str = "",
-    max_steps: int = DEFAULT_MAX_STEPS,
+    max_steps: int,
 ) -> Experiment:
     """Queue an experiment after checking the profile fits; its steps are expanded now.
 

@@ -34,6 +34,7 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from config import NodeSettings
 from datastore import dispatch as dispatch_store
 from datastore import ingest as store
 from datastore.models import utcnow
@@ -44,20 +45,6 @@ from mqtt_node.topics import Topics
 from mqtt_node.transport import Message, Transport
 
 log = logging.getLogger("bem.node")
-
-
-@dataclass(frozen=True)
-class NodeOptions:
-    topic_prefix: str = "bem"
-    shared_group: str = ""
-    batch_size: int = 2000
-    batch_interval_s: float = 0.2
-    queue_size: int = 20000
-    heartbeat_timeout_s: float = 15.0
-    start_timeout_s: float = 20.0
-    start_retries: int = 2
-    max_payload_bytes: int = 4_000_000
-    control_interval_s: float = 0.5
 
 
 @dataclass
@@ -81,13 +68,21 @@ class Rejected(Exception):
 
 
 class Node:
-    def __init__(self, engine: Engine, transport: Transport, options: NodeOptions) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        transport: Transport,
+        settings: NodeSettings,
+        topics: Topics,
+        shared_group: str = "",
+    ) -> None:
         self.engine = engine
         self.transport = transport
-        self.options = options
-        self.topics = Topics(options.topic_prefix)
+        self.settings = settings
+        self.topics = topics
+        self.shared_group = shared_group
         self.stats = NodeStats()
-        self._queue: queue.Queue[Message] = queue.Queue(maxsize=options.queue_size)
+        self._queue: queue.Queue[Message] = queue.Queue(maxsize=settings.queue_size)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._next_control = 0.0
@@ -102,7 +97,7 @@ class Node:
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="bem-node-writer", daemon=True)
         self._thread.start()
-        subscriptions = self.topics.node_subscriptions(self.options.shared_group)
+        subscriptions = self.topics.node_subscriptions(self.shared_group)
         self.transport.start(self._enqueue, [(topic_filter, 1) for topic_filter in subscriptions])
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -152,7 +147,7 @@ class Node:
             if batch:
                 self._ingest(batch)
             if time.monotonic() >= self._next_control:
-                self._next_control = time.monotonic() + self.options.control_interval_s
+                self._next_control = time.monotonic() + self.settings.control_interval_s
                 try:
                     if self._with_retry(self._control):
                         self.stats.control_passes += 1
@@ -214,13 +209,13 @@ class Node:
     def _take_batch(self) -> list[Message]:
         """Messages until the batch holds `batch_size` samples' worth or the interval passes."""
         try:
-            first = self._queue.get(timeout=min(0.2, self.options.control_interval_s))
+            first = self._queue.get(timeout=min(0.2, self.settings.control_interval_s))
         except queue.Empty:
             return []
         batch = [first]
         weight = _weight(first)
-        deadline = time.monotonic() + self.options.batch_interval_s
-        while weight < self.options.batch_size:
+        deadline = time.monotonic() + self.settings.batch_interval_s
+        while weight < self.settings.batch_size:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
@@ -358,7 +353,7 @@ class Node:
         }.get(kind)
         if parser is None:
             raise protocol.ProtocolError(f"the node does not accept {kind!r} messages")
-        return parser(payload, max_bytes=self.options.max_payload_bytes)
+        return parser(payload, max_bytes=self.settings.max_payload_bytes)
 
     def _reject(self, connection: Connection, message: Message, reason: str) -> None:
         self.stats.rejected += 1
@@ -427,20 +422,20 @@ class Node:
                     protocol.QOS["commands"],
                 )
             )
-        timeout = dt.timedelta(seconds=self.options.start_timeout_s)
+        timeout = dt.timedelta(seconds=self.settings.start_timeout_s)
         for start in dispatch_store.expired_starts(connection, now - timeout):
-            if start.attempts > self.options.start_retries:
+            if start.attempts > self.settings.start_retries:
                 dispatch_store.fail_start(
                     connection,
                     start.experiment_id,
                     now,
                     f"station {start.station_id} did not confirm the start within "
-                    f"{self.options.start_timeout_s:g} s ({start.attempts} attempts)",
+                    f"{self.settings.start_timeout_s:g} s ({start.attempts} attempts)",
                 )
                 log.error("experiment %d: start not confirmed, marked ERROR", start.experiment_id)
             elif dispatch_store.claim_start(connection, start.experiment_id, now, start.attempts):
                 self._send_start(start)
-        online_since = now - dt.timedelta(seconds=self.options.heartbeat_timeout_s)
+        online_since = now - dt.timedelta(seconds=self.settings.heartbeat_timeout_s)
         for start in dispatch_store.startable_experiments(connection, online_since):
             if dispatch_store.claim_start(connection, start.experiment_id, now, 0):
                 self._send_start(start)

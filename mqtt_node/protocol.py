@@ -30,8 +30,8 @@ from domain.status import ExperimentStatus
 
 PROTOCOL_VERSION: Final = 1
 
-# Limits against abuse and against values the database cannot hold.
-MAX_PAYLOAD_BYTES: Final = 4_000_000
+# Limits against abuse and against values the database cannot hold. The largest payload
+# accepted is a setting (node.max_payload_bytes), passed to the parsers as `max_bytes`.
 MAX_SAMPLES_PER_MESSAGE: Final = 100_000
 MAX_ID: Final = 2**31 - 1  # ids and seq are signed 32-bit INT columns in MariaDB
 MAX_NAME_CHARS: Final = 100  # unit, station, profile and channel names: VARCHAR(100)
@@ -477,12 +477,12 @@ def _json_error(error: Exception) -> ProtocolError:
     return ProtocolError(f"payload: not valid JSON ({str(error).split(';')[0]})")
 
 
-def _decode(payload: bytes, max_bytes: int, build: Callable[[dict[str, Any]], _T]) -> _T:
+def _decode(payload: bytes, max_bytes: int | None, build: Callable[[dict[str, Any]], _T]) -> _T:
     """Bytes → JSON object → message; every failure becomes a ProtocolError."""
     if isinstance(payload, str):
         raise TypeError("payload must be bytes (the raw MQTT payload), not str")
     size = len(payload)
-    if size > max_bytes:
+    if max_bytes is not None and size > max_bytes:
         raise ProtocolError(f"payload: {size} bytes, more than the limit of {max_bytes}")
     if size == 0:
         raise ProtocolError("payload: empty, expected a JSON object")
@@ -767,27 +767,27 @@ def _raise_duplicate_seq(samples: Sequence[Sample]) -> None:
 # ---------------------------------------------------------------- parsers
 
 
-def parse_announce(payload: bytes, *, max_bytes: int = MAX_PAYLOAD_BYTES) -> Announce:
+def parse_announce(payload: bytes, *, max_bytes: int | None = None) -> Announce:
     """An announce (`{prefix}/units/{unit}/announce`)."""
     return _decode(payload, max_bytes, _build_announce)
 
 
-def parse_registered(payload: bytes, *, max_bytes: int = MAX_PAYLOAD_BYTES) -> Registered:
+def parse_registered(payload: bytes, *, max_bytes: int | None = None) -> Registered:
     """The node's answer to an announce (`{prefix}/units/{unit}/registered`)."""
     return _decode(payload, max_bytes, _build_registered)
 
 
-def parse_heartbeat(payload: bytes, *, max_bytes: int = MAX_PAYLOAD_BYTES) -> Heartbeat:
+def parse_heartbeat(payload: bytes, *, max_bytes: int | None = None) -> Heartbeat:
     """A heartbeat (`{prefix}/stations/{station}/heartbeat`)."""
     return _decode(payload, max_bytes, _build_heartbeat)
 
 
-def parse_command(payload: bytes, *, max_bytes: int = MAX_PAYLOAD_BYTES) -> Command:
+def parse_command(payload: bytes, *, max_bytes: int | None = None) -> Command:
     """A start, stop, pause or resume command (`{prefix}/stations/{station}/commands`)."""
     return _decode(payload, max_bytes, _build_command)
 
 
-def parse_status(payload: bytes, *, max_bytes: int = MAX_PAYLOAD_BYTES) -> StatusReport:
+def parse_status(payload: bytes, *, max_bytes: int | None = None) -> StatusReport:
     """A status report (`{prefix}/stations/{station}/status`)."""
     return _decode(payload, max_bytes, _build_status)
 
@@ -795,20 +795,20 @@ def parse_status(payload: bytes, *, max_bytes: int = MAX_PAYLOAD_BYTES) -> Statu
 def parse_measures(
     payload: bytes,
     *,
-    max_bytes: int = MAX_PAYLOAD_BYTES,
+    max_bytes: int | None = None,
     max_samples: int = MAX_SAMPLES_PER_MESSAGE,
 ) -> Measures:
     """Samples of one experiment (`{prefix}/stations/{station}/measures`)."""
     return _decode(payload, max_bytes, lambda data: _build_measures(data, max_samples))
 
 
-def parse_alarm(payload: bytes, *, max_bytes: int = MAX_PAYLOAD_BYTES) -> Alarm:
+def parse_alarm(payload: bytes, *, max_bytes: int | None = None) -> Alarm:
     """An alarm (`{prefix}/stations/{station}/alarms`)."""
     return _decode(payload, max_bytes, _build_alarm)
 
 
 class Parser(Protocol):
-    def __call__(self, payload: bytes, *, max_bytes: int = ...) -> Message: ...
+    def __call__(self, payload: bytes, *, max_bytes: int | None = ...) -> Message: ...
 
 
 # The parser for each topic kind, so a receiver can dispatch on `Topics.parse(...)`.

@@ -86,7 +86,7 @@ class Topics:
 
     __slots__ = ("prefix", "_head")
 
-    def __init__(self, prefix: str = "bem") -> None:
+    def __init__(self, prefix: str) -> None:
         self.prefix = _check_prefix(prefix)
         self._head = prefix + "/"
 

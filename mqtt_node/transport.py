@@ -18,7 +18,10 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:  # only the type: a cycler using this module needs no settings machinery
+    from config import MqttSettings
 
 log = logging.getLogger("bem.mqtt")
 
@@ -154,25 +157,10 @@ class MemoryTransport:
 # ---------------------------------------------------------------- paho-mqtt
 
 
-@dataclass(frozen=True)
-class BrokerSettings:
-    host: str
-    port: int = 1883
-    username: str = ""
-    password: str = ""
-    client_id: str = ""
-    keepalive: int = 30
-    # Keep the session (subscriptions and unacknowledged QoS 1 messages) while away.
-    persistent: bool = True
-    session_expiry_s: int = 7 * 24 * 3600
-    # How many unacknowledged QoS 1 messages the broker may send us at once.
-    receive_maximum: int = 1000
-
-
 class PahoTransport:
     """A paho-mqtt 2 client with manual acknowledgement and automatic reconnection."""
 
-    def __init__(self, settings: BrokerSettings) -> None:
+    def __init__(self, settings: MqttSettings) -> None:
         import paho.mqtt.client as mqtt
         from paho.mqtt.enums import CallbackAPIVersion
         from paho.mqtt.packettypes import PacketTypes

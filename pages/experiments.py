@@ -3,9 +3,9 @@
 import dash
 from dash import html
 
-from app import experiment_csv_url
 from components import context
 from components.tables import record_grid
+from components.urls import experiment_csv_url
 from datastore.queries import list_experiments
 
 dash.register_page(__name__, path="/experiments", name="Experiments", order=1)

@@ -416,7 +416,7 @@ def download_window(_clicks: int | None, view_data: dict[str, Any] | None) -> An
     start, end = window_csv_range(view)
     text = "".join(
         iter_experiment_csv(
-            context.current().engine, view.experiment_id, start_ts=start, end_ts=end
+            context.current().store.engine, view.experiment_id, start_ts=start, end_ts=end
         )
     )
     return dcc.send_string(text, csv_filename(view.experiment_id, start, end), type="text/csv")

@@ -51,11 +51,11 @@ class SimulatedStation:
 
 @dataclass
 class SimulatorOptions:
-    unit: str = "sim-unit"
-    stations: int = 4
-    rate_hz: float = 4.0
-    speed: float = 1.0
-    topic_prefix: str = "bem"
+    unit: str
+    stations: int
+    rate_hz: float
+    speed: float
+    topic_prefix: str
     host: str = "127.0.0.1"
     voltage_min: float = 0.0
     voltage_max: float = 60.0

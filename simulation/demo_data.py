@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from config import default_settings
 from datastore.catalog import (
     cancel_experiment,
     create_battery,
@@ -48,6 +49,9 @@ from simulation.profile_runner import (
     Sample,
     run_to_completion,
 )
+
+# The site's cap on expanded profile steps (profiles.max_steps).
+MAX_STEPS = default_settings().profiles.max_steps
 
 DEMO_UNIT = "demo-unit"
 TEMPERATURE_UNIT = "°C"
@@ -617,7 +621,9 @@ def seed_demo_data(sessions: sessionmaker[Session], *, now: dt.datetime | None =
             for spec in DEMO_STATIONS
         }
         profiles = {
-            name: create_profile(session, name=name, description=description, source=source)
+            name: create_profile(
+                session, name=name, description=description, source=source, max_steps=MAX_STEPS
+            )
             for name, description, source in _PROFILES
         }
         recordings = [
@@ -766,6 +772,7 @@ def _store_run(
             battery_id=battery.id,
             station_id=stations[run.station].id,
             profile_id=profiles[run.profile].id,
+            max_steps=MAX_STEPS,
         )
         experiment.start_sent_at = timed.began_at - dt.timedelta(seconds=2)
         experiment.start_attempts = 1
@@ -851,6 +858,7 @@ def _store_pending(
         battery_id=batteries[pending.battery].id,
         station_id=stations[pending.station].id,
         profile_id=profiles[pending.profile].id,
+        max_steps=MAX_STEPS,
     )
     experiment.created_at = created_at
     session.flush()

@@ -10,17 +10,21 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from config import Settings
+from config import Settings, default_settings
 from datastore import catalog
 from datastore.models import Battery, Experiment, Profile, Station, utcnow
 from domain.status import ACTIVE_STATUSES, ExperimentStatus
 from mqtt_node import protocol
 from mqtt_node.node import Node
-from mqtt_node.transport import MemoryBroker, Transport
+from mqtt_node.transport import Transport
 from simulation.cycler import SimulatedCycler, SimulatorOptions
+from simulation.demo_data import DEMO_STATIONS, DEMO_UNIT
+
+# The site's cap on expanded profile steps (profiles.max_steps).
+MAX_STEPS = default_settings().profiles.max_steps
 
 log = logging.getLogger("bem.demo")
 
@@ -49,35 +53,15 @@ class LiveDemo:
         self.node.stop()
 
 
-def _transports(settings: Settings, count: int) -> tuple[Transport, list[Transport]]:
-    if not settings.mqtt.host:
-        broker = MemoryBroker()
-        return broker.transport("node"), [broker.transport(f"sim{i}") for i in range(count)]
-    from dataclasses import replace
-
-    from cli.node import broker_settings
-    from mqtt_node.transport import PahoTransport
-
-    base = broker_settings(settings)
-    # The cyclers' ids follow the node's: a fixed id would knock another demo's cyclers
-    # off a shared broker (one connection per client id).
-    return PahoTransport(base), [
-        PahoTransport(replace(base, client_id=f"{base.client_id}-sim{i}", persistent=False))
-        for i in range(count)
-    ]
-
-
 def start_live_demo(
-    engine: Engine, sessions: sessionmaker[Session], settings: Settings
+    node: Node, cycler_transport: Transport, sessions: sessionmaker[Session], settings: Settings
 ) -> LiveDemo:
-    """Start the node and a simulated demo unit, and queue a pulse test on every idle station.
+    """Start `node` and a simulated demo unit on `cycler_transport`, and queue a pulse test
+    on every idle station.
 
     The simulated unit announces the demo lab's stations with their recorded windows, so
     the experiments queued on them in the demo data start too.
     """
-    from cli.node import node_options
-    from simulation.demo_data import DEMO_STATIONS, DEMO_UNIT
-
     demo = settings.demo
     stations = [
         protocol.StationAnnouncement(
@@ -90,13 +74,12 @@ def start_live_demo(
         )
         for spec in DEMO_STATIONS[: demo.stations]
     ]
-    node_transport, (cycler_transport,) = _transports(settings, 1)
-    node = Node(engine, node_transport, node_options(settings))
     node.start()
     cycler = SimulatedCycler(
         cycler_transport,
         SimulatorOptions(
             unit=DEMO_UNIT,
+            stations=len(stations),
             rate_hz=demo.sample_rate_hz,
             speed=demo.speed,
             topic_prefix=settings.mqtt.topic_prefix,
@@ -173,6 +156,7 @@ def queue_live_experiments(sessions: sessionmaker[Session], station_ids: list[in
                 name=LIVE_PROFILE,
                 source=LIVE_PROFILE_TEXT,
                 description="Charge and discharge pulses with rests, for the live demo.",
+                max_steps=MAX_STEPS,
             )
         busy_statuses = [ExperimentStatus.QUEUED, *ACTIVE_STATUSES]
         windows = {
@@ -200,6 +184,7 @@ def queue_live_experiments(sessions: sessionmaker[Session], station_ids: list[in
                 station_id=station_id,
                 profile_id=profile.id,
                 description="Started by the demo's simulated cycler.",
+                max_steps=MAX_STEPS,
             )
             queued.append(experiment.id)
     return queued

@@ -1,16 +1,17 @@
-"""Shared fixtures: settings, databases (SQLite per test, MariaDB per session), the broker,
-the app factory and the browser.
+"""Shared fixtures: settings, databases (SQLite per test, MariaDB per session) and the broker.
 
 Tests that need a server skip with the reason when it is unreachable; with
-BEM_REQUIRE_SERVICES=1 they fail instead, so CI cannot pass by skipping.
+BEM_REQUIRE_SERVICES=1 they fail instead, so CI cannot pass by skipping. Each test is
+marked with what it needs (`mariadb`, `mqtt`, `browser`), from its fixtures, so
+`make test-fast` (`-m "not mariadb and not mqtt and not browser"`) runs with no server.
+
+The web app and browser fixtures are in tests/web/conftest.py: nothing here needs Dash's
+test extras.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,27 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from config import Settings, load_settings
 from datastore import make_engine, make_session_factory, upgrade
 from datastore.models import Base
-
-REQUIRE_SERVICES = os.environ.get("BEM_REQUIRE_SERVICES") == "1"
-MARIADB_URL = os.environ.get("BEM_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/")
-MQTT_HOST = os.environ.get("BEM_TEST_MQTT_HOST", "127.0.0.1")
-MQTT_PORT = int(os.environ.get("BEM_TEST_MQTT_PORT", "1883"))
-
-
-def service_missing(reason: str) -> None:
-    """Skip the test, or fail it when services are required."""
-    if REQUIRE_SERVICES:
-        pytest.fail(f"{reason} (BEM_REQUIRE_SERVICES=1)", pytrace=False)
-    pytest.skip(reason)
-
-
-def _reachable(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=2):
-            return True
-    except OSError:
-        return False
-
+from tests.services import MARIADB_URL, MQTT_HOST, MQTT_PORT, reachable, service_missing
 
 # ---------------------------------------------------------------- settings and SQLite
 
@@ -76,7 +57,7 @@ def sqlite_engine(sqlite_url: str) -> Iterator[Engine]:
 def mariadb_url() -> Iterator[str]:
     """A database created for this test session on the MariaDB server, migrated, then dropped."""
     server = make_url(MARIADB_URL)
-    if not _reachable(server.host or "127.0.0.1", server.port or 3306):
+    if not reachable(server.host or "127.0.0.1", server.port or 3306):
         service_missing(f"MariaDB is not reachable at {server.host}:{server.port or 3306}")
     name = f"bem_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     admin = make_engine(server.set(database="").render_as_string(hide_password=False))
@@ -136,76 +117,27 @@ def session(sessions: sessionmaker[Session]) -> Iterator[Session]:
 @pytest.fixture(scope="session")
 def mqtt_broker() -> tuple[str, int]:
     """(host, port) of a running MQTT broker (Mosquitto on this machine)."""
-    if not _reachable(MQTT_HOST, MQTT_PORT):
+    if not reachable(MQTT_HOST, MQTT_PORT):
         service_missing(f"no MQTT broker at {MQTT_HOST}:{MQTT_PORT}")
     return MQTT_HOST, MQTT_PORT
 
 
-# ---------------------------------------------------------------- web app and browser
+# ---------------------------------------------------------------- markers from fixtures
+
+# A test using one of these fixtures needs that service; the marker says so for `-m`.
+_SERVICE_FIXTURES = {
+    "mariadb": {"mariadb_url", "mariadb_engine"},
+    "mqtt": {"mqtt_broker"},
+    "browser": {"browser", "dash_duo"},
+}
 
 
-@pytest.fixture
-def clean_page_registry() -> Iterator[None]:
-    """Let each app instance register the pages afresh (Dash keeps a global registry)."""
-    import dash
-    from dash import _callback, _pages
-
-    def clear() -> None:
-        _pages.PAGE_REGISTRY.clear()
-        _callback.GLOBAL_CALLBACK_LIST.clear()
-        _callback.GLOBAL_CALLBACK_MAP.clear()
-        for name in [n for n in sys.modules if n == "pages" or n.startswith("pages.")]:
-            del sys.modules[name]
-
-    clear()
-    yield
-    clear()
-    assert dash  # imported for its side effect of loading the registry module
-
-
-@pytest.fixture
-def app_factory(clean_page_registry: None, settings: Settings):
-    """`app_factory(**overrides)` builds the app on the test's fresh SQLite database."""
-    from app import create_app
-
-    def factory(app_settings: Settings | None = None):
-        return create_app(app_settings or settings)
-
-    return factory
-
-
-def _browser_available() -> str | None:
-    if not shutil.which("chromedriver"):
-        return "chromedriver is not installed (apt-get install chromium chromium-driver)"
-    if not (shutil.which("chromium") or os.environ.get("DASH_TEST_CHROMEPATH")):
-        return "chromium is not installed (apt-get install chromium chromium-driver)"
-    return None
-
-
-@pytest.fixture
-def browser(request: pytest.FixtureRequest):
-    """dash_duo, or a skip (a failure with BEM_REQUIRE_SERVICES=1) when there is no browser."""
-    missing = _browser_available()
-    if missing:
-        service_missing(missing)
-    return request.getfixturevalue("dash_duo")
-
-
-def pytest_setup_options():
-    """Chrome options for dash_duo: Debian's Chromium, no network chatter."""
-    from selenium.webdriver.chrome.options import Options
-
-    options = Options()
-    chromium = os.environ.get("DASH_TEST_CHROMEPATH") or shutil.which("chromium")
-    if chromium:
-        options.binary_location = chromium
-    for flag in (
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-quic",
-        "--window-size=1400,1000",
-    ):
-        options.add_argument(flag)
-    return options
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("engine") == "mariadb":
+            fixtures.add("mariadb_engine")
+        for marker, needs in _SERVICE_FIXTURES.items():
+            if fixtures & needs:
+                item.add_marker(marker)

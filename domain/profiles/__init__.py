@@ -32,7 +32,6 @@ from domain.profiles.envelope import (
 from domain.profiles.expansion import expand_profile
 from domain.profiles.language import (
     ALLOWED_LIMITS,
-    DEFAULT_MAX_STEPS,
     MAX_NESTING,
     MAX_TEXT_LENGTH,
     Instruction,
@@ -55,7 +54,6 @@ from domain.profiles.language import (
 
 __all__ = [
     "ALLOWED_LIMITS",
-    "DEFAULT_MAX_STEPS",
     "MAX_NESTING",
     "MAX_TEXT_LENGTH",
     "BatteryRating",

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from domain.profiles.language import (
-    DEFAULT_MAX_STEPS,
     Instruction,
     Profile,
     ProfileError,
@@ -49,10 +48,12 @@ def _unroll(instructions: tuple[Instruction, ...], capacity_ah: float | None) ->
 
 
 def expand_profile(
-    profile: Profile, capacity_ah: float | None = None, max_steps: int = DEFAULT_MAX_STEPS
+    profile: Profile, capacity_ah: float | None = None, max_steps: int | None = None
 ) -> list[dict[str, Any]]:
-    """The steps to run, in order; ProfileError if C-rates cannot be resolved or too many steps."""
-    check_step_count(profile, max_steps)
+    """The steps to run, in order; ProfileError if C-rates cannot be resolved or there are
+    more than `max_steps` (the site's `profiles.max_steps`; None: no cap)."""
+    if max_steps is not None:
+        check_step_count(profile, max_steps)
     if profile.uses_c_rates and not (capacity_ah is not None and capacity_ah > 0):
         raise ProfileError(c_rate_problems(profile))
     steps: list[dict[str, Any]] = []

@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-# The default cap on expanded steps; sites change it with settings.profiles.max_steps.
-DEFAULT_MAX_STEPS = 100_000
 # Text longer than this is refused before parsing: it would not fit the database column
 # (16 MiB on MariaDB) and a cycling profile is never that long.
 MAX_TEXT_LENGTH = 4_000_000
@@ -347,7 +345,7 @@ def _split_lines(text: str) -> list[str]:
     return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
 
-def parse_profile(text: str, max_steps: int = DEFAULT_MAX_STEPS) -> Profile:
+def parse_profile(text: str, max_steps: int | None = None) -> Profile:
     """Parse profile text; raise `ProfileError` listing every problem found."""
     if not isinstance(text, str):
         raise ProfileError([Problem(None, "the profile must be text")])
@@ -414,7 +412,7 @@ def parse_profile(text: str, max_steps: int = DEFAULT_MAX_STEPS) -> Profile:
                 parent.body.append(Repeat(block.count, tuple(block.body), line=block.line))
         elif keyword in Mode.__members__ and len(words) == 1:
             written_steps += 1
-            if written_steps > max_steps:
+            if max_steps is not None and written_steps > max_steps:
                 problems.append(
                     Problem(
                         line,
@@ -447,11 +445,12 @@ def parse_profile(text: str, max_steps: int = DEFAULT_MAX_STEPS) -> Profile:
     if not top.body:
         raise ProfileError([Problem(None, "the profile has no instructions")])
     profile = Profile(tuple(top.body))
-    check_step_count(profile, max_steps)
+    if max_steps is not None:
+        check_step_count(profile, max_steps)
     return profile
 
 
-def check_step_count(profile: Profile, max_steps: int = DEFAULT_MAX_STEPS) -> None:
+def check_step_count(profile: Profile, max_steps: int) -> None:
     """Refuse a profile that unrolls to more than `max_steps` steps, naming the line."""
     total = 0
     for instruction in profile.instructions:

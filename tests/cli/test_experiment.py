@@ -2,60 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from cli import main
 from datastore.models import Experiment, Profile
 from domain.status import ExperimentStatus
-
-CHARGE = "CC, 0.5C, VOLTAGE, 4.2\nREPEAT 2\nCV, 4.2, CURRENT, 0.05C\nEND\n"
-BATTERY = [
-    "battery", "add", "--name", "cell", "--technology", "lithium-ion", "--capacity", "4",
-    "--voltage-min", "2.5", "--voltage-max", "4.2", "--current-min", "-6", "--current-max", "6",
-]  # fmt: skip
-STATION = [
-    "station", "add", "--name", "ch1",
-    "--voltage-min", "0", "--voltage-max", "5", "--current-min", "-5", "--current-max", "5",
-]  # fmt: skip
-
-
-@pytest.fixture
-def database(monkeypatch: pytest.MonkeyPatch, sqlite_url: str, sqlite_engine: Engine) -> Engine:
-    """The per-test SQLite database with battery 1 and station 1."""
-    monkeypatch.setenv("BEM_DATABASE_URL", sqlite_url)
-    assert main(BATTERY) == 0
-    assert main(STATION) == 0
-    return sqlite_engine
-
-
-def bem(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    status = main(list(args))
-    out, err = capsys.readouterr()
-    return status, out, err
-
-
-def write(tmp_path: Path, text: str, name: str = "daily-charge.txt") -> str:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return str(path)
-
-
-def stored(engine: Engine, model: type) -> list:
-    with Session(engine) as session:
-        return list(session.scalars(select(model).order_by(model.id)))
-
-
-def queue(capsys, tmp_path, name: str = "first", text: str = CHARGE) -> tuple[int, str, str]:
-    return bem(
-        capsys, "experiment", "add", "--name", name, "--battery", "1", "--station", "1",
-        "--profile-file", write(tmp_path, text),
-    )  # fmt: skip
-
+from tests.cli.support import CHARGE, bem, queue, stored, write
 
 # ---------------------------------------------------------------- add
 

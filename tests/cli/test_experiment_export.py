@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 
 from datastore import ingest
 from domain.csvformat import parse_csv
-from tests.cli.test_experiment import bem, database, queue  # noqa: F401  (fixture)
+from tests.cli.support import bem, queue
 
 SAMPLES = [
     (seq, 1_795_000_000.0 + seq * 0.25, 3.6 + seq * 1e-3, 1.25, 4.5 + seq * 1e-3, 1, 1, "CC")
@@ -18,7 +18,7 @@ SAMPLES = [
 
 
 @pytest.fixture
-def experiment(database: Engine, capsys, tmp_path: Path) -> int:  # noqa: F811
+def experiment(database: Engine, capsys, tmp_path: Path) -> int:
     status, out, _err = queue(capsys, tmp_path)
     assert status == 0
     experiment_id = int(out)
@@ -54,7 +54,7 @@ def test_export_to_standard_output(experiment: int, capsys) -> None:
 
 
 def test_an_unknown_experiment_is_one_line_on_stderr_and_no_file(
-    database: Engine,  # noqa: F811
+    database: Engine,
     tmp_path: Path,
     capsys,
 ) -> None:

@@ -46,18 +46,3 @@ def test_simulate_without_a_broker_names_mqtt_host(no_broker, capsys):
 
     assert status == 1
     assert err.startswith("bem simulate: mqtt.host") and err.count("\n") == 1
-
-
-def test_node_options_take_every_node_setting_and_share_its_defaults() -> None:
-    import dataclasses
-
-    from cli.node import node_options
-    from config import NodeSettings, load_settings
-    from mqtt_node.node import NodeOptions
-
-    settings = load_settings({"BEM_NODE_BATCH_SIZE": "123", "BEM_MQTT_TOPIC_PREFIX": "lab/bem"})
-    options = node_options(settings)
-    assert (options.batch_size, options.topic_prefix) == (123, "lab/bem")
-    for field in dataclasses.fields(NodeSettings):
-        assert getattr(NodeOptions(), field.name) == field.default, field.name
-        assert getattr(options, field.name) == getattr(settings.node, field.name)

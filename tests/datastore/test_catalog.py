@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from config import default_settings
 from datastore.catalog import (
     CatalogError,
     DuplicateError,
@@ -32,6 +33,9 @@ from datastore.catalog import (
 from datastore.models import Battery, ComputationalUnit, Experiment, Profile, Station
 from domain.profiles import ProfileError, check_compatibility, parse_profile, profile_demand
 from domain.status import ExperimentStatus
+
+# The site's cap on expanded profile steps (profiles.max_steps).
+MAX_STEPS = default_settings().profiles.max_steps
 
 CELL = {
     "name": "cell 1",
@@ -60,7 +64,7 @@ def station(session: Session, **changes: object) -> Station:
 
 
 def profile(session: Session, source: str, name: str = "p") -> Profile:
-    return create_profile(session, name=name, source=source)
+    return create_profile(session, name=name, source=source, max_steps=MAX_STEPS)
 
 
 # ---------------------------------------------------------------- batteries
@@ -154,7 +158,9 @@ def test_an_invalid_station_window_is_refused(session):
 
 def test_a_profile_is_stored_with_its_structure_and_envelope(session):
     source = "# cycle\nCC, 0.5C, VOLTAGE, 4.2\nREPEAT 3\nCV, 4.2, CURRENT, 0.1\nCP, -6, VOLTAGE, 3\nEND\n"
-    created = create_profile(session, name="cycle", source=source, description="three cycles")
+    created = create_profile(
+        session, name="cycle", source=source, description="three cycles", max_steps=MAX_STEPS
+    )
     session.commit()
     stored = session.get(Profile, created.id)
     assert stored.source == source
@@ -356,6 +362,7 @@ def test_queueing_expands_the_steps_against_the_battery_capacity(session):
         station_id=channel.id,
         profile_id=stored.id,
         description="why",
+        max_steps=MAX_STEPS,
     )
     session.commit()
     queued = session.get(Experiment, experiment.id)
@@ -381,7 +388,12 @@ def test_an_incompatible_profile_is_not_queued(session):
     stored = profile(session, "CC, 1C, TIME, 1", name="fast")
     with pytest.raises(IncompatibleProfileError) as caught:
         queue_experiment(
-            session, name="e", battery_id=cell.id, station_id=channel.id, profile_id=stored.id
+            session,
+            name="e",
+            battery_id=cell.id,
+            station_id=channel.id,
+            profile_id=stored.id,
+            max_steps=MAX_STEPS,
         )
     assert str(caught.value) == (
         "profile 'fast' does not fit: needs 3.0 A charge; the station allows 2.0 A (1.0 A over)"
@@ -395,7 +407,12 @@ def test_a_c_rate_profile_is_not_queued_on_a_battery_without_capacity(session):
     stored = profile(session, "CC, 0.1C, TIME, 1")
     with pytest.raises(IncompatibleProfileError, match="no nominal capacity"):
         queue_experiment(
-            session, name="e", battery_id=cell.id, station_id=channel.id, profile_id=stored.id
+            session,
+            name="e",
+            battery_id=cell.id,
+            station_id=channel.id,
+            profile_id=stored.id,
+            max_steps=MAX_STEPS,
         )
 
 
@@ -406,7 +423,12 @@ def test_a_deprecated_station_takes_no_experiment(session):
     stored = profile(session, "WAIT, 1")
     with pytest.raises(CatalogError, match=f"station {channel.id} is deprecated"):
         queue_experiment(
-            session, name="e", battery_id=cell.id, station_id=channel.id, profile_id=stored.id
+            session,
+            name="e",
+            battery_id=cell.id,
+            station_id=channel.id,
+            profile_id=stored.id,
+            max_steps=MAX_STEPS,
         )
 
 
@@ -415,13 +437,20 @@ def test_queueing_with_unknown_ids_says_which_is_missing(session):
     channel = station(session)
     with pytest.raises(NotFoundError, match="there is no profile with id 404"):
         queue_experiment(
-            session, name="e", battery_id=cell.id, station_id=channel.id, profile_id=404
+            session,
+            name="e",
+            battery_id=cell.id,
+            station_id=channel.id,
+            profile_id=404,
+            max_steps=MAX_STEPS,
         )
 
 
 def test_an_experiment_needs_a_name(session):
     with pytest.raises(CatalogError, match="name: must not be empty"):
-        queue_experiment(session, name=" ", battery_id=1, station_id=1, profile_id=1)
+        queue_experiment(
+            session, name=" ", battery_id=1, station_id=1, profile_id=1, max_steps=MAX_STEPS
+        )
 
 
 def _queued(session: Session) -> Experiment:
@@ -429,7 +458,12 @@ def _queued(session: Session) -> Experiment:
     channel = station(session)
     stored = profile(session, "WAIT, 1")
     return queue_experiment(
-        session, name="e", battery_id=cell.id, station_id=channel.id, profile_id=stored.id
+        session,
+        name="e",
+        battery_id=cell.id,
+        station_id=channel.id,
+        profile_id=stored.id,
+        max_steps=MAX_STEPS,
     )
 
 

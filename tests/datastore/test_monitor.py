@@ -15,10 +15,14 @@ import pytest
 from sqlalchemy import Engine, event, update
 from sqlalchemy.orm import Session
 
+from config import default_settings
 from datastore import catalog, ingest
 from datastore import monitor as store
 from datastore.models import Experiment, Station
 from domain.status import ExperimentStatus
+
+# The site's cap on expanded profile steps (profiles.max_steps).
+MAX_STEPS = default_settings().profiles.max_steps
 
 T0 = 1_750_000_000.0
 PROFILE = "REPEAT 3\n CC, 1, TIME, 10\n WAIT, 5\nEND\n"
@@ -58,7 +62,7 @@ def lab(engine: Engine) -> Lab:
             )
             for i in (1, 2, 3)
         ]
-        profile = catalog.create_profile(session, name="p", source=PROFILE)
+        profile = catalog.create_profile(session, name="p", source=PROFILE, max_steps=MAX_STEPS)
         experiments = [
             catalog.queue_experiment(
                 session,
@@ -66,6 +70,7 @@ def lab(engine: Engine) -> Lab:
                 battery_id=battery.id,
                 station_id=stations[0].id,
                 profile_id=profile.id,
+                max_steps=MAX_STEPS,
             )
             for i in (1, 2)
         ]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from config import default_settings
 from domain.profiles import ProfileError, expand_profile, parse_profile
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "profiles.md"
@@ -88,7 +89,7 @@ def test_the_error_table_lists_the_messages_the_parser_gives():
     assert set(documented) == set(PRODUCED_BY) | {c_rate_message}
     for message, text in PRODUCED_BY.items():
         with pytest.raises(ProfileError) as caught:
-            parse_profile(text)
+            parse_profile(text, max_steps=default_settings().profiles.max_steps)
         assert message in [str(problem) for problem in caught.value.problems]
     with pytest.raises(ProfileError) as caught:
         expand_profile(parse_profile("WAIT, 1\nCC, 0.5C, VOLTAGE, 4.2"), capacity_ah=None)

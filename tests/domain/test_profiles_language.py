@@ -282,7 +282,7 @@ def test_the_error_message_lists_one_problem_per_line():
 
 def test_a_profile_longer_than_the_step_cap_is_refused_at_the_line_that_crosses_it():
     text = "WAIT, 1\nREPEAT 1000\n  REPEAT 1000\n    WAIT, 1\n  END\nEND"
-    assert problems_of(text) == [
+    assert problems_of(text, max_steps=100_000) == [
         "line 2: the profile reaches 1,000,001 steps here once REPEAT blocks are unrolled; "
         "at most 100,000 are allowed"
     ]
@@ -299,7 +299,7 @@ def test_the_step_cap_is_configurable():
 
 def test_a_huge_repeat_count_is_refused_without_unrolling():
     # 10**12 steps would never fit in memory; the count alone decides.
-    problems = problems_of("REPEAT 1000000000000\nWAIT, 1\nEND")
+    problems = problems_of("REPEAT 1000000000000\nWAIT, 1\nEND", max_steps=100_000)
     assert problems[0].startswith("line 1: the profile reaches 1,000,000,000,000 steps")
 
 

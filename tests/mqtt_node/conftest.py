@@ -9,13 +9,15 @@ from collections.abc import Callable, Iterator
 import pytest
 from sqlalchemy import Engine
 
+from config import default_settings
 from mqtt_node import protocol
-from mqtt_node.node import Node, NodeOptions
+from mqtt_node.node import Node
 from mqtt_node.topics import Topics
 from mqtt_node.transport import MemoryBroker, Message, Transport
 
 # Short enough that dispatch and retries happen within a test's patience.
-FAST = NodeOptions(
+FAST = dataclasses.replace(
+    default_settings().node,
     batch_interval_s=0.05,
     control_interval_s=0.1,
     start_timeout_s=0.5,
@@ -94,6 +96,7 @@ def start_node(memory_broker: MemoryBroker) -> Iterator[Callable[..., Node]]:
             engine,
             transport or memory_broker.transport(f"node{len(nodes)}"),
             dataclasses.replace(FAST, **options),
+            Topics("bem"),
         )
         watch_commits(node)
         nodes.append(node)

@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -29,13 +30,18 @@ from sqlalchemy import Engine, func, update
 from sqlalchemy import select as sql_select
 from sqlalchemy.orm import Session
 
+from config import MqttSettings, NodeSettings, default_settings
 from datastore import catalog
 from datastore.models import Experiment, ExtraValue, Measurement, RejectedMessage
 from domain.csvformat import ParsedExperiment, channel_identity, parse_csv
 from domain.status import ExperimentStatus
 from mqtt_node import protocol
-from mqtt_node.node import Node, NodeOptions
-from mqtt_node.transport import BrokerSettings, Message, MessageHandler, PahoTransport, wait_until
+from mqtt_node.node import Node
+from mqtt_node.topics import Topics
+from mqtt_node.transport import Message, MessageHandler, PahoTransport, wait_until
+
+# The site's cap on expanded profile steps (profiles.max_steps).
+MAX_STEPS = default_settings().profiles.max_steps
 
 ROOT = Path(__file__).resolve().parents[2]
 MOSQUITTO = "/usr/sbin/mosquitto"
@@ -103,13 +109,16 @@ def add_experiment(
             current_max=3.0,
             nominal_capacity_ah=2.5,
         )
-        profile = catalog.create_profile(session, name=f"profile of {name}", source=profile_source)
+        profile = catalog.create_profile(
+            session, name=f"profile of {name}", source=profile_source, max_steps=MAX_STEPS
+        )
         experiment = catalog.queue_experiment(
             session,
             name=name,
             battery_id=battery.id,
             station_id=station_id,
             profile_id=profile.id,
+            max_steps=MAX_STEPS,
         )
         session.commit()
         experiment_id = experiment.id
@@ -488,7 +497,6 @@ def announce_and_register(
     proves the node is connected and subscribed, so from then on its persistent session
     holds every message published for it.
     """
-    from mqtt_node.topics import Topics
 
     topics = Topics(prefix)
     publisher.subscribe(topics.registered(unit))
@@ -512,8 +520,18 @@ def announce_and_register(
     return {entry["name"]: entry["station"] for entry in json.loads(answer)["stations"]}
 
 
+def node_settings(**changes: Any) -> NodeSettings:
+    """The default node settings with some changed."""
+    return replace(default_settings().node, **changes)
+
+
+def broker_settings(host: str, port: int, client_id: str, **changes: Any) -> MqttSettings:
+    """The default MQTT settings for a client of the broker at host:port."""
+    return replace(default_settings().mqtt, host=host, port=port, client_id=client_id, **changes)
+
+
 # Short enough that batches and dispatch passes happen within a test's patience.
-REAL_BROKER_NODE = NodeOptions(batch_interval_s=0.05, control_interval_s=0.2)
+REAL_BROKER_NODE = node_settings(batch_interval_s=0.05, control_interval_s=0.2)
 
 
 @contextlib.contextmanager
@@ -522,11 +540,12 @@ def paho_node(
 ) -> Iterator[Node]:
     """A node on the real broker, under a client id of its own; at the end it is stopped
     and its persistent session dropped, so the broker keeps nothing for it."""
-    settings = BrokerSettings(host, port, client_id=unique_name("bem-node-test-"))
+    settings = broker_settings(host, port, unique_name("bem-node-test-"))
     node = Node(
         engine,
         PahoTransport(settings),
-        replace(REAL_BROKER_NODE, topic_prefix=prefix, **options),  # type: ignore[arg-type]
+        replace(REAL_BROKER_NODE, **options),  # type: ignore[arg-type]
+        Topics(prefix),
     )
     node.start()
     try:

@@ -16,16 +16,18 @@ from sqlalchemy.orm import Session
 from datastore.ingest import MAX_REJECTED_PAYLOAD
 from datastore.models import Alarm, Station
 from domain.status import ExperimentStatus
-from mqtt_node.node import Node, NodeOptions
+from mqtt_node.node import Node
 from mqtt_node.topics import Topics
-from mqtt_node.transport import BrokerSettings, PahoTransport
+from mqtt_node.transport import PahoTransport
 from tests.mqtt_node.helpers import (
     Publisher,
     add_experiment,
     announce_and_register,
+    broker_settings,
     check_all_samples_landed,
     chunks,
     measures,
+    node_settings,
     rejected,
     sample_rows,
     unique_name,
@@ -54,17 +56,13 @@ def publisher(mqtt_broker: tuple[str, int]) -> Iterator[Publisher]:
 def node(mqtt_broker: tuple[str, int], mariadb_engine: Engine, prefix: str) -> Iterator[Node]:
     host, port = mqtt_broker
     transport = PahoTransport(
-        BrokerSettings(host, port, client_id=unique_name("bem-node-corpus-"), session_expiry_s=120)
+        broker_settings(host, port, unique_name("bem-node-corpus-"), session_expiry_s=120)
     )
     running = Node(
         mariadb_engine,
         transport,
-        NodeOptions(
-            topic_prefix=prefix,
-            batch_interval_s=0.05,
-            control_interval_s=0.2,
-            max_payload_bytes=MAX_PAYLOAD,
-        ),
+        node_settings(batch_interval_s=0.05, control_interval_s=0.2, max_payload_bytes=MAX_PAYLOAD),
+        Topics(prefix),
     )
     running.start()
     yield running

@@ -27,7 +27,6 @@ from datastore import make_engine
 from domain.status import ExperimentStatus
 from mqtt_node.node import Node
 from mqtt_node.topics import Topics
-from tests.conftest import service_missing
 from tests.mqtt_node.helpers import (
     MOSQUITTO,
     BemNode,
@@ -49,6 +48,7 @@ from tests.mqtt_node.helpers import (
     unique_name,
     wait_for,
 )
+from tests.services import service_missing
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.mariadb]
 

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from domain.status import ExperimentStatus
 from mqtt_node.node import Node
 from mqtt_node.topics import Topics
-from mqtt_node.transport import BrokerSettings, PahoTransport
+from mqtt_node.transport import PahoTransport
 from simulation.cycler import SimulatedCycler, SimulatorOptions
 from tests.mqtt_node.helpers import (
     STEP_CYCLES,
@@ -24,6 +24,7 @@ from tests.mqtt_node.helpers import (
     Publisher,
     add_experiment,
     announce_and_register,
+    broker_settings,
     check_export_matches,
     experiment,
     export_with_command,
@@ -149,9 +150,7 @@ def simulated_unit(
     monkeypatch.setattr(simulator, "HEARTBEAT_PERIOD_S", 0.2)  # the start comes sooner
     host, port = mqtt_broker
     cycler = SimulatedCycler(
-        PahoTransport(
-            BrokerSettings(host, port, client_id=unique_name("bem-sim-"), persistent=False)
-        ),
+        PahoTransport(broker_settings(host, port, unique_name("bem-sim-"), persistent=False)),
         SimulatorOptions(
             unit=unique_name("sim-"),
             stations=1,

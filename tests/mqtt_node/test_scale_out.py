@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 
 from datastore.models import Experiment
 from domain.status import ExperimentStatus
-from mqtt_node.node import Node, NodeOptions
+from mqtt_node.node import Node
 from mqtt_node.topics import Topics
-from mqtt_node.transport import BrokerSettings, PahoTransport
+from mqtt_node.transport import PahoTransport
 from simulation.cycler import SimulatedCycler, SimulatorOptions
 from tests.mqtt_node.helpers import (
     BemNode,
@@ -26,10 +26,12 @@ from tests.mqtt_node.helpers import (
     add_experiment,
     announce_and_register,
     bem_node_env,
+    broker_settings,
     check_all_samples_landed,
     chunks,
     forget_session,
     measures,
+    node_settings,
     rejected,
     sample_rows,
     unique_name,
@@ -52,16 +54,16 @@ def two_nodes(
 ) -> Iterator[list[Node]]:
     """Two nodes sharing the ingest through one shared-subscription group."""
     host, port = mqtt_broker
-    options = NodeOptions(
-        topic_prefix=prefix,
-        shared_group=unique_name("g"),
-        batch_interval_s=0.05,
-        control_interval_s=0.2,
-    )
+    options = node_settings(batch_interval_s=0.05, control_interval_s=0.2)
+    group = unique_name("g")
     client_ids = [unique_name(f"bem-node-{letter}-") for letter in "ab"]
     nodes = [
         Node(
-            mariadb_engine, PahoTransport(BrokerSettings(host, port, client_id=client_id)), options
+            mariadb_engine,
+            PahoTransport(broker_settings(host, port, client_id)),
+            options,
+            Topics(prefix),
+            group,
         )
         for client_id in client_ids
     ]
@@ -200,7 +202,7 @@ def test_two_node_processes_split_the_ingest_without_storing_a_sample_twice(
 def simulated_unit(mqtt_broker: tuple[str, int], prefix: str) -> Iterator[SimulatedCycler]:
     host, port = mqtt_broker
     transport = PahoTransport(
-        BrokerSettings(host, port, client_id=unique_name("bem-sim-"), persistent=False)
+        broker_settings(host, port, unique_name("bem-sim-"), persistent=False)
     )
     cycler = SimulatedCycler(
         transport,

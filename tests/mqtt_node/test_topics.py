@@ -11,7 +11,7 @@ PREFIXES = ["bem", "lab1/bem", "a/b/c"]
 
 
 def test_topics_are_those_of_the_protocol_table() -> None:
-    topics = Topics()
+    topics = Topics("bem")
     assert topics.announce("cu-lab1") == "bem/units/cu-lab1/announce"
     assert topics.registered("cu-lab1") == "bem/units/cu-lab1/registered"
     assert topics.heartbeat(7) == "bem/stations/7/heartbeat"
@@ -50,19 +50,19 @@ def test_station_topics_parse_back_to_kind_and_integer_id(prefix: str, kind: Mes
 
 
 def test_parse_result_unpacks_as_kind_and_key() -> None:
-    kind, key = Topics().parse("bem/stations/2147483647/measures")
+    kind, key = Topics("bem").parse("bem/stations/2147483647/measures")
     assert kind == "measures"
     assert key == 2147483647
 
 
 def test_unit_names_may_hold_spaces_dots_and_non_ascii() -> None:
-    topics = Topics()
+    topics = Topics("bem")
     for name in ("cu lab 1", "cu.lab-1_2", "zyklierer-ü", "7"):
         assert topics.parse(topics.announce(name)) == ("announce", name)
 
 
 def test_node_subscribes_to_everything_a_cycler_sends() -> None:
-    assert Topics().node_subscriptions() == (
+    assert Topics("bem").node_subscriptions() == (
         "bem/units/+/announce",
         "bem/stations/+/heartbeat",
         "bem/stations/+/status",
@@ -83,7 +83,7 @@ def test_shared_subscriptions_use_the_share_form() -> None:
 
 
 def test_filters_exist_for_cycler_side_kinds_too() -> None:
-    topics = Topics()
+    topics = Topics("bem")
     assert topics.filter("commands") == "bem/stations/+/commands"
     assert topics.filter(MessageKind.REGISTERED) == "bem/units/+/registered"
 
@@ -91,7 +91,7 @@ def test_filters_exist_for_cycler_side_kinds_too() -> None:
 @pytest.mark.parametrize("group", ["a/b", "a+", "#", "\x00"])
 def test_shared_group_must_be_one_plain_level(group: str) -> None:
     with pytest.raises(ValueError, match="shared subscription group"):
-        Topics().node_subscriptions(group)
+        Topics("bem").node_subscriptions(group)
 
 
 @pytest.mark.parametrize(
@@ -124,7 +124,7 @@ def test_shared_group_must_be_one_plain_level(group: str) -> None:
 )
 def test_topics_outside_the_protocol_are_refused(topic: str, says: str) -> None:
     with pytest.raises(ProtocolError, match="^topic ") as refused:
-        Topics().parse(topic)
+        Topics("bem").parse(topic)
     assert says in str(refused.value)
     assert repr(topic) in str(refused.value)
 
@@ -140,13 +140,13 @@ def test_prefix_with_levels_is_matched_whole() -> None:
 @pytest.mark.parametrize("unit", ["", "   ", "cu/lab1", "cu+", "cu#", "x" * 101, 7, None])
 def test_building_a_unit_topic_refuses_names_unusable_as_one_level(unit: object) -> None:
     with pytest.raises(ProtocolError, match="^unit: "):
-        Topics().announce(unit)  # type: ignore[arg-type]
+        Topics("bem").announce(unit)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("station", [0, -1, 2**31, True, "7", 7.0, None])
 def test_building_a_station_topic_needs_a_positive_integer_id(station: object) -> None:
     with pytest.raises(ProtocolError, match="^station: expected an integer"):
-        Topics().measures(station)  # type: ignore[arg-type]
+        Topics("bem").measures(station)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("prefix", ["", "bem/", "/bem", "a//b", "bem/#", "bem/+", "$SYS", None])
@@ -157,4 +157,4 @@ def test_prefix_must_be_a_plain_topic(prefix: object) -> None:
 
 def test_unknown_kind_is_refused_when_building() -> None:
     with pytest.raises(ValueError, match="unknown message kind 'temperature'"):
-        Topics().filter("temperature")
+        Topics("bem").filter("temperature")

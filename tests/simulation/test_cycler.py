@@ -26,6 +26,8 @@ from simulation import cycler as simulator
 from simulation.cycler import SimulatedCycler, SimulatorOptions
 from tests.mqtt_node.helpers import ROOT, wait_for
 
+pytestmark = pytest.mark.slow
+
 UNIT = "sim-test"
 STATION_IDS = {"ch1": 7, "ch2": 8}
 CH1 = STATION_IDS["ch1"]
@@ -168,6 +170,8 @@ def start_cycler(broker: MemoryBroker) -> Iterator[Callable[..., SimulatedCycler
             "unit": UNIT,
             "stations": 2,
             "rate_hz": 20.0,
+            "speed": 1.0,
+            "topic_prefix": "bem",
             "final_status_delay_s": 0.2,
             "voltage_min": 0.0,
             "voltage_max": 5.0,

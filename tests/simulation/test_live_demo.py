@@ -22,14 +22,17 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+import bootstrap
 from config import Settings, load_settings
-from datastore import make_engine, make_session_factory, upgrade
+from datastore import Datastore, make_engine, make_session_factory, upgrade
 from datastore.models import Experiment
 from domain.status import ExperimentStatus
 from mqtt_node.transport import PahoTransport
 from simulation.demo_data import DEMO_STATIONS, seed_demo_data
-from simulation.live_demo import LiveDemo, start_live_demo
+from simulation.live_demo import LiveDemo
 from tests.mqtt_node.helpers import ROOT, forget_session, free_port, unique_name, wait_for
+
+pytestmark = pytest.mark.slow
 
 # The stations come online with their first heartbeat (2 s), then the node starts them.
 START_WITHIN_S = 20
@@ -88,7 +91,7 @@ def start_demo() -> Iterator[Callable[[Engine, sessionmaker[Session], Settings],
     demos: list[LiveDemo] = []
 
     def start(engine: Engine, sessions: sessionmaker[Session], settings: Settings) -> LiveDemo:
-        demo = start_live_demo(engine, sessions, settings)
+        demo = bootstrap.live_demo(settings, Datastore(engine, sessions))
         demos.append(demo)
         return demo
 

@@ -9,24 +9,28 @@ objects in the page, so tests check what the user sees.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from config import Settings, load_settings
+from config import Settings, default_settings, load_settings
 from datastore import catalog, make_engine, make_session_factory, upgrade
 from datastore.models import Experiment, Measurement, Station
 from domain.status import ExperimentStatus
-from mqtt_node.node import Node, NodeOptions
+from mqtt_node.node import Node
+from mqtt_node.topics import Topics
 from mqtt_node.transport import MemoryBroker
 from simulation.cycler import SimulatedCycler, SimulatorOptions
+
+# The site's cap on expanded profile steps (profiles.max_steps).
+MAX_STEPS = default_settings().profiles.max_steps
 
 HEARTBEAT_TIMEOUT_S = 4.0
 SAMPLE_RATE_HZ = 10.0
@@ -63,7 +67,10 @@ class LiveLab:
             profile_id = self._profiles.get(profile_text)
             if profile_id is None:
                 profile = catalog.create_profile(
-                    session, name=f"test profile {len(self._profiles) + 1}", source=profile_text
+                    session,
+                    name=f"test profile {len(self._profiles) + 1}",
+                    source=profile_text,
+                    max_steps=MAX_STEPS,
                 )
                 profile_id = self._profiles[profile_text] = profile.id
             experiment = catalog.queue_experiment(
@@ -72,6 +79,7 @@ class LiveLab:
                 battery_id=self.battery_id,
                 station_id=self.station_ids[station],
                 profile_id=profile_id,
+                max_steps=MAX_STEPS,
             )
             return experiment.id
 
@@ -132,9 +140,10 @@ def lab_settings(tmp_path: Path) -> Settings:
     )
 
 
-@pytest.fixture
-def live_lab(tmp_path: Path) -> Iterator[LiveLab]:
-    """A node and a two-station simulated unit, registered and idle, on a fresh database."""
+@contextlib.contextmanager
+def running_lab(tmp_path: Path) -> Iterator[LiveLab]:
+    """A node and a two-station simulated unit, registered and idle, on a fresh database
+    (the `live_lab` fixture)."""
     settings = lab_settings(tmp_path)
     engine = make_engine(settings.database.resolved_url)
     upgrade(engine)
@@ -143,17 +152,21 @@ def live_lab(tmp_path: Path) -> Iterator[LiveLab]:
     node = Node(
         engine,
         broker.transport("node"),
-        NodeOptions(
+        replace(
+            default_settings().node,
             heartbeat_timeout_s=HEARTBEAT_TIMEOUT_S,
             batch_interval_s=0.1,
             control_interval_s=0.2,
             start_timeout_s=10.0,
         ),
+        Topics("bem"),
     )
     cycler = SimulatedCycler(
         broker.transport("cycler"),
         SimulatorOptions(
             unit="monitor-test-unit",
+            stations=len(STATIONS),
+            topic_prefix="bem",
             station_names=list(STATIONS),
             rate_hz=SAMPLE_RATE_HZ,
             speed=1.0,

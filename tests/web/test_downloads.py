@@ -5,9 +5,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine
 
-from app import experiment_csv_url
+from components.urls import experiment_csv_url
+from config import default_settings
 from datastore import catalog, ingest, make_session_factory
 from domain.csvformat import parse_csv
+
+# The site's cap on expanded profile steps (profiles.max_steps).
+MAX_STEPS = default_settings().profiles.max_steps
 
 SAMPLES = [
     (seq, 1_800_000_000.0 + seq, 3.5 + seq / 1000, -1.0, -3.5, 2, 1, "CC") for seq in range(300)
@@ -17,7 +21,7 @@ SAMPLES = [
 @pytest.fixture
 def client_and_experiment(app_factory, settings):
     app = app_factory()
-    engine: Engine = app.server.extensions["bem"].engine
+    engine: Engine = app.server.extensions["bem"].store.engine
     with make_session_factory(engine).begin() as session:
         battery = catalog.create_battery(
             session, name="cell", technology="lithium-ion", voltage_min=2.5, voltage_max=4.2,
@@ -26,9 +30,16 @@ def client_and_experiment(app_factory, settings):
         station = catalog.create_station(
             session, name="ch1", voltage_min=0, voltage_max=5, current_min=-5, current_max=5
         )
-        profile = catalog.create_profile(session, name="p", source="CC, -1, VOLTAGE, 3.0\n")
+        profile = catalog.create_profile(
+            session, name="p", source="CC, -1, VOLTAGE, 3.0\n", max_steps=MAX_STEPS
+        )
         experiment = catalog.queue_experiment(
-            session, name="e", battery_id=battery.id, station_id=station.id, profile_id=profile.id
+            session,
+            name="e",
+            battery_id=battery.id,
+            station_id=station.id,
+            profile_id=profile.id,
+            max_steps=MAX_STEPS,
         )
         experiment_id = experiment.id
     with engine.begin() as connection:

@@ -5,8 +5,6 @@ two-station unit (tests/web/monitor_helpers.py), queues experiments with short s
 and watches the pages as an operator would.
 """
 
-# ruff: noqa: F811  (the tests take the imported live_lab fixture by name)
-
 from __future__ import annotations
 
 import csv
@@ -22,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from components import live_chart
 from components.live_chart import refresh
+from config import default_settings
 from datastore import catalog, ingest
 from domain.status import ExperimentStatus
 from tests.web.monitor_helpers import (
@@ -29,12 +28,14 @@ from tests.web.monitor_helpers import (
     SHORT_PROFILE,
     LiveLab,
     last_x_ms,
-    live_lab,  # noqa: F401  (a fixture, used by name)
     select_option,
     trace_names,
     trace_points,
     x_range_s,
 )
+
+# The site's cap on expanded profile steps (profiles.max_steps).
+MAX_STEPS = default_settings().profiles.max_steps
 
 WAIT_S = 20
 
@@ -351,9 +352,16 @@ def running(sqlite_engine: Engine) -> tuple[Engine, int, int, int]:
         station = catalog.create_station(
             session, name="ch1", voltage_min=0, voltage_max=5, current_min=-10, current_max=10
         )
-        profile = catalog.create_profile(session, name="p", source="CC, 1, TIME, 100000\n")
+        profile = catalog.create_profile(
+            session, name="p", source="CC, 1, TIME, 100000\n", max_steps=MAX_STEPS
+        )
         experiment = catalog.queue_experiment(
-            session, name="run", battery_id=battery.id, station_id=station.id, profile_id=profile.id
+            session,
+            name="run",
+            battery_id=battery.id,
+            station_id=station.id,
+            profile_id=profile.id,
+            max_steps=MAX_STEPS,
         )
         ids = station.id, experiment.id
     with sqlite_engine.begin() as connection:

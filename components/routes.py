@@ -1,0 +1,67 @@
+"""Plain Flask routes beside the Dash pages: vendored static files and CSV downloads.
+
+`register_routes(server)` adds them; their URLs are built by `components.urls`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import flask
+import flask_bootstrap
+
+from components import context
+from components.urls import EXPERIMENT_CSV_ROUTE, VENDOR_URL
+from datastore.export import iter_experiment_csv
+
+# Bootstrap CSS and icons come from an installed package, so pages work with no internet.
+BOOTSTRAP_STATIC = Path(flask_bootstrap.__file__).resolve().parent / "static" / "bootstrap5"
+STYLESHEETS = [
+    f"{VENDOR_URL}/css/bootstrap.min.css",
+    f"{VENDOR_URL}/css/font/bootstrap-icons.min.css",
+]
+
+
+def register_routes(server: flask.Flask) -> None:
+    server.add_url_rule(f"{VENDOR_URL}/<path:filename>", "vendor_static", _vendor_static)
+    server.add_url_rule(EXPERIMENT_CSV_ROUTE, "export_experiment", _experiment_csv)
+
+
+def _vendor_static(filename: str) -> flask.Response:
+    return flask.send_from_directory(BOOTSTRAP_STATIC, filename, max_age=86400)
+
+
+def _plain(text: str, status: int) -> flask.Response:
+    return flask.Response(text + "\n", status=status, mimetype="text/plain")
+
+
+def _experiment_csv(experiment_id: int) -> flask.Response:
+    """Stream the CSV export (docs/formats.md) chunk by chunk: memory stays flat."""
+    window = {}
+    for name, key in (("start", "start_ts"), ("end", "end_ts")):
+        raw = flask.request.args.get(name)
+        if raw is None:
+            continue
+        try:
+            window[key] = float(raw)
+        except ValueError:
+            return _plain(f"{name}: expected Unix seconds, got {raw!r}", 400)
+    chunks = iter_experiment_csv(context.current().store.engine, experiment_id, **window)
+    try:
+        first = next(chunks)  # an unknown experiment fails here, before any byte is sent
+    except LookupError:
+        return _plain(f"There is no experiment {experiment_id}.", 404)
+
+    def stream() -> Iterator[str]:
+        yield first
+        yield from chunks
+
+    suffix = "-window" if window else ""
+    return flask.Response(
+        flask.stream_with_context(stream()),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="experiment-{experiment_id}{suffix}.csv"'
+        },
+    )

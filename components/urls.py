@@ -1,0 +1,31 @@
+"""Where things live in the web app: every URL a page links to is built here.
+
+Pages import these helpers instead of writing paths, so a route changes in one place.
+The server routes that answer some of them are in `components.routes`.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+EXPERIMENT_CSV_ROUTE = "/export/experiments/<int:experiment_id>.csv"
+VENDOR_URL = "/_vendor/bootstrap5"
+
+
+def experiment_csv_url(
+    experiment_id: int, start_ts: float | None = None, end_ts: float | None = None
+) -> str:
+    """Where the browser downloads an experiment's samples (optionally a time window) as CSV."""
+    query = urlencode(
+        {
+            name: repr(value)
+            for name, value in (("start", start_ts), ("end", end_ts))
+            if value is not None
+        }
+    )
+    return f"/export/experiments/{experiment_id}.csv" + (f"?{query}" if query else "")
+
+
+def monitor_url(station_id: int) -> str:
+    """The live monitor of one station."""
+    return f"/monitor/{station_id}"
