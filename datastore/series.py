@@ -27,7 +27,7 @@ from sqlalchemy import Connection, Engine, and_, func, select
 from sqlalchemy.orm import Session
 
 from datastore.models import ChannelSummary, ExtraValue, Measurement, SampleSummary
-from datastore.summaries import QUANTITIES, SUMMARY_BLOCK_SIZES, channel_values_at, samples_at
+from datastore.summaries import QUANTITIES, STATISTICS, SUMMARY_BLOCK_SIZES
 
 Bind = Session | Connection | Engine
 
@@ -63,9 +63,8 @@ class Series:
         return self.bucket == 1
 
     @classmethod
-    def empty(cls, channel_ids: Sequence[int] = ()) -> Series:
+    def empty(cls, keys: Sequence[str | int]) -> Series:
         nothing = np.array([], dtype=float)
-        keys: list[str | int] = [*QUANTITIES, *channel_ids]
         return cls(nothing, {key: nothing for key in keys}, 1, 0)
 
 
@@ -107,29 +106,44 @@ def read_series(
     end_ts: float | None = None,
     channel_ids: Sequence[int] = (),
     *,
+    quantities: Sequence[str] = QUANTITIES,
     max_points: int = DEFAULT_MAX_POINTS,
 ) -> Series:
-    """The points to draw for [start_ts, end_ts] (None: from the start / to the end)."""
-    channel_ids = list(channel_ids)
+    """The points to draw for [start_ts, end_ts] (None: from the start / to the end), for
+    `quantities` (of "voltage", "current", "power") and the extra channels `channel_ids`."""
+    keys = _Keys(tuple(quantities), tuple(channel_ids))
     with _connection(bind) as connection:
         bounds = seq_range(connection, experiment_id, start_ts, end_ts)
         if bounds is None:
-            return Series.empty(channel_ids)
+            return Series.empty(keys.all)
         first, last = bounds
         count = last - first + 1
         if count <= max_points:
-            series = _raw(connection, experiment_id, first, last, channel_ids)
+            series = _raw(connection, experiment_id, first, last, keys)
         else:
             buckets = max(1, max_points // POINTS_PER_BUCKET)
             level = _level_for(count)
             if level is None:
                 width = math.ceil(count / buckets)
-                series = _grouped(connection, experiment_id, first, last, width, channel_ids)
+                parts = _group_samples(connection, experiment_id, first, last, width, keys)
+                series = parts.points(width, "group by")
             else:
-                series = _from_level(connection, experiment_id, first, last, level, channel_ids)
-                series = _thin(series, buckets)
+                parts = _from_level(connection, experiment_id, first, last, level, keys)
+                series = _thin(
+                    parts.points(SUMMARY_BLOCK_SIZES[level - 1], f"level {level}"), buckets
+                )
         series.first_seq, series.last_seq, series.samples = first, last, count
         return series
+
+
+@dataclass(frozen=True)
+class _Keys:
+    quantities: tuple[str, ...]
+    channel_ids: tuple[int, ...]
+
+    @property
+    def all(self) -> list[str | int]:
+        return [*self.quantities, *self.channel_ids]
 
 
 def _level_for(count: int) -> int | None:
@@ -143,26 +157,25 @@ def _level_for(count: int) -> int | None:
 # ---------------------------------------------------------------- raw samples
 
 
-def _raw(
-    connection: Connection, experiment_id: int, first: int, last: int, channel_ids: list[int]
-) -> Series:
+def _raw(connection: Connection, experiment_id: int, first: int, last: int, keys: _Keys) -> Series:
     joined: Any = Measurement.__table__
     extra_columns = []
-    for index, channel_id in enumerate(channel_ids):
+    for index, channel_id in enumerate(keys.channel_ids):
         extra = ExtraValue.__table__.alias(f"extra_{index}")
         joined = joined.outerjoin(
             extra, and_(extra.c.channel_id == channel_id, extra.c.seq == _m.seq)
         )
         extra_columns.append(extra.c.value)
     rows = connection.execute(
-        select(_m.ts, *[_m[q] for q in QUANTITIES], *extra_columns)
+        select(_m.ts, *[_m[q] for q in keys.quantities], *extra_columns)
         .select_from(joined)
         .where(_m.experiment_id == experiment_id, _m.seq.between(first, last))
         .order_by(_m.seq)
     ).all()
-    table = np.array(rows, dtype=float).reshape(len(rows), 1 + len(QUANTITIES) + len(channel_ids))
-    keys: list[str | int] = [*QUANTITIES, *channel_ids]
-    return Series(table[:, 0], {key: table[:, 1 + i] for i, key in enumerate(keys)}, 1, len(rows))
+    table = np.array(rows, dtype=float).reshape(len(rows), 1 + len(keys.all))
+    return Series(
+        table[:, 0], {key: table[:, 1 + i] for i, key in enumerate(keys.all)}, 1, len(rows)
+    )
 
 
 # ---------------------------------------------------------------- buckets
@@ -175,6 +188,18 @@ class _Buckets:
     ts_first: np.ndarray
     ts_last: np.ndarray
     stats: dict[str | int, np.ndarray]  # key -> (buckets, 4) array: min, max, first, last
+
+    @classmethod
+    def join(cls, parts: Sequence[_Buckets], keys: _Keys) -> _Buckets:
+        parts = [part for part in parts if len(part.ts_first)]
+        if not parts:
+            nothing = np.array([], dtype=float)
+            return cls(nothing, nothing, {key: np.empty((0, 4)) for key in keys.all})
+        return cls(
+            np.concatenate([part.ts_first for part in parts]),
+            np.concatenate([part.ts_last for part in parts]),
+            {key: np.concatenate([part.stats[key] for part in parts]) for key in keys.all},
+        )
 
     def points(self, bucket: int, source: str) -> Series:
         """Four points per bucket: first, the extreme met first, the other extreme, last."""
@@ -193,68 +218,52 @@ class _Buckets:
         return Series(ts, values, bucket, 0, source=source)
 
 
-def _grouped(
-    connection: Connection,
-    experiment_id: int,
-    first: int,
-    last: int,
-    width: int,
-    channel_ids: list[int],
-) -> Series:
-    """Buckets of `width` samples from one GROUP BY over the samples in first..last."""
-    buckets = _group_samples(connection, experiment_id, first, last, width, channel_ids)
-    return buckets.points(width, "group by")
-
-
 def _group_samples(
     connection: Connection,
     experiment_id: int,
     first: int,
     last: int,
     width: int,
-    channel_ids: list[int],
+    keys: _Keys,
 ) -> _Buckets:
+    """Buckets of `width` samples from one GROUP BY over the samples first..last."""
     number = ((_m.seq - first) // width).label("bucket")
     rows = connection.execute(
         select(
             number,
             func.min(_m.seq),
             func.max(_m.seq),
-            *[func.min(_m[q]) for q in QUANTITIES],
-            *[func.max(_m[q]) for q in QUANTITIES],
+            *[func.min(_m[q]) for q in keys.quantities],
+            *[func.max(_m[q]) for q in keys.quantities],
         )
         .where(_m.experiment_id == experiment_id, _m.seq.between(first, last))
         .group_by(number)
         .order_by(number)
     ).all()
     if not rows:
-        nothing = np.array([], dtype=float)
-        return _Buckets(nothing, nothing, {})
+        return _Buckets.join([], keys)
     table = np.array(rows, dtype=float)
-    seqs = sorted({int(seq) for row in rows for seq in (row[1], row[2])})
-    ends = samples_at(connection, experiment_id, seqs)
-    firsts = [ends[int(seq)] for seq in table[:, 1]]
-    lasts = [ends[int(seq)] for seq in table[:, 2]]
-    count = len(QUANTITIES)
-    stats: dict[str | int, np.ndarray] = {}
-    for index, key in enumerate(QUANTITIES):
-        stats[key] = np.column_stack(
+    ends = _samples_at(
+        connection, experiment_id, sorted({int(s) for row in rows for s in row[1:3]}), keys
+    )
+    firsts = np.array([ends[int(seq)] for seq in table[:, 1]]).reshape(len(rows), -1)
+    lasts = np.array([ends[int(seq)] for seq in table[:, 2]]).reshape(len(rows), -1)
+    count = len(keys.quantities)
+    stats: dict[str | int, np.ndarray] = {
+        key: np.column_stack(
             [
                 table[:, 3 + index],
                 table[:, 3 + count + index],
-                [values[1 + index] for values in firsts],
-                [values[1 + index] for values in lasts],
+                firsts[:, 1 + index],
+                lasts[:, 1 + index],
             ]
         )
-    buckets = _Buckets(
-        np.array([values[0] for values in firsts]), np.array([values[0] for values in lasts]), stats
-    )
+        for index, key in enumerate(keys.quantities)
+    }
     position = {int(n): i for i, n in enumerate(table[:, 0])}
-    for channel_id in channel_ids:
-        buckets.stats[channel_id] = _group_channel(
-            connection, channel_id, first, last, width, position
-        )
-    return buckets
+    for channel_id in keys.channel_ids:
+        stats[channel_id] = _group_channel(connection, channel_id, first, last, width, position)
+    return _Buckets(firsts[:, 0], lasts[:, 0], stats)
 
 
 def _group_channel(
@@ -273,7 +282,7 @@ def _group_channel(
         .group_by(number)
     ).all()
     seqs = sorted({int(seq) for row in rows for seq in (row[1], row[2])})
-    values = channel_values_at(connection, channel_id, seqs)
+    values = _channel_values_at(connection, channel_id, seqs)
     for bucket, seq_first, seq_last, low, high in rows:
         index = position.get(int(bucket))
         if index is not None:
@@ -287,35 +296,27 @@ def _from_level(
     first: int,
     last: int,
     level: int,
-    channel_ids: list[int],
-) -> Series:
-    """Buckets from the stored blocks of `level` lying wholly inside first..last, and the
-    samples before and after them grouped from the samples themselves."""
+    keys: _Keys,
+) -> _Buckets:
+    """Buckets for first..last: the stored blocks of `level` that lie wholly inside, and
+    for the pieces before and after them the finer levels (the samples below level 1),
+    so that no block reaches outside the range."""
+    if level == 0:
+        return _group_samples(connection, experiment_id, first, last, last - first + 1, keys)
     size = SUMMARY_BLOCK_SIZES[level - 1]
-    low = -(-first // size)  # the first block that starts at or after `first`
-    high = (last + 1) // size - 1  # the last block that ends at or before `last`
-    parts: list[_Buckets] = []
+    low = -(-first // size)  # the first block starting at or after `first`
+    high = (last + 1) // size - 1  # the last block ending at or before `last`
+    if low > high:
+        return _from_level(connection, experiment_id, first, last, level - 1, keys)
+    parts = []
     if low * size > first:
-        head_end = min(low * size - 1, last)
-        parts.append(_group_samples(connection, experiment_id, first, head_end, size, channel_ids))
-    if low <= high:
-        parts.append(_stored_blocks(connection, experiment_id, level, low, high, channel_ids))
-    tail_start = max((high + 1) * size, low * size, first)
-    if tail_start <= last:
-        parts.append(_group_samples(connection, experiment_id, tail_start, last, size, channel_ids))
-    parts = [part for part in parts if len(part.ts_first)]
-    keys: list[str | int] = [*QUANTITIES, *channel_ids]
-    merged = _Buckets(
-        np.concatenate([part.ts_first for part in parts]),
-        np.concatenate([part.ts_last for part in parts]),
-        {
-            key: np.concatenate(
-                [part.stats.get(key, np.full((len(part.ts_first), 4), np.nan)) for part in parts]
-            )
-            for key in keys
-        },
-    )
-    return merged.points(size, f"level {level}")
+        parts.append(_from_level(connection, experiment_id, first, low * size - 1, level - 1, keys))
+    parts.append(_stored_blocks(connection, experiment_id, level, low, high, keys))
+    if (high + 1) * size <= last:
+        parts.append(
+            _from_level(connection, experiment_id, (high + 1) * size, last, level - 1, keys)
+        )
+    return _Buckets.join(parts, keys)
 
 
 def _stored_blocks(
@@ -324,11 +325,11 @@ def _stored_blocks(
     level: int,
     low: int,
     high: int,
-    channel_ids: list[int],
+    keys: _Keys,
 ) -> _Buckets:
     columns = [_s.block, _s.ts_first, _s.ts_last]
-    for quantity in QUANTITIES:
-        columns += [_s[f"{quantity}_{stat}"] for stat in ("min", "max", "first", "last")]
+    for quantity in keys.quantities:
+        columns += [_s[f"{quantity}_{stat}"] for stat in STATISTICS]
     rows = connection.execute(
         select(*columns)
         .where(_s.experiment_id == experiment_id, _s.level == level, _s.block.between(low, high))
@@ -337,10 +338,10 @@ def _stored_blocks(
     table = np.array(rows, dtype=float).reshape(len(rows), len(columns))
     stats: dict[str | int, np.ndarray] = {
         quantity: table[:, 3 + 4 * index : 7 + 4 * index]
-        for index, quantity in enumerate(QUANTITIES)
+        for index, quantity in enumerate(keys.quantities)
     }
     position = {int(block): index for index, block in enumerate(table[:, 0])}
-    for channel_id in channel_ids:
+    for channel_id in keys.channel_ids:
         stat = np.full((len(rows), 4), np.nan)
         for block, *values in connection.execute(
             select(_c.block, _c.value_min, _c.value_max, _c.value_first, _c.value_last).where(
@@ -360,8 +361,7 @@ def _thin(series: Series, buckets: int) -> Series:
     if have <= buckets:
         return series
     factor = math.ceil(have / buckets)
-    groups = np.arange(have) // factor
-    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    starts = np.arange(0, have, factor)
     ends = np.r_[starts[1:], have] - 1
     ts = series.ts.reshape(have, POINTS_PER_BUCKET)
     merged = _Buckets(ts[starts, 0], ts[ends, 3], {})
@@ -372,3 +372,36 @@ def _thin(series: Series, buckets: int) -> Series:
         high = np.fmax.reduceat(np.fmax(points[:, 1], points[:, 2]), starts)
         merged.stats[key] = np.column_stack([low, high, points[starts, 0], points[ends, 3]])
     return merged.points(series.bucket * factor, series.source)
+
+
+# Seq values per statement when looking up the first and last sample of buckets.
+_LOOKUP_CHUNK = 2_000
+
+
+def _samples_at(
+    connection: Connection, experiment_id: int, seqs: list[int], keys: _Keys
+) -> dict[int, tuple[float, ...]]:
+    """(ts, *quantities) of the samples with these seq, by seq."""
+    found: dict[int, tuple[float, ...]] = {}
+    for start in range(0, len(seqs), _LOOKUP_CHUNK):
+        for seq, *values in connection.execute(
+            select(_m.seq, _m.ts, *[_m[q] for q in keys.quantities]).where(
+                _m.experiment_id == experiment_id, _m.seq.in_(seqs[start : start + _LOOKUP_CHUNK])
+            )
+        ):
+            found[seq] = tuple(values)
+    return found
+
+
+def _channel_values_at(
+    connection: Connection, channel_id: int, seqs: list[int]
+) -> dict[int, float]:
+    found: dict[int, float] = {}
+    for start in range(0, len(seqs), _LOOKUP_CHUNK):
+        rows = connection.execute(
+            select(_x.seq, _x.value).where(
+                _x.channel_id == channel_id, _x.seq.in_(seqs[start : start + _LOOKUP_CHUNK])
+            )
+        )
+        found.update((seq, value) for seq, value in rows)
+    return found

@@ -15,8 +15,8 @@ from datastore.series import read_series
 from datastore.summaries import (
     QUANTITIES,
     SUMMARY_BLOCK_SIZES,
+    SummaryWriter,
     rebuild_summaries,
-    refresh_summaries,
     summarise_unsummarised,
 )
 from tests.datastore.support import add_experiment
@@ -24,7 +24,10 @@ from tests.datastore.support import add_experiment
 T0 = 1_800_000_000.0
 
 
-def write_samples(connection: Connection, experiment_id: int, seqs, voltage=None) -> None:
+def write_samples(
+    connection: Connection, experiment_id: int, seqs, voltage=None, *, summarise: bool = True
+) -> None:
+    """Store samples as the node does: rows, then their summaries, in one transaction."""
     rows = [
         (
             experiment_id,
@@ -43,6 +46,10 @@ def write_samples(connection: Connection, experiment_id: int, seqs, voltage=None
         rows,
         ignore_existing=True,
     )
+    if summarise:
+        writer = SummaryWriter()
+        writer.add_samples(experiment_id, *zip(*[row[1:] for row in rows], strict=True))
+        writer.write(connection)
 
 
 def expected_blocks(engine: Engine, experiment_id: int, level: int) -> dict[int, tuple]:
@@ -95,7 +102,6 @@ def test_summaries_equal_the_samples_after_writes_in_any_order_and_repeated(
     with engine.begin() as connection:
         for chunk in chunks:
             write_samples(connection, experiment_id, chunk)
-            refresh_summaries(connection, experiment_id, min(chunk), max(chunk))
 
     for level in range(1, len(SUMMARY_BLOCK_SIZES) + 1):
         assert stored_blocks(engine, experiment_id, level) == expected_blocks(
@@ -110,11 +116,11 @@ def test_a_rebuild_gives_the_same_summaries_as_the_incremental_writes(
         for start in range(0, 20_000, 3_000):
             chunk = range(start, min(start + 3_000, 20_000))
             write_samples(connection, experiment_id, chunk)
-            refresh_summaries(connection, experiment_id, chunk[0], chunk[-1])
-    incremental = [stored_blocks(engine, experiment_id, level) for level in (1, 2, 3)]
+    levels = range(1, len(SUMMARY_BLOCK_SIZES) + 1)
+    incremental = [stored_blocks(engine, experiment_id, level) for level in levels]
     with engine.begin() as connection:
         rebuild_summaries(connection, experiment_id)
-    assert [stored_blocks(engine, experiment_id, level) for level in (1, 2, 3)] == incremental
+    assert [stored_blocks(engine, experiment_id, level) for level in levels] == incremental
 
 
 def test_extra_channels_are_summarised_over_the_same_blocks(
@@ -123,14 +129,13 @@ def test_extra_channels_are_summarised_over_the_same_blocks(
     channel_id = catalog_channel(session, experiment_id)
     with engine.begin() as connection:
         write_samples(connection, experiment_id, range(5_000))
-        # A sparse channel: a value on every third sample.
-        insert_rows(
-            connection,
-            "extra_values",
-            ["channel_id", "seq", "value"],
-            [(channel_id, seq, 20.0 + (seq % 97) / 10) for seq in range(0, 5_000, 3)],
-        )
-        refresh_summaries(connection, experiment_id, 0, 4_999)
+        # A sparse channel: a value on every third sample, written in two parts.
+        values = [(channel_id, seq, 20.0 + (seq % 97) / 10) for seq in range(0, 5_000, 3)]
+        insert_rows(connection, "extra_values", ["channel_id", "seq", "value"], values)
+        for part in (values[1000:], values[:1000]):
+            writer = SummaryWriter()
+            writer.add_channel(channel_id, [v[1] for v in part], [v[2] for v in part])
+            writer.write(connection)
     with Session(engine) as check:
         values = {
             seq: value
@@ -163,7 +168,7 @@ def test_experiments_written_before_summaries_existed_get_them_on_upgrade(
     engine: Engine, experiment_id: int
 ) -> None:
     with engine.begin() as connection:
-        write_samples(connection, experiment_id, range(3_000))  # and no summaries
+        write_samples(connection, experiment_id, range(3_000), summarise=False)
         connection.execute(
             Experiment.__table__.update()
             .where(Experiment.id == experiment_id)
@@ -181,7 +186,6 @@ def test_experiments_written_before_summaries_existed_get_them_on_upgrade(
 def test_a_short_range_gives_the_samples_themselves(engine: Engine, experiment_id: int) -> None:
     with engine.begin() as connection:
         write_samples(connection, experiment_id, range(1_000))
-        refresh_summaries(connection, experiment_id, 0, 999)
     series = read_series(engine, experiment_id, T0 + 100 * 0.5, T0 + 199 * 0.5)
     assert series.raw and series.samples == 100
     assert series.ts[0] == T0 + 50 and series.ts[-1] == T0 + 99.5
@@ -202,7 +206,6 @@ def spiky(sqlite_engine: Engine) -> tuple[Engine, int, int]:
                 chunk,
                 voltage=lambda seq: 103.0 if seq == spike else 3.0 + (seq % 1000) / 1000,
             )
-            refresh_summaries(connection, experiment_id, chunk[0], chunk[-1])
     return sqlite_engine, experiment_id, spike
 
 
