@@ -96,7 +96,9 @@ def _load(engine: Engine, samples: int) -> tuple[int, int]:
             table = _frame(first, min(CHUNK, samples - first), spike_seq)
             if fast:
                 path = Path(folder) / "samples.csv"
-                np.savetxt(path, table, delimiter=",", fmt=["%d", "%.17g", "%.17g", "%.17g", "%.17g"])
+                np.savetxt(
+                    path, table, delimiter=",", fmt=["%d", "%.17g", "%.17g", "%.17g", "%.17g"]
+                )
                 connection.exec_driver_sql(
                     f"LOAD DATA LOCAL INFILE '{path}' INTO TABLE measurements "
                     "FIELDS TERMINATED BY ',' LINES TERMINATED BY '\\n' "
