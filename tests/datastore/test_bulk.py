@@ -7,7 +7,7 @@ import math
 import pytest
 from sqlalchemy import Engine, text
 
-from datastore.bulk import sql_literal, insert_rows
+from datastore.bulk import insert_rows, sql_literal
 
 COLUMNS = ("id", "name", "manufacturer", "model", "serial_number", "description", "technology",
            "cells_in_series", "voltage_min", "voltage_max", "current_min", "current_max",

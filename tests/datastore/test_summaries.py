@@ -10,7 +10,14 @@ from sqlalchemy import Connection, Engine, select
 from sqlalchemy.orm import Session
 
 from datastore.bulk import insert_rows
-from datastore.models import ChannelSummary, Experiment, ExtraValue, Measurement, SampleSummary
+from datastore.models import (
+    Channel,
+    ChannelSummary,
+    Experiment,
+    ExtraValue,
+    Measurement,
+    SampleSummary,
+)
 from datastore.series import read_series
 from datastore.summaries import (
     QUANTITIES,
@@ -87,6 +94,42 @@ def stored_blocks(engine: Engine, experiment_id: int, level: int) -> dict[int, t
     return {row[0]: tuple(row[1:]) for row in rows}
 
 
+def expected_channel_blocks(engine: Engine, channel_id: int, level: int) -> dict[int, tuple]:
+    """(seq_first, seq_last, min, max, first, last) of each block of a channel's values."""
+    size = SUMMARY_BLOCK_SIZES[level - 1]
+    with Session(engine) as session:
+        rows = session.execute(
+            select(ExtraValue.seq, ExtraValue.value)
+            .where(ExtraValue.channel_id == channel_id)
+            .order_by(ExtraValue.seq)
+        ).all()
+    blocks: dict[int, list] = {}
+    for seq, value in rows:
+        blocks.setdefault(seq // size, []).append((seq, value))
+    return {
+        number: (
+            members[0][0],
+            members[-1][0],
+            min(v for _s, v in members),
+            max(v for _s, v in members),
+            members[0][1],
+            members[-1][1],
+        )
+        for number, members in blocks.items()
+    }
+
+
+def stored_channel_blocks(engine: Engine, channel_id: int, level: int) -> dict[int, tuple]:
+    c = ChannelSummary
+    with Session(engine) as session:
+        rows = session.execute(
+            select(c.block, c.seq_first, c.seq_last, c.value_min, c.value_max, c.value_first,
+                   c.value_last)
+            .where(c.channel_id == channel_id, c.level == level)
+        ).all()  # fmt: skip
+    return {row[0]: tuple(row[1:]) for row in rows}
+
+
 @pytest.fixture
 def experiment_id(session: Session) -> int:
     return add_experiment(session)
@@ -136,24 +179,10 @@ def test_extra_channels_are_summarised_over_the_same_blocks(
             writer = SummaryWriter()
             writer.add_channel(channel_id, [v[1] for v in part], [v[2] for v in part])
             writer.write(connection)
-    with Session(engine) as check:
-        values = {
-            seq: value
-            for seq, value in check.execute(
-                select(ExtraValue.seq, ExtraValue.value).where(ExtraValue.channel_id == channel_id)
-            )
-        }
-        rows = check.execute(
-            select(ChannelSummary).where(
-                ChannelSummary.channel_id == channel_id, ChannelSummary.level == 1
-            )
-        ).scalars()
-        for row in rows:
-            members = [(seq, values[seq]) for seq in range(row.block * 64, row.block * 64 + 64) if seq in values]  # fmt: skip
-            assert (row.seq_first, row.seq_last) == (members[0][0], members[-1][0])
-            assert row.value_min == min(v for _s, v in members)
-            assert row.value_max == max(v for _s, v in members)
-            assert (row.value_first, row.value_last) == (members[0][1], members[-1][1])
+    for level in range(1, len(SUMMARY_BLOCK_SIZES) + 1):
+        assert stored_channel_blocks(engine, channel_id, level) == expected_channel_blocks(
+            engine, channel_id, level
+        ), f"level {level}"
 
 
 def catalog_channel(session: Session, experiment_id: int) -> int:
@@ -247,3 +276,32 @@ def test_zooming_in_gives_finer_buckets_down_to_the_samples(spiky) -> None:
         buckets.append(series.bucket)
     assert buckets == sorted(buckets, reverse=True) and buckets[-1] == 1
     assert len(set(buckets)) == len(buckets)
+
+
+def test_an_import_stores_summaries_equal_to_its_samples(engine: Engine) -> None:
+    from datastore.imports import import_experiment
+    from domain.csvformat import parse_csv
+
+    with Session(engine) as session:
+        battery_id = session.scalar(
+            select(Experiment.battery_id).where(Experiment.id == add_experiment(session))
+        )
+    lines = ["Unix Time / s,Voltage / V,Current / A,Temperature / °C"]
+    for seq in range(9_000):
+        temperature = "" if seq % 5 else f"{25 + (seq % 131) / 10}"
+        lines.append(
+            f"{T0 + seq},{3 + ((seq * 37) % 101) / 100},{(-1) ** (seq // 700)},{temperature}"
+        )
+    parsed = parse_csv("\n".join(lines).encode())
+    experiment_id = import_experiment(engine, parsed, name="imported", battery_id=battery_id)
+
+    for level in range(1, len(SUMMARY_BLOCK_SIZES) + 1):
+        assert stored_blocks(engine, experiment_id, level) == expected_blocks(
+            engine, experiment_id, level
+        ), f"level {level}"
+    with Session(engine) as check:
+        channel_id = check.scalar(select(Channel.id).where(Channel.experiment_id == experiment_id))
+    for level in range(1, len(SUMMARY_BLOCK_SIZES) + 1):
+        assert stored_channel_blocks(engine, channel_id, level) == expected_channel_blocks(
+            engine, channel_id, level
+        ), f"channel, level {level}"
