@@ -4,7 +4,8 @@ Everything goes in one transaction, so a failure stores nothing. Samples are
 inserted in batches without ORM objects, through `datastore.bulk.insert_rows` (on
 MariaDB a Core executemany of 1,000,000 rows took 18 s, over the 15 s budget of
 docs/performance.md; multi-row VALUES text takes half of that). The block summaries
-that draw long experiments quickly are written in the same transaction.
+that draw long experiments quickly and the cycle table are written in the same
+transaction.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.orm import Session
 
 from datastore.bulk import insert_rows
+from datastore.cycles import store_cycles
 from datastore.models import Battery, Channel, Experiment, ExtraValue, Measurement
 from datastore.summaries import SummaryWriter
 from domain.csvformat import ParsedExperiment
@@ -86,11 +88,25 @@ def _import(
         for channel, values in zip(channels, parsed.extras.values(), strict=True):
             _insert_extra_values(connection, channel.id, values, summaries)
         summaries.write(connection)
+        samples = parsed.samples
+        store_cycles(
+            connection,
+            experiment.id,
+            *(samples[name].to_numpy() for name in ("seq", "ts", "voltage", "current")),
+            _cycle_column(samples["cycle"]),
+        )
         session.commit()
         return experiment.id
     except BaseException:
         session.rollback()
         raise
+
+
+def _cycle_column(series: pd.Series) -> list[int | None] | None:
+    """The file's cycle numbers (None where a row has none), or None for no cycle column."""
+    if series.isna().all():
+        return None
+    return [None if value is pd.NA else int(value) for value in series]
 
 
 def _utc(ts: float) -> dt.datetime:

@@ -18,18 +18,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Engine, and_, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, and_, func, select
 
+from datastore.engine import Bind, connection_of
 from datastore.models import ChannelSummary, ExtraValue, Measurement, SampleSummary
 from datastore.summaries import QUANTITIES, STATISTICS, SUMMARY_BLOCK_SIZES
-
-Bind = Session | Connection | Engine
 
 DEFAULT_MAX_POINTS = 5_000
 POINTS_PER_BUCKET = 4
@@ -68,14 +65,6 @@ class Series:
         return cls(nothing, {key: nothing for key in keys}, 1, 0)
 
 
-def _connection(bind: Bind) -> AbstractContextManager[Connection]:
-    if isinstance(bind, Session):
-        return nullcontext(bind.connection())
-    if isinstance(bind, Engine):
-        return bind.connect()
-    return nullcontext(bind)
-
-
 def seq_range(
     connection: Connection, experiment_id: int, start_ts: float | None, end_ts: float | None
 ) -> tuple[int, int] | None:
@@ -112,7 +101,7 @@ def read_series(
     """The points to draw for [start_ts, end_ts] (None: from the start / to the end), for
     `quantities` (of "voltage", "current", "power") and the extra channels `channel_ids`."""
     keys = _Keys(tuple(quantities), tuple(channel_ids))
-    with _connection(bind) as connection:
+    with connection_of(bind) as connection:
         bounds = seq_range(connection, experiment_id, start_ts, end_ts)
         if bounds is None:
             return Series.empty(keys.all)
