@@ -3,15 +3,20 @@
 Each step is `{"step": 1, "cycle": 1, "line": 3, "mode": "CC", "setpoint": 2.5,
 "limit": "VOLTAGE", "limit_value": 4.2}`: REPEAT blocks unrolled, C-rates resolved to
 amperes, `step` 1-based, `cycle` the iteration of the outermost REPEAT (1 outside any
-REPEAT), `line` the source line. `setpoint` is None for WAIT.
+REPEAT), `line` the source line. `setpoint` is None for WAIT. `ExpandedStep` is the
+same step as a typed value, with `to_json`/`from_json` for that dict.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from domain.profiles.language import (
     Instruction,
+    Limit,
+    Mode,
     Profile,
     ProfileError,
     Repeat,
@@ -19,6 +24,66 @@ from domain.profiles.language import (
     c_rate_problems,
     check_step_count,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class ExpandedStep:
+    """One step to run: hold `setpoint` in `mode` until `limit` reaches `limit_value`.
+
+    SI units (A, V, W; limits in s, V, A, Ah, Wh), positive current = charge;
+    `setpoint` is None for WAIT. `step` is the 1-based position in the list, `cycle`
+    the iteration of the outermost REPEAT (1 outside any REPEAT) and `line` the source
+    line (0: unknown). A start command may leave out cycle and line: they are None then.
+    """
+
+    mode: Mode
+    setpoint: float | None
+    limit: Limit
+    limit_value: float
+    step: int
+    cycle: int | None = None
+    line: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The step as stored and sent: keys in this order, cycle and line only when known."""
+        data: dict[str, Any] = {"step": self.step}
+        if self.cycle is not None:
+            data["cycle"] = self.cycle
+        if self.line is not None:
+            data["line"] = self.line
+        data["mode"] = str(self.mode)
+        data["setpoint"] = self.setpoint
+        data["limit"] = str(self.limit)
+        data["limit_value"] = self.limit_value
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], step: int | None = None) -> ExpandedStep:
+        """The step from its JSON (as stored, or as a start command carries it).
+
+        `step` numbers a step whose JSON has no "step" (its 1-based position); missing
+        cycle and line stay None. Numbers become floats and ints. Anything else that does
+        not fit is a ValueError; the strict checks with field paths are the protocol's.
+        """
+        number = data.get("step", step)
+        if number is None:
+            raise ValueError("step: required field is missing")
+        setpoint, cycle, line = data.get("setpoint"), data.get("cycle"), data.get("line")
+        try:
+            return cls(
+                Mode(data["mode"]),
+                None if setpoint is None else float(setpoint),
+                Limit(data["limit"]),
+                float(data["limit_value"]),
+                int(number),
+                None if cycle is None else int(cycle),
+                None if line is None else int(line),
+            )
+        except KeyError as error:
+            raise ValueError(f"{error.args[0]}: required field is missing") from None
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"not an expanded step: {error}") from None
+
 
 # One unrolled step before numbering: (line, mode, setpoint, limit, limit_value).
 _Flat = tuple[int, str, float | None, str, float]
