@@ -413,7 +413,7 @@ def queue_experiment(
         station_id=station.id,
         profile_id=profile.id,
         status=ExperimentStatus.QUEUED,
-        steps=steps,
+        steps=[step.to_json() for step in steps],
     )
     session.add(experiment)
     _flush(session, f"experiment {name!r}")

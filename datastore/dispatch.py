@@ -14,15 +14,18 @@ from sqlalchemy import Connection, and_, exists, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
 from datastore.models import Battery, Experiment, Profile, Station, StationCommand, utcnow
+from domain.profiles.expansion import ExpandedStep
 from domain.status import ACTIVE_STATUSES, ExperimentStatus
 
 
 @dataclass(frozen=True)
 class StartOrder:
+    """An experiment to start: what the start command carries, and where it goes."""
+
     experiment_id: int
     station_id: int
     profile_name: str
-    steps: list[dict[str, Any]]
+    steps: list[ExpandedStep]
     limits: dict[str, float]
     attempts: int
     battery: dict[str, Any]
@@ -62,7 +65,7 @@ def _orders(connection: Connection, where: Any) -> list[StartOrder]:
                 experiment.id,
                 station.id,
                 profile_name or experiment.name,
-                list(experiment.steps or []),
+                [ExpandedStep.from_json(step) for step in experiment.steps or []],
                 _window(battery, station),
                 experiment.start_attempts,
                 {

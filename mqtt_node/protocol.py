@@ -25,6 +25,7 @@ from math import isfinite
 from types import MappingProxyType
 from typing import Any, Final, Protocol, TypeAlias, TypeVar
 
+from domain.profiles.expansion import ExpandedStep
 from domain.profiles.language import ALLOWED_LIMITS, Limit, Mode
 from domain.status import ExperimentStatus
 
@@ -165,15 +166,13 @@ class Heartbeat:
 class StartCommand:
     """node → cycler: run an experiment.
 
-    `instructions` are the expanded steps, normalised by the parser to
-    {"step", ["cycle"], ["line"], "mode", "setpoint", "limit", "limit_value"}
-    ("cycle" and "line" only when the sender gave them). `limits` holds the four
-    `LIMIT_KEYS`.
+    `instructions` are the expanded steps (cycle and line None when the sender left
+    them out). `limits` holds the four `LIMIT_KEYS`.
     """
 
     experiment_id: int
     profile_name: str
-    instructions: tuple[dict[str, Any], ...]
+    instructions: tuple[ExpandedStep, ...]
     limits: dict[str, float]
     # Optional description of the battery under test, for cyclers that model or log it:
     # technology, chemistry, nominal_capacity_ah, cells_in_series (any may be missing).
@@ -575,7 +574,7 @@ _MODES: Final = tuple(Mode)
 _LIMITS: Final = tuple(Limit)
 
 
-def _step(raw: Any, index: int) -> dict[str, Any]:
+def _step(raw: Any, index: int) -> ExpandedStep:
     where = f"profile.instructions[{index}]"
     obj = _item(raw, where)
     mode = _word(obj, where, "mode", _MODES)
@@ -598,15 +597,11 @@ def _step(raw: Any, index: int) -> dict[str, Any]:
             f"{where}.step: expected {index + 1} (steps are numbered from 1 in list order), "
             f"got {step}"
         )
-    normalised: dict[str, Any] = {"step": index + 1}
     cycle = _opt_int(obj, where, "cycle")
-    if cycle is not None:
-        normalised["cycle"] = cycle
     line = _opt_int(obj, where, "line", minimum=0)  # informational; 0 means unknown
-    if line is not None:
-        normalised["line"] = line
-    normalised.update(mode=mode, setpoint=setpoint, limit=limit, limit_value=limit_value)
-    return normalised
+    return ExpandedStep(
+        Mode(mode), setpoint, Limit(limit), limit_value, step=index + 1, cycle=cycle, line=line
+    )
 
 
 def _build_command(data: dict[str, Any]) -> Command:
@@ -896,14 +891,14 @@ def encode_heartbeat(
 def encode_start(
     experiment_id: int,
     profile_name: str,
-    instructions: Sequence[Mapping[str, Any]],
+    instructions: Sequence[ExpandedStep],
     limits: Mapping[str, float],
     battery: Mapping[str, Any] | None = None,
 ) -> bytes:
     message: dict[str, Any] = {
         "command": "start",
         "experiment_id": experiment_id,
-        "profile": {"name": profile_name, "instructions": [dict(s) for s in instructions]},
+        "profile": {"name": profile_name, "instructions": [s.to_json() for s in instructions]},
         "limits": dict(limits),
     }
     if battery:

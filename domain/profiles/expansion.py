@@ -1,10 +1,9 @@
-"""Expansion for execution: the flat step list a cycler runs (the MQTT start command's form).
+"""Expansion for execution: the flat list of `ExpandedStep`s a cycler runs.
 
-Each step is `{"step": 1, "cycle": 1, "line": 3, "mode": "CC", "setpoint": 2.5,
-"limit": "VOLTAGE", "limit_value": 4.2}`: REPEAT blocks unrolled, C-rates resolved to
-amperes, `step` 1-based, `cycle` the iteration of the outermost REPEAT (1 outside any
-REPEAT), `line` the source line. `setpoint` is None for WAIT. `ExpandedStep` is the
-same step as a typed value, with `to_json`/`from_json` for that dict.
+REPEAT blocks are unrolled and C-rates resolved to amperes. The same steps are stored
+with a queued experiment and sent in the MQTT start command, both as the JSON of
+`ExpandedStep.to_json`: `{"step": 1, "cycle": 1, "line": 3, "mode": "CC",
+"setpoint": 2.5, "limit": "VOLTAGE", "limit_value": 4.2}`.
 """
 
 from __future__ import annotations
@@ -86,7 +85,7 @@ class ExpandedStep:
 
 
 # One unrolled step before numbering: (line, mode, setpoint, limit, limit_value).
-_Flat = tuple[int, str, float | None, str, float]
+_Flat = tuple[int, Mode, float | None, Limit, float]
 
 
 def _resolve(step: Step, capacity_ah: float | None) -> _Flat:
@@ -98,7 +97,7 @@ def _resolve(step: Step, capacity_ah: float | None) -> _Flat:
     if step.limit_c_rate:
         assert capacity_ah is not None
         limit_value = limit_value * capacity_ah
-    return step.line, str(step.mode), setpoint, str(step.limit), limit_value
+    return step.line, step.mode, setpoint, step.limit, limit_value
 
 
 def _unroll(instructions: tuple[Instruction, ...], capacity_ah: float | None) -> list[_Flat]:
@@ -114,14 +113,14 @@ def _unroll(instructions: tuple[Instruction, ...], capacity_ah: float | None) ->
 
 def expand_profile(
     profile: Profile, capacity_ah: float | None = None, max_steps: int | None = None
-) -> list[dict[str, Any]]:
+) -> list[ExpandedStep]:
     """The steps to run, in order; ProfileError if C-rates cannot be resolved or there are
     more than `max_steps` (the site's `profiles.max_steps`; None: no cap)."""
     if max_steps is not None:
         check_step_count(profile, max_steps)
     if profile.uses_c_rates and not (capacity_ah is not None and capacity_ah > 0):
         raise ProfileError(c_rate_problems(profile))
-    steps: list[dict[str, Any]] = []
+    steps: list[ExpandedStep] = []
     for instruction in profile.instructions:
         if isinstance(instruction, Repeat):
             body = _unroll(instruction.body, capacity_ah)
@@ -131,14 +130,6 @@ def expand_profile(
             flat_with_cycles = [(1, _resolve(instruction, capacity_ah))]
         for cycle, (line, mode, setpoint, limit, limit_value) in flat_with_cycles:
             steps.append(
-                {
-                    "step": len(steps) + 1,
-                    "cycle": cycle,
-                    "line": line,
-                    "mode": mode,
-                    "setpoint": setpoint,
-                    "limit": limit,
-                    "limit_value": limit_value,
-                }
+                ExpandedStep(mode, setpoint, limit, limit_value, len(steps) + 1, cycle, line)
             )
     return steps

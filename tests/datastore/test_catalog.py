@@ -31,7 +31,13 @@ from datastore.catalog import (
     station_window,
 )
 from datastore.models import Battery, ComputationalUnit, Experiment, Profile, Station
-from domain.profiles import ProfileError, check_compatibility, parse_profile, profile_demand
+from domain.profiles import (
+    ProfileError,
+    check_compatibility,
+    expand_profile,
+    parse_profile,
+    profile_demand,
+)
 from domain.status import ExperimentStatus
 
 # The site's cap on expanded profile steps (profiles.max_steps).
@@ -380,6 +386,21 @@ def test_queueing_expands_the_steps_against_the_battery_capacity(session):
         (4, 2, "CV", 4.2),
     ]
     assert queued.steps[1]["limit_value"] == pytest.approx(0.1)
+
+
+def test_queued_steps_are_stored_as_the_json_of_the_expanded_steps(session):
+    source = "REPEAT 2\nCC, 1C, VOLTAGE, 4.2\nWAIT, 60\nEND"
+    experiment = queue_experiment(
+        session,
+        name="stored",
+        battery_id=battery(session).id,
+        station_id=station(session).id,
+        profile_id=profile(session, source).id,
+        max_steps=MAX_STEPS,
+    )
+    session.commit()
+    expected = [step.to_json() for step in expand_profile(parse_profile(source), 3.0)]
+    assert session.get(Experiment, experiment.id).steps == expected
 
 
 def test_an_incompatible_profile_is_not_queued(session):

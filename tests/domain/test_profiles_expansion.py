@@ -1,4 +1,5 @@
-"""Expansion: the flat step list of the MQTT start command, in its fixed format."""
+"""Expansion: the flat step list of the MQTT start command, as `ExpandedStep`s and in the
+fixed JSON format they are stored and sent in."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ STEP_KEYS = {"step", "cycle", "line", "mode", "setpoint", "limit", "limit_value"
 
 
 def expand(text: str, capacity_ah: float | None = None, **options: int) -> list[dict]:
-    return expand_profile(parse_profile(text), capacity_ah, **options)
+    """The expanded steps as the JSON they are stored and sent as."""
+    return [step.to_json() for step in expand_profile(parse_profile(text), capacity_ah, **options)]
 
 
 def test_each_step_has_the_fixed_format():
@@ -117,6 +119,12 @@ def test_a_profile_at_the_default_cap_expands():
 # ---------------------------------------------------------------- the ExpandedStep type
 
 
+def test_expansion_gives_typed_steps():
+    (step,) = expand_profile(parse_profile("\n\nCC, 0.5C, VOLTAGE, 4.2"), 3.0)
+    assert step == ExpandedStep(Mode.CC, 1.5, Limit.VOLTAGE, 4.2, step=1, cycle=1, line=3)
+    assert type(step.mode) is Mode and type(step.limit) is Limit
+
+
 def test_json_keys_come_in_the_fixed_order():
     step = ExpandedStep(Mode.CP, -5.0, Limit.ENERGY, 1.0, step=4, cycle=2, line=7)
     assert list(step.to_json()) == [
@@ -128,6 +136,11 @@ def test_json_keys_come_in_the_fixed_order():
         "limit",
         "limit_value",
     ]
+
+
+def test_a_step_survives_a_json_round_trip():
+    steps = expand_profile(parse_profile("REPEAT 2\nCC, 1, VOLTAGE, 4.2\nWAIT, 60\nEND"))
+    assert [ExpandedStep.from_json(json.loads(json.dumps(s.to_json()))) for s in steps] == steps
 
 
 def test_unknown_cycle_and_line_are_left_out_of_the_json():

@@ -381,8 +381,8 @@ def test_the_oldest_queued_experiment_of_an_online_idle_station_is_started(
     ((to_station, command),) = cycler.commands("start")
     assert (to_station, command["experiment_id"]) == (station_id, oldest)
     parsed = protocol.parse_command(json.dumps(command).encode())
-    assert [step["cycle"] for step in parsed.instructions] == STEP_CYCLES
-    assert [step["setpoint"] for step in parsed.instructions] == [1.0, None, 1.0, None, -1.0]
+    assert [step.cycle for step in parsed.instructions] == STEP_CYCLES
+    assert [step.setpoint for step in parsed.instructions] == [1.0, None, 1.0, None, -1.0]
     # The battery window (2.5-4.2 V, ±3 A) intersected with the station's (0-4 V, -2..10 A).
     assert parsed.limits == {
         "voltage_min": 2.5,

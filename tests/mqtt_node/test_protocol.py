@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from domain.profiles import ExpandedStep, Limit, Mode
 from domain.status import ExperimentStatus
 from mqtt_node.protocol import (
     MAX_ID,
@@ -118,9 +119,7 @@ def test_design_start_command_parses() -> None:
     assert parse_command(DESIGN_START.encode()) == StartCommand(
         experiment_id=12,
         profile_name="...",
-        instructions=(
-            {"step": 1, "mode": "CC", "setpoint": 2.5, "limit": "VOLTAGE", "limit_value": 4.2},
-        ),
+        instructions=(ExpandedStep(Mode.CC, 2.5, Limit.VOLTAGE, 4.2, step=1),),
         limits={"voltage_min": 2.5, "voltage_max": 4.2, "current_min": -5.0, "current_max": 5.0},
     )
 
@@ -242,10 +241,9 @@ def test_start_steps_are_normalised_to_the_expanded_format() -> None:
     command = parse_command(json.dumps(raw).encode())
     assert isinstance(command, StartCommand)
     assert command.instructions == (
-        {"step": 1, "cycle": 1, "line": 3, "mode": "CC", "setpoint": 2.0, "limit": "VOLTAGE",
-         "limit_value": 4.2},
-        {"step": 2, "mode": "WAIT", "setpoint": None, "limit": "TIME", "limit_value": 600.0},
-    )  # fmt: skip
+        ExpandedStep(Mode.CC, 2.0, Limit.VOLTAGE, 4.2, step=1, cycle=1, line=3),
+        ExpandedStep(Mode.WAIT, None, Limit.TIME, 600.0, step=2, cycle=None, line=None),
+    )
 
 
 def test_heartbeat_without_experiment_id_means_none() -> None:
@@ -673,42 +671,10 @@ MESSAGES = [
         12,
         "1C cycling",
         (
-            {
-                "step": 1,
-                "cycle": 1,
-                "line": 3,
-                "mode": "CC",
-                "setpoint": 2.5,
-                "limit": "VOLTAGE",
-                "limit_value": 4.2,
-            },
-            {
-                "step": 2,
-                "cycle": 1,
-                "line": 4,
-                "mode": "CV",
-                "setpoint": 4.2,
-                "limit": "CURRENT",
-                "limit_value": 0.125,
-            },
-            {
-                "step": 3,
-                "cycle": 1,
-                "line": 5,
-                "mode": "WAIT",
-                "setpoint": None,
-                "limit": "TIME",
-                "limit_value": 600.0,
-            },
-            {
-                "step": 4,
-                "cycle": 1,
-                "line": 6,
-                "mode": "CP",
-                "setpoint": -10.0,
-                "limit": "ENERGY",
-                "limit_value": 9.0,
-            },
+            ExpandedStep(Mode.CC, 2.5, Limit.VOLTAGE, 4.2, step=1, cycle=1, line=3),
+            ExpandedStep(Mode.CV, 4.2, Limit.CURRENT, 0.125, step=2, cycle=1, line=4),
+            ExpandedStep(Mode.WAIT, None, Limit.TIME, 600.0, step=3, cycle=1, line=5),
+            ExpandedStep(Mode.CP, -10.0, Limit.ENERGY, 9.0, step=4, cycle=1, line=6),
         ),
         {"voltage_min": 2.5, "voltage_max": 4.25, "current_min": -5.0, "current_max": 5.0},
     ),
@@ -772,6 +738,14 @@ def test_start_command_encodes_the_contract_layout() -> None:
     assert set(data) == {"command", "experiment_id", "profile", "limits"}
     assert data["command"] == "start"
     assert set(data["profile"]) == {"name", "instructions"}
+
+
+def test_start_steps_are_decoded_as_typed_steps() -> None:
+    command = parse_command(DESIGN_START.encode())
+    assert isinstance(command, StartCommand)
+    (step,) = command.instructions
+    assert type(step) is ExpandedStep
+    assert type(step.mode) is Mode and type(step.limit) is Limit
 
 
 def test_encoders_refuse_non_finite_numbers() -> None:

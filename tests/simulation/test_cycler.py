@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from domain.profiles import ExpandedStep
 from domain.status import ExperimentStatus
 from mqtt_node import protocol
 from mqtt_node.topics import NODE_KINDS, Topics
@@ -83,7 +84,10 @@ class ControlRoom:
         limits: dict[str, float] = LIMITS,
         battery: dict[str, Any] = BATTERY,
     ) -> None:
-        payload = protocol.encode_start(experiment_id, "test profile", steps, limits, battery)
+        instructions = [ExpandedStep.from_json(raw, n) for n, raw in enumerate(steps, start=1)]
+        payload = protocol.encode_start(
+            experiment_id, "test profile", instructions, limits, battery
+        )
         self._send(self.topics.commands(station), payload)
 
     def command(self, action: str, experiment_id: int, station: int = CH1) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from domain.profiles import ExpandedStep, Limit, Mode
 from domain.status import ExperimentStatus
 from simulation.battery_model import BatteryModel, parameters_for
 from simulation.profile_runner import (
@@ -26,19 +27,13 @@ def nmc(soc: float = 0.5) -> BatteryModel:
     return BatteryModel(parameters_for("lithium-ion", 2.5, 1, "NMC"), soc=soc)
 
 
-def steps(*specs: tuple[Any, ...], cycle: int = 1) -> list[dict[str, Any]]:
-    """Step dicts in the expander's format from (mode, setpoint, limit, limit_value) tuples."""
+def steps(*specs: tuple[Any, ...], cycle: int = 1, first: int = 1) -> list[ExpandedStep]:
+    """Expanded steps numbered from `first`, from (mode, setpoint, limit, limit_value) tuples."""
     return [
-        {
-            "step": number,
-            "cycle": cycle,
-            "line": number,
-            "mode": mode,
-            "setpoint": setpoint,
-            "limit": limit,
-            "limit_value": limit_value,
-        }
-        for number, (mode, setpoint, limit, limit_value) in enumerate(specs, start=1)
+        ExpandedStep(
+            Mode(mode), setpoint, Limit(limit), limit_value, step=number, cycle=cycle, line=number
+        )
+        for number, (mode, setpoint, limit, limit_value) in enumerate(specs, start=first)
     ]
 
 
@@ -55,12 +50,11 @@ CC_CV_CYCLE = (
 )
 
 
-def cycles(count: int) -> list[dict[str, Any]]:
+def cycles(count: int) -> list[ExpandedStep]:
     result = []
     for cycle in range(1, count + 1):
-        for step in steps(*CC_CV_CYCLE, cycle=cycle):
-            step["step"] += (cycle - 1) * len(CC_CV_CYCLE)
-            result.append(step)
+        first = 1 + (cycle - 1) * len(CC_CV_CYCLE)
+        result += steps(*CC_CV_CYCLE, cycle=cycle, first=first)
     return result
 
 
@@ -112,10 +106,11 @@ def test_samples_carry_power_and_body_temperature() -> None:
 
 
 def test_steps_without_step_and_cycle_keys_are_numbered_by_position() -> None:
-    profile = [
+    raw = [
         {"mode": "CC", "setpoint": 1.0, "limit": "TIME", "limit_value": 5},
         {"mode": "WAIT", "setpoint": None, "limit": "TIME", "limit_value": 5},
     ]
+    profile = [ExpandedStep.from_json(step, position) for position, step in enumerate(raw, 1)]
     samples, _, _ = run_to_completion(profile, nmc(), WINDOW, 1.0)
     assert samples[-1].instruction == 2 and samples[-1].cycle is None
 
@@ -329,7 +324,6 @@ def test_window_can_be_given_as_the_mqtt_limits_object() -> None:
         (("CC", 1.0, "CURRENT", 0.1), "CC step stops on"),
         (("CV", -4.2, "CURRENT", 0.1), "CV needs a positive voltage"),
         (("CC", None, "TIME", 10), "CC needs a numeric setpoint"),
-        (("PULSE", 1.0, "TIME", 10), "mode must be one of"),
         (("CC", 1.0, "TIME", -5), "limit_value must be 0 or more"),
     ],
 )
