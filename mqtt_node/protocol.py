@@ -28,6 +28,7 @@ from typing import Any, Final, Protocol, TypeAlias, TypeVar
 from domain.profiles.expansion import ExpandedStep
 from domain.profiles.language import ALLOWED_LIMITS, Limit, Mode
 from domain.status import ExperimentStatus
+from domain.window import WINDOW_KEYS, Window
 
 PROTOCOL_VERSION: Final = 1
 
@@ -103,8 +104,9 @@ REPORTABLE_STATUSES: Final = (
     ExperimentStatus.ERROR,
 )
 
-# The keys of the start command's "limits" object: the window the cycler must keep.
-LIMIT_KEYS: Final = ("voltage_min", "voltage_max", "current_min", "current_max")
+# The keys of the start command's "limits" object (a `Window`: the window the cycler must
+# keep) and of each announced station's window.
+LIMIT_KEYS: Final = WINDOW_KEYS
 
 _EMPTY_EXTRA: Final[Mapping[str, float]] = MappingProxyType({})
 
@@ -167,13 +169,13 @@ class StartCommand:
     """node → cycler: run an experiment.
 
     `instructions` are the expanded steps (cycle and line None when the sender left
-    them out). `limits` holds the four `LIMIT_KEYS`.
+    them out); `limits` is the window the cycler must keep.
     """
 
     experiment_id: int
     profile_name: str
     instructions: tuple[ExpandedStep, ...]
-    limits: dict[str, float]
+    limits: Window
     # Optional description of the battery under test, for cyclers that model or log it:
     # technology, chemistry, nominal_capacity_ah, cells_in_series (any may be missing).
     battery: dict[str, Any] = field(default_factory=dict)
@@ -422,12 +424,17 @@ def _item(value: Any, where: str) -> dict[str, Any]:
     return value
 
 
-def _window(values: Mapping[str, float], where: str) -> None:
-    """A window's minimum must not lie above its maximum."""
-    for quantity in ("voltage", "current"):
-        low, high = values[f"{quantity}_min"], values[f"{quantity}_max"]
+def _window(obj: dict[str, Any], parent: str) -> Window:
+    """The four bounds of a window read from `obj`; a minimum above its maximum is refused."""
+    window = Window(*(_req_number(obj, parent, key) for key in WINDOW_KEYS))
+    for quantity, low, high in (
+        ("voltage", window.voltage_min, window.voltage_max),
+        ("current", window.current_min, window.current_max),
+    ):
         if low > high:
-            raise ProtocolError(f"{where}{quantity}_min: {low:g} is above {quantity}_max {high:g}")
+            where = _at(parent, f"{quantity}_min")
+            raise ProtocolError(f"{where}: {low:g} is above {quantity}_max {high:g}")
+    return window
 
 
 def validate_unit_name(value: Any, where: str = "unit") -> str:
@@ -529,10 +536,9 @@ def _build_announce(data: dict[str, Any]) -> Announce:
         if name in seen:
             raise ProtocolError(f"{where}.name: {name!r} is already used by stations[{seen[name]}]")
         seen[name] = index
-        window = {key: _req_number(obj, where, key) for key in LIMIT_KEYS}
-        _window(window, f"{where}.")
+        window = _window(obj, where)
         location = _opt_text(obj, where, "location", MAX_LOCATION_CHARS)
-        stations.append(StationAnnouncement(name=name, location=location, **window))
+        stations.append(StationAnnouncement(name=name, location=location, **window.to_json()))
     return Announce(unit=unit, stations=tuple(stations), host=host)
 
 
@@ -615,9 +621,7 @@ def _build_command(data: dict[str, Any]) -> Command:
     if not raw_steps:
         raise ProtocolError("profile.instructions: expected at least one step, got an empty list")
     instructions = tuple(_step(raw, index) for index, raw in enumerate(raw_steps))
-    raw_limits = _object(data, "", "limits")
-    limits = {key: _req_number(raw_limits, "limits", key) for key in LIMIT_KEYS}
-    _window(limits, "limits.")
+    limits = _window(_object(data, "", "limits"), "limits")
     return StartCommand(
         experiment_id=experiment_id,
         profile_name=name,
@@ -892,14 +896,14 @@ def encode_start(
     experiment_id: int,
     profile_name: str,
     instructions: Sequence[ExpandedStep],
-    limits: Mapping[str, float],
+    limits: Window,
     battery: Mapping[str, Any] | None = None,
 ) -> bytes:
     message: dict[str, Any] = {
         "command": "start",
         "experiment_id": experiment_id,
         "profile": {"name": profile_name, "instructions": [s.to_json() for s in instructions]},
-        "limits": dict(limits),
+        "limits": limits.to_json(),
     }
     if battery:
         message["battery"] = {key: value for key, value in battery.items() if value is not None}

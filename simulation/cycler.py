@@ -24,7 +24,7 @@ from mqtt_node import protocol
 from mqtt_node.topics import Topics
 from mqtt_node.transport import Message, Transport
 from simulation.battery_model import BatteryModel, parameters_for
-from simulation.profile_runner import ProfileRunner, SafetyWindow
+from simulation.profile_runner import ProfileRunner
 
 log = logging.getLogger("bem.simulator")
 
@@ -329,9 +329,9 @@ class SimulatedCycler:
                 battery.get("chemistry") or options.chemistry,
             )
             station.runner = ProfileRunner(
-                list(command.instructions),
+                command.instructions,
                 BatteryModel(parameters, soc=options.initial_soc),
-                SafetyWindow.from_mapping(command.limits),
+                command.limits,
                 # rate_hz samples per wall-clock second, whatever the time acceleration.
                 options.speed / options.rate_hz,
             )

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config import default_settings
 from datastore.catalog import (
+    battery_window,
     cancel_experiment,
     create_battery,
     create_profile,
@@ -41,11 +42,11 @@ from datastore.models import Battery, Experiment, Profile, Station
 from datastore.types import utcnow
 from domain.profiles import expand_profile
 from domain.status import ExperimentStatus
+from domain.window import Window
 from simulation.battery_model import BatteryModel, parameters_for
 from simulation.profile_runner import (
     TEMPERATURE_CHANNEL,
     Alarm,
-    SafetyWindow,
     Sample,
     run_to_completion,
 )
@@ -710,17 +711,13 @@ def _simulate(run: _Run, battery: Battery, profile: Profile) -> _Recording:
     return _Recording(run, samples, outcome, alarms)
 
 
-def _window(battery: Battery, station: DemoStation | None) -> SafetyWindow:
+def _window(battery: Battery, station: DemoStation | None) -> Window:
     """The battery's window, narrowed by the station's when there is one."""
+    window = battery_window(battery)
     if station is None:
-        return SafetyWindow(
-            battery.voltage_min, battery.voltage_max, battery.current_min, battery.current_max
-        )
-    return SafetyWindow(
-        max(battery.voltage_min, station.voltage_min),
-        min(battery.voltage_max, station.voltage_max),
-        max(battery.current_min, station.current_min),
-        min(battery.current_max, station.current_max),
+        return window
+    return window.intersect(
+        Window(station.voltage_min, station.voltage_max, station.current_min, station.current_max)
     )
 
 

@@ -6,7 +6,7 @@ No clocks and no I/O: time passes only when the caller says so.
 
 Steps are `domain.profiles.ExpandedStep`s, as the profile expander makes them and the
 MQTT start command carries them (REPEAT unrolled, C-rates resolved, SI units, positive =
-charge).
+charge). The window is a `domain.window.Window`, checked with `Window.checked`.
 
 How the runner behaves:
 - Samples fall on a fixed grid (t = 0, T, 2T, ... for sample period T), plus one at the
@@ -33,7 +33,7 @@ How the runner behaves:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -41,6 +41,7 @@ from typing import Any
 from domain.profiles.expansion import ExpandedStep
 from domain.profiles.language import Limit, Mode
 from domain.status import ExperimentStatus
+from domain.window import Window
 from simulation.battery_model import BatteryModel
 
 TEMPERATURE_CHANNEL = "temp_body"
@@ -76,38 +77,6 @@ class AlarmCode(StrEnum):
 
 class StepError(ValueError):
     """An expanded step the runner cannot execute; the message names the step."""
-
-
-@dataclass(frozen=True)
-class SafetyWindow:
-    """The voltage and current bounds a run must respect (battery ∩ station)."""
-
-    voltage_min: float
-    voltage_max: float
-    current_min: float
-    current_max: float
-
-    def __post_init__(self) -> None:
-        if not self.voltage_min < self.voltage_max:
-            raise ValueError(
-                f"voltage_max: must be above voltage_min ({self.voltage_min} V), "
-                f"got {self.voltage_max}"
-            )
-        if not self.current_min <= 0 <= self.current_max:
-            raise ValueError(
-                "current_min, current_max: expected current_min <= 0 <= current_max, "
-                f"got {self.current_min} and {self.current_max}"
-            )
-
-    @classmethod
-    def from_mapping(cls, limits: Mapping[str, float]) -> SafetyWindow:
-        """From the MQTT start command's "limits" object (or any mapping with those keys)."""
-        return cls(
-            float(limits["voltage_min"]),
-            float(limits["voltage_max"]),
-            float(limits["current_min"]),
-            float(limits["current_max"]),
-        )
 
 
 @dataclass(slots=True)
@@ -192,7 +161,7 @@ class ProfileRunner:
         self,
         steps: Sequence[ExpandedStep],
         model: BatteryModel,
-        window: SafetyWindow | Mapping[str, float],
+        window: Window,
         sample_period_s: float,
         *,
         max_step_duration_s: float = DEFAULT_MAX_STEP_DURATION_S,
@@ -209,9 +178,7 @@ class ProfileRunner:
             raise ValueError(f"max_substep_s: expected a positive number, got {max_substep_s}")
         self._steps = [_runnable(step) for step in steps]
         self._model = model
-        self._window = (
-            window if isinstance(window, SafetyWindow) else SafetyWindow.from_mapping(window)
-        )
+        self._window = window.checked()
         self._period = float(sample_period_s)
         self._max_step_s = float(max_step_duration_s)
         self._max_substep = float(max_substep_s)
@@ -525,7 +492,7 @@ class ProfileRunner:
 def run_to_completion(
     steps: Sequence[ExpandedStep],
     model: BatteryModel,
-    window: SafetyWindow | Mapping[str, float],
+    window: Window,
     sample_period_s: float,
     max_samples: int | None = None,
     **runner_options: Any,

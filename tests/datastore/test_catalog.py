@@ -19,6 +19,7 @@ from datastore.catalog import (
     IncompatibleProfileError,
     NotFoundError,
     battery_rating,
+    battery_window,
     cancel_experiment,
     compatible_profiles,
     create_battery,
@@ -39,6 +40,7 @@ from domain.profiles import (
     profile_demand,
 )
 from domain.status import ExperimentStatus
+from domain.window import Window
 
 # The site's cap on expanded profile steps (profiles.max_steps).
 MAX_STEPS = default_settings().profiles.max_steps
@@ -83,6 +85,10 @@ def test_a_battery_is_stored_with_its_technology_details(session):
     assert stored.details == {"chemistry": "NMC"}
     assert stored.serial_number == "SN-1"
     assert battery_rating(stored).capacity_ah == 3.0
+
+
+def test_a_battery_window_is_read_from_its_record(session):
+    assert battery_window(battery(session)) == Window(2.5, 4.2, -6.0, 3.0)
 
 
 def test_a_duplicate_battery_identity_is_refused_with_a_clear_message(session):

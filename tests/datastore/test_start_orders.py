@@ -14,6 +14,7 @@ from config import default_settings
 from datastore import catalog, dispatch, ingest
 from datastore.dispatch import StartOrder
 from domain.profiles import expand_profile, parse_profile
+from domain.window import Window
 
 # The site's cap on expanded profile steps (profiles.max_steps).
 MAX_STEPS = default_settings().profiles.max_steps
@@ -64,3 +65,7 @@ def startable_order(engine: Engine) -> StartOrder:
 def test_a_start_order_carries_the_expanded_steps_as_stored(engine):
     order = startable_order(engine)
     assert order.steps == expand_profile(parse_profile(PROFILE), capacity_ah=2.0)
+
+
+def test_a_start_order_limits_are_the_battery_window_within_the_station_window(engine):
+    assert startable_order(engine).limits == Window(2.5, 4.0, -2.0, 3.0)

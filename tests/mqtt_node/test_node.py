@@ -19,6 +19,7 @@ from datastore import dispatch as dispatch_store
 from datastore import ingest as ingest_store
 from datastore.models import Alarm, Channel, ComputationalUnit, ExtraValue, Station
 from domain.status import ExperimentStatus
+from domain.window import Window
 from mqtt_node import protocol
 from mqtt_node.topics import Topics
 from tests.mqtt_node.helpers import (
@@ -384,12 +385,7 @@ def test_the_oldest_queued_experiment_of_an_online_idle_station_is_started(
     assert [step.cycle for step in parsed.instructions] == STEP_CYCLES
     assert [step.setpoint for step in parsed.instructions] == [1.0, None, 1.0, None, -1.0]
     # The battery window (2.5-4.2 V, ±3 A) intersected with the station's (0-4 V, -2..10 A).
-    assert parsed.limits == {
-        "voltage_min": 2.5,
-        "voltage_max": 4.0,
-        "current_min": -2.0,
-        "current_max": 3.0,
-    }
+    assert parsed.limits == Window(2.5, 4.0, -2.0, 3.0)
     assert parsed.battery["nominal_capacity_ah"] == 2.5
     assert experiment(engine, oldest).start_attempts == 1
 

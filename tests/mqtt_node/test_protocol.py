@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from domain.profiles import ExpandedStep, Limit, Mode
 from domain.status import ExperimentStatus
+from domain.window import Window
 from mqtt_node.protocol import (
     MAX_ID,
     PARSERS,
@@ -120,7 +121,7 @@ def test_design_start_command_parses() -> None:
         experiment_id=12,
         profile_name="...",
         instructions=(ExpandedStep(Mode.CC, 2.5, Limit.VOLTAGE, 4.2, step=1),),
-        limits={"voltage_min": 2.5, "voltage_max": 4.2, "current_min": -5.0, "current_max": 5.0},
+        limits=Window(2.5, 4.2, -5.0, 5.0),
     )
 
 
@@ -676,7 +677,7 @@ MESSAGES = [
             ExpandedStep(Mode.WAIT, None, Limit.TIME, 600.0, step=3, cycle=1, line=5),
             ExpandedStep(Mode.CP, -10.0, Limit.ENERGY, 9.0, step=4, cycle=1, line=6),
         ),
-        {"voltage_min": 2.5, "voltage_max": 4.25, "current_min": -5.0, "current_max": 5.0},
+        Window(2.5, 4.25, -5.0, 5.0),
     ),
     *(ControlCommand(12, action) for action in ControlAction),
     *(StatusReport(12, status, TS) for status in ("RUNNING", "PAUSED", "FINISHED", "ERROR")),
@@ -740,12 +741,35 @@ def test_start_command_encodes_the_contract_layout() -> None:
     assert set(data["profile"]) == {"name", "instructions"}
 
 
+def test_start_command_bytes_are_fixed() -> None:
+    steps = [
+        ExpandedStep(Mode.CC, 2.5, Limit.VOLTAGE, 4.2, step=1, cycle=1, line=3),
+        ExpandedStep(Mode.WAIT, None, Limit.TIME, 600.0, step=2),
+    ]
+    battery = {"technology": "lithium-ion", "chemistry": None, "nominal_capacity_ah": 2.5}
+    payload = encode_start(12, "1C cycling", steps, Window(2.5, 4.2, -5.0, 3.0), battery)
+    assert payload == (
+        b'{"command":"start","experiment_id":12,"profile":{"name":"1C cycling","instructions":['
+        b'{"step":1,"cycle":1,"line":3,"mode":"CC","setpoint":2.5,"limit":"VOLTAGE",'
+        b'"limit_value":4.2},'
+        b'{"step":2,"mode":"WAIT","setpoint":null,"limit":"TIME","limit_value":600.0}]},'
+        b'"limits":{"voltage_min":2.5,"voltage_max":4.2,"current_min":-5.0,"current_max":3.0},'
+        b'"battery":{"technology":"lithium-ion","nominal_capacity_ah":2.5}}'
+    )
+
+
 def test_start_steps_are_decoded_as_typed_steps() -> None:
     command = parse_command(DESIGN_START.encode())
     assert isinstance(command, StartCommand)
     (step,) = command.instructions
     assert type(step) is ExpandedStep
     assert type(step.mode) is Mode and type(step.limit) is Limit
+
+
+def test_start_limits_are_decoded_as_a_window() -> None:
+    command = parse_command(DESIGN_START.encode())
+    assert isinstance(command, StartCommand)
+    assert command.limits == Window(2.5, 4.2, -5.0, 5.0)
 
 
 def test_encoders_refuse_non_finite_numbers() -> None:

@@ -20,6 +20,7 @@ import pytest
 
 from domain.profiles import ExpandedStep
 from domain.status import ExperimentStatus
+from domain.window import Window
 from mqtt_node import protocol
 from mqtt_node.topics import NODE_KINDS, Topics
 from mqtt_node.transport import MemoryBroker, Message, wait_until
@@ -86,7 +87,7 @@ class ControlRoom:
     ) -> None:
         instructions = [ExpandedStep.from_json(raw, n) for n, raw in enumerate(steps, start=1)]
         payload = protocol.encode_start(
-            experiment_id, "test profile", instructions, limits, battery
+            experiment_id, "test profile", instructions, Window.from_json(limits), battery
         )
         self._send(self.topics.commands(station), payload)
 

@@ -10,17 +10,17 @@ import pytest
 
 from domain.profiles import ExpandedStep, Limit, Mode
 from domain.status import ExperimentStatus
+from domain.window import Window
 from simulation.battery_model import BatteryModel, parameters_for
 from simulation.profile_runner import (
     AlarmCode,
     ProfileRunner,
-    SafetyWindow,
     Sample,
     StepError,
     run_to_completion,
 )
 
-WINDOW = SafetyWindow(voltage_min=2.5, voltage_max=4.25, current_min=-5.0, current_max=5.0)
+WINDOW = Window(voltage_min=2.5, voltage_max=4.25, current_min=-5.0, current_max=5.0)
 
 
 def nmc(soc: float = 0.5) -> BatteryModel:
@@ -249,7 +249,7 @@ def test_every_technology_reaches_its_cut_off_voltages(
     technology: str, chemistry: str | None, cells: int
 ) -> None:
     parameters = parameters_for(technology, 20.0, cells, chemistry)
-    window = SafetyWindow(parameters.voltage_min, parameters.voltage_max, -20.0, 20.0)
+    window = Window(parameters.voltage_min, parameters.voltage_max, -20.0, 20.0)
     profile = steps(
         ("CC", 10.0, "VOLTAGE", parameters.voltage_max),
         ("CC", -10.0, "VOLTAGE", parameters.voltage_min),
@@ -312,9 +312,15 @@ def test_the_default_timeout_is_a_day() -> None:
 
 def test_window_can_be_given_as_the_mqtt_limits_object() -> None:
     limits = {"voltage_min": 2.5, "voltage_max": 4.25, "current_min": -5, "current_max": 5}
-    runner = ProfileRunner(steps(("WAIT", None, "TIME", 10)), nmc(), limits, 1.0)
+    runner = ProfileRunner(steps(("WAIT", None, "TIME", 10)), nmc(), Window.from_json(limits), 1.0)
     runner.advance(20)
     assert runner.outcome == ExperimentStatus.FINISHED
+
+
+def test_a_window_the_run_cannot_keep_is_refused() -> None:
+    no_zero_current = Window(2.5, 4.25, 0.5, 5.0)
+    with pytest.raises(ValueError, match="^current_min, current_max: expected current_min <= 0"):
+        ProfileRunner(steps(("WAIT", None, "TIME", 10)), nmc(), no_zero_current, 1.0)
 
 
 @pytest.mark.parametrize(
