@@ -1,8 +1,10 @@
 """MQTT protocol v1: the typed messages, their strict parsers and their compact encoders.
 
-The wire format is fixed by DESIGN.md section 6 and explained for cycler authors in
-docs/protocol.md. This module is pure Python (no paho, no database) so it can be
-tested, and reused by a simulated cycler, without a broker.
+The wire format is fixed; docs/protocol.md explains it for cycler authors. This module
+is pure Python (no paho, no database) so it can be tested, and reused by a simulated
+cycler, without a broker. Expanded steps, windows and stations are the domain's types
+(`ExpandedStep`, `Window`, `StationSpec`); the parsers build them and the encoders write
+their JSON.
 
 - `parse_<kind>(payload)` turns the bytes of one message into a frozen dataclass or
   raises `ProtocolError`, whose message names the field and what is wrong with it
@@ -27,6 +29,7 @@ from typing import Any, Final, Protocol, TypeAlias, TypeVar
 
 from domain.profiles.expansion import ExpandedStep
 from domain.profiles.language import ALLOWED_LIMITS, Limit, Mode
+from domain.stations import StationSpec
 from domain.status import ExperimentStatus
 from domain.window import WINDOW_KEYS, Window
 
@@ -115,23 +118,11 @@ _EMPTY_EXTRA: Final[Mapping[str, float]] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
-class StationAnnouncement:
-    """One station of an announce: its name within the unit, and the window it can apply."""
-
-    name: str
-    voltage_min: float
-    voltage_max: float
-    current_min: float
-    current_max: float
-    location: str = ""
-
-
-@dataclass(frozen=True, slots=True)
 class Announce:
     """cycler → node: a computational unit and its stations."""
 
     unit: str
-    stations: tuple[StationAnnouncement, ...]
+    stations: tuple[StationSpec, ...]
     host: str = ""
 
     def __post_init__(self) -> None:
@@ -538,7 +529,7 @@ def _build_announce(data: dict[str, Any]) -> Announce:
         seen[name] = index
         window = _window(obj, where)
         location = _opt_text(obj, where, "location", MAX_LOCATION_CHARS)
-        stations.append(StationAnnouncement(name=name, location=location, **window.to_json()))
+        stations.append(StationSpec(name=name, window=window, location=location))
     return Announce(unit=unit, stations=tuple(stations), host=host)
 
 
@@ -846,7 +837,7 @@ def _without_empty(obj: dict[str, Any], *keys: str) -> dict[str, Any]:
     return obj
 
 
-def encode_announce(unit: str, stations: Iterable[StationAnnouncement], host: str = "") -> bytes:
+def encode_announce(unit: str, stations: Iterable[StationSpec], host: str = "") -> bytes:
     return _dump(
         _without_empty(
             {
@@ -854,14 +845,8 @@ def encode_announce(unit: str, stations: Iterable[StationAnnouncement], host: st
                 "host": host,
                 "stations": [
                     _without_empty(
-                        {
-                            "name": station.name,
-                            "location": station.location,
-                            "voltage_min": station.voltage_min,
-                            "voltage_max": station.voltage_max,
-                            "current_min": station.current_min,
-                            "current_max": station.current_max,
-                        },
+                        {"name": station.name, "location": station.location}
+                        | station.window.to_json(),
                         "location",
                     )
                     for station in stations

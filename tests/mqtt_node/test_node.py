@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from datastore import dispatch as dispatch_store
 from datastore import ingest as ingest_store
 from datastore.models import Alarm, Channel, ComputationalUnit, ExtraValue, Station
+from domain.stations import StationSpec
 from domain.status import ExperimentStatus
 from domain.window import Window
 from mqtt_node import protocol
@@ -38,11 +39,11 @@ from tests.mqtt_node.helpers import (
 )
 
 TOPICS = Topics("bem")
-CH1 = protocol.StationAnnouncement("ch1", 0.0, 5.0, -10.0, 10.0, location="rack A")
-CH2 = protocol.StationAnnouncement("ch2", 0.0, 5.0, -15.0, 15.0, location="rack B")
+CH1 = StationSpec("ch1", Window(0.0, 5.0, -10.0, 10.0), location="rack A")
+CH2 = StationSpec("ch2", Window(0.0, 5.0, -15.0, 15.0), location="rack B")
 
 
-def announce(cycler, unit: str, *stations: protocol.StationAnnouncement) -> None:
+def announce(cycler, unit: str, *stations: StationSpec) -> None:
     cycler.send("announce", unit, protocol.encode_announce(unit, stations, host="10.0.0.7"))
 
 
@@ -103,7 +104,7 @@ def test_a_changed_window_deprecates_the_station_and_answers_a_new_id(engine, st
     start_node(engine)
     announce(cycler, "cu-lab1", CH1, CH2)
     wait_for(lambda: len(cycler.registered()) == 1, 10, "the first answer")
-    wider = protocol.StationAnnouncement("ch1", 0.0, 6.0, -10.0, 10.0, location="rack A")
+    wider = StationSpec("ch1", Window(0.0, 6.0, -10.0, 10.0), location="rack A")
     announce(cycler, "cu-lab1", wider, CH2)
     wait_for(lambda: len(cycler.registered()) == 2, 10, "the second answer")
 

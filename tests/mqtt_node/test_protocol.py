@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain.profiles import ExpandedStep, Limit, Mode
+from domain.stations import StationSpec
 from domain.status import ExperimentStatus
 from domain.window import Window
 from mqtt_node.protocol import (
@@ -36,7 +37,6 @@ from mqtt_node.protocol import (
     RegisteredStation,
     Sample,
     StartCommand,
-    StationAnnouncement,
     StationState,
     StatusReport,
     encode,
@@ -98,7 +98,7 @@ def test_design_announce_parses() -> None:
     assert parse_announce(DESIGN_ANNOUNCE.encode()) == Announce(
         unit="cu-lab1",
         host="10.0.0.7",
-        stations=(StationAnnouncement("ch1", 0.0, 5.0, -15.0, 15.0, location="rack A"),),
+        stations=(StationSpec("ch1", Window(0.0, 5.0, -15.0, 15.0), location="rack A"),),
     )
 
 
@@ -657,8 +657,8 @@ MESSAGES = [
     Announce(
         "cu-lab1",
         (
-            StationAnnouncement("ch1", 0.0, 5.0, -15.0, 15.0, location="rack A"),
-            StationAnnouncement("ch2", 0.0, 60.0, -100.0, 100.0),
+            StationSpec("ch1", Window(0.0, 5.0, -15.0, 15.0), location="rack A"),
+            StationSpec("ch2", Window(0.0, 60.0, -100.0, 100.0)),
         ),
         host="10.0.0.7",
     ),
@@ -758,6 +758,20 @@ def test_start_command_bytes_are_fixed() -> None:
     )
 
 
+def test_announce_bytes_are_fixed() -> None:
+    stations = [
+        StationSpec("ch1", Window(0.0, 5.0, -15.0, 15.0), location="rack A"),
+        StationSpec("ch2", Window(0.0, 60.0, -100.0, 100.0)),
+    ]
+    assert encode_announce("cu-lab1", stations, host="10.0.0.7") == (
+        b'{"unit":"cu-lab1","host":"10.0.0.7","stations":['
+        b'{"name":"ch1","location":"rack A","voltage_min":0.0,"voltage_max":5.0,'
+        b'"current_min":-15.0,"current_max":15.0},'
+        b'{"name":"ch2","voltage_min":0.0,"voltage_max":60.0,'
+        b'"current_min":-100.0,"current_max":100.0}]}'
+    )
+
+
 def test_start_steps_are_decoded_as_typed_steps() -> None:
     command = parse_command(DESIGN_START.encode())
     assert isinstance(command, StartCommand)
@@ -770,6 +784,11 @@ def test_start_limits_are_decoded_as_a_window() -> None:
     command = parse_command(DESIGN_START.encode())
     assert isinstance(command, StartCommand)
     assert command.limits == Window(2.5, 4.2, -5.0, 5.0)
+
+
+def test_announced_stations_are_decoded_with_their_window() -> None:
+    (station,) = parse_announce(DESIGN_ANNOUNCE.encode()).stations
+    assert station.window == Window(0.0, 5.0, -15.0, 15.0)
 
 
 def test_encoders_refuse_non_finite_numbers() -> None:

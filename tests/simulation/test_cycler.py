@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from domain.profiles import ExpandedStep
+from domain.stations import StationSpec
 from domain.status import ExperimentStatus
 from domain.window import Window
 from mqtt_node import protocol
@@ -222,7 +223,7 @@ def test_it_announces_its_stations_until_it_is_registered(start_cycler, control_
         unit=UNIT,
         host="10.0.0.9",
         stations=tuple(
-            protocol.StationAnnouncement(name, 0.0, 5.0, -10.0, 10.0, location=f"{UNIT} rack")
+            StationSpec(name, Window(0.0, 5.0, -10.0, 10.0), location=f"{UNIT} rack")
             for name in ("left", "right")
         ),
     )
