@@ -1,20 +1,20 @@
 """What the live monitor says about a station: step descriptions, durations and verdicts.
 
 Pure functions, no Dash and no SQL. The steps are the expanded list the cycler runs
-(`domain.profiles.expansion`: {"step", "cycle", "line", "mode", "setpoint", "limit",
-"limit_value"}), and the instruction number is 1-based in that list, as in the MQTT
-measures message.
+(`domain.profiles.ExpandedStep`), and the instruction number is 1-based in that list, as
+in the MQTT measures message.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
+from domain.profiles.expansion import ExpandedStep
+from domain.profiles.language import Limit, Mode
 from domain.status import ExperimentStatus
 
 MINUS = "\u2212"  # a real minus sign reads better than a hyphen next to numbers
@@ -49,8 +49,8 @@ DEFAULT_REFRESH_S = 5
 # least the heartbeat timeout), so a slow logger is not taken for a silent one.
 SILENT_INTERVALS = 5
 
-_LIMIT_UNITS = {"VOLTAGE": "V", "CURRENT": "A", "CAPACITY": "Ah", "ENERGY": "Wh"}
-_SETPOINT_UNITS = {"CC": "A", "CV": "V", "CP": "W"}
+_LIMIT_UNITS = {Limit.VOLTAGE: "V", Limit.CURRENT: "A", Limit.CAPACITY: "Ah", Limit.ENERGY: "Wh"}
+_SETPOINT_UNITS = {Mode.CC: "A", Mode.CV: "V", Mode.CP: "W"}
 
 
 # ---------------------------------------------------------------- numbers and durations
@@ -122,12 +122,12 @@ def window_label(window_s: int) -> str:
 class StepPlan:
     """The expanded steps of an experiment, ready to describe any of them."""
 
-    steps: tuple[Mapping[str, Any], ...]
+    steps: tuple[ExpandedStep, ...]
     cycles: int  # the largest cycle number in the steps (1 without REPEAT)
 
     @classmethod
-    def from_steps(cls, steps: Sequence[Mapping[str, Any]]) -> StepPlan:
-        cycles = max((int(step.get("cycle") or 1) for step in steps), default=1)
+    def from_steps(cls, steps: Sequence[ExpandedStep]) -> StepPlan:
+        cycles = max((step.cycle or 1 for step in steps), default=1)
         return cls(tuple(steps), cycles)
 
     @property
@@ -143,35 +143,22 @@ class StepPlan:
         step = self.steps[instruction - 1]
         parts = [f"step {instruction} of {self.total}"]
         if self.cycles > 1:
-            parts.append(f"cycle {int(step.get('cycle') or 1)} of {self.cycles}")
+            parts.append(f"cycle {step.cycle or 1} of {self.cycles}")
         parts.append(describe_instruction(step))
         return " · ".join(parts)
 
 
-def describe_instruction(step: Mapping[str, Any]) -> str:
+def describe_instruction(step: ExpandedStep) -> str:
     """One step in words: "CC −2.50 A until 3.00 V", "CV 4.20 V until |I| < 0.10 A",
     "WAIT for 20 s"."""
-    mode = str(step.get("mode", "")).upper()
-    limit = str(step.get("limit", "")).upper()
-    limit_value = step.get("limit_value")
-    head = mode
-    if mode in _SETPOINT_UNITS:
-        head = f"{mode} {format_quantity(_number(step.get('setpoint')), _SETPOINT_UNITS[mode])}"
-    value = _number(limit_value)
-    if limit == "TIME":
-        return f"{head} for {format_duration(value, compact=True)}"
-    if limit == "CURRENT":
-        return f"{head} until |I| < {format_quantity(value, 'A')}"
-    if limit in _LIMIT_UNITS:
-        return f"{head} until {format_quantity(value, _LIMIT_UNITS[limit])}"
-    return head
-
-
-def _number(value: Any) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
+    head = str(step.mode)
+    if step.mode in _SETPOINT_UNITS:
+        head = f"{head} {format_quantity(step.setpoint, _SETPOINT_UNITS[step.mode])}"
+    if step.limit == Limit.TIME:
+        return f"{head} for {format_duration(step.limit_value, compact=True)}"
+    if step.limit == Limit.CURRENT:
+        return f"{head} until |I| < {format_quantity(step.limit_value, 'A')}"
+    return f"{head} until {format_quantity(step.limit_value, _LIMIT_UNITS[step.limit])}"
 
 
 # ---------------------------------------------------------------- verdicts

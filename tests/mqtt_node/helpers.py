@@ -34,7 +34,9 @@ from config import MqttSettings, NodeSettings, default_settings
 from datastore import catalog
 from datastore.models import Experiment, ExtraValue, Measurement, RejectedMessage
 from domain.csvformat import ParsedExperiment, channel_identity, parse_csv
+from domain.stations import StationSpec
 from domain.status import ExperimentStatus
+from domain.window import Window
 from mqtt_node import protocol
 from mqtt_node.node import Node
 from mqtt_node.topics import Topics
@@ -502,10 +504,7 @@ def announce_and_register(
     publisher.subscribe(topics.registered(unit))
     payload = protocol.encode_announce(
         unit,
-        [
-            protocol.StationAnnouncement(name, 0.0, 5.0, -10.0, 10.0, location="rack")
-            for name in names
-        ],
+        [StationSpec(name, Window(0.0, 5.0, -10.0, 10.0), location="rack") for name in names],
     )
 
     def answers() -> list[tuple[str, bytes]]:

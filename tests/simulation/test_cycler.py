@@ -18,7 +18,10 @@ from typing import Any
 
 import pytest
 
+from domain.profiles import ExpandedStep
+from domain.stations import StationSpec
 from domain.status import ExperimentStatus
+from domain.window import Window
 from mqtt_node import protocol
 from mqtt_node.topics import NODE_KINDS, Topics
 from mqtt_node.transport import MemoryBroker, Message, wait_until
@@ -83,7 +86,10 @@ class ControlRoom:
         limits: dict[str, float] = LIMITS,
         battery: dict[str, Any] = BATTERY,
     ) -> None:
-        payload = protocol.encode_start(experiment_id, "test profile", steps, limits, battery)
+        instructions = [ExpandedStep.from_json(raw, n) for n, raw in enumerate(steps, start=1)]
+        payload = protocol.encode_start(
+            experiment_id, "test profile", instructions, Window.from_json(limits), battery
+        )
         self._send(self.topics.commands(station), payload)
 
     def command(self, action: str, experiment_id: int, station: int = CH1) -> None:
@@ -217,7 +223,7 @@ def test_it_announces_its_stations_until_it_is_registered(start_cycler, control_
         unit=UNIT,
         host="10.0.0.9",
         stations=tuple(
-            protocol.StationAnnouncement(name, 0.0, 5.0, -10.0, 10.0, location=f"{UNIT} rack")
+            StationSpec(name, Window(0.0, 5.0, -10.0, 10.0), location=f"{UNIT} rack")
             for name in ("left", "right")
         ),
     )
