@@ -111,6 +111,32 @@ def _unroll(instructions: tuple[Instruction, ...], capacity_ah: float | None) ->
     return flat
 
 
+def _first_cycles(instructions: tuple[Instruction, ...]) -> list[int]:
+    """The cycle each top-level instruction starts in.
+
+    Cycles are numbered across the whole profile: each iteration of a top-level REPEAT
+    is the next cycle. A step outside any REPEAT belongs to the cycle of the REPEAT that
+    follows it (a preparation charge shares cycle 1 with the first iteration), or to the
+    last cycle when no REPEAT follows.
+    """
+    firsts: list[int] = []
+    next_cycle = 1
+    pending = 0  # steps outside a REPEAT waiting for the cycle that follows them
+    for instruction in instructions:
+        if isinstance(instruction, Repeat):
+            firsts[len(firsts) - pending :] = [next_cycle] * pending
+            firsts.append(next_cycle)
+            next_cycle += instruction.count
+            pending = 0
+        else:
+            firsts.append(next_cycle)
+            pending += 1
+    # Steps after the last REPEAT stay in its last cycle.
+    if pending and next_cycle > 1:
+        firsts[len(firsts) - pending :] = [next_cycle - 1] * pending
+    return firsts
+
+
 def expand_profile(
     profile: Profile, capacity_ah: float | None = None, max_steps: int | None = None
 ) -> list[ExpandedStep]:
@@ -121,13 +147,15 @@ def expand_profile(
     if profile.uses_c_rates and not (capacity_ah is not None and capacity_ah > 0):
         raise ProfileError(c_rate_problems(profile))
     steps: list[ExpandedStep] = []
-    for instruction in profile.instructions:
+    for instruction, first_cycle in zip(
+        profile.instructions, _first_cycles(profile.instructions), strict=True
+    ):
         if isinstance(instruction, Repeat):
             body = _unroll(instruction.body, capacity_ah)
-            cycles = range(1, instruction.count + 1)
+            cycles = range(first_cycle, first_cycle + instruction.count)
             flat_with_cycles = [(cycle, item) for cycle in cycles for item in body]
         else:
-            flat_with_cycles = [(1, _resolve(instruction, capacity_ah))]
+            flat_with_cycles = [(first_cycle, _resolve(instruction, capacity_ah))]
         for cycle, (line, mode, setpoint, limit, limit_value) in flat_with_cycles:
             steps.append(
                 ExpandedStep(mode, setpoint, limit, limit_value, len(steps) + 1, cycle, line)

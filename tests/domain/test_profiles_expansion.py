@@ -64,13 +64,22 @@ def test_the_cycle_is_the_iteration_of_the_outermost_repeat():
         (2, 4),
         (2, 4),
         (2, 6),
-        (1, 8),  # outside again
+        (2, 8),  # after the last REPEAT: its last cycle
     ]
 
 
-def test_each_top_level_repeat_counts_its_own_iterations():
+def test_cycles_count_on_across_top_level_repeats():
     steps = expand("REPEAT 2\nWAIT, 1\nEND\nREPEAT 3\nWAIT, 2\nEND")
-    assert [step["cycle"] for step in steps] == [1, 2, 1, 2, 3]
+    assert [step["cycle"] for step in steps] == [1, 2, 3, 4, 5]
+
+
+def test_a_step_between_repeats_opens_the_cycle_of_the_repeat_after_it():
+    text = "CC, 1, TIME, 1\nREPEAT 2\nWAIT, 1\nEND\nCC, 2, TIME, 1\nREPEAT 2\nWAIT, 2\nEND\nWAIT, 3"
+    assert [step["cycle"] for step in expand(text)] == [1, 1, 2, 3, 3, 4, 4]
+
+
+def test_a_profile_without_repeat_is_one_cycle():
+    assert [step["cycle"] for step in expand("CC, 1, TIME, 1\nCC, -1, TIME, 1")] == [1, 1]
 
 
 def test_c_rates_resolve_to_amperes_through_the_capacity():

@@ -48,7 +48,7 @@ MAX_STEPS = default_settings().profiles.max_steps
 ROOT = Path(__file__).resolve().parents[2]
 MOSQUITTO = "/usr/sbin/mosquitto"
 
-# Two cycles of a charge step and a rest, then a discharge: steps 1-4 are cycles 1,1,2,2.
+# Two cycles of a charge step and a rest, then a discharge that stays in the last cycle.
 PROFILE = """\
 REPEAT 2
     CC, 1, TIME, 10
@@ -56,7 +56,7 @@ REPEAT 2
 END
 CC, -1, VOLTAGE, 3.0
 """
-STEP_CYCLES = [1, 1, 2, 2, 1]
+STEP_CYCLES = [1, 1, 2, 2, 2]
 T0 = 1_795_475_000.0
 
 _serials = itertools.count(1)
