@@ -13,7 +13,7 @@ from config import default_settings
 from mqtt_node import protocol
 from mqtt_node.node import Node
 from mqtt_node.topics import Topics
-from mqtt_node.transport import MemoryBroker, Message, Transport
+from mqtt_node.transport import MemoryBroker, MemoryTransport, Message, Transport
 
 # Short enough that dispatch and retries happen within a test's patience.
 FAST = dataclasses.replace(
@@ -77,6 +77,24 @@ class FakeCycler:
 @pytest.fixture
 def memory_broker() -> MemoryBroker:
     return MemoryBroker()
+
+
+@pytest.fixture
+def memory_client(memory_broker: MemoryBroker) -> Iterator[Callable[..., list[Message]]]:
+    """`memory_client(*filters)`: subscribe a client of the in-process broker; returns the
+    list its messages arrive in (QoS 1). Every client is stopped at the end."""
+    clients: list[MemoryTransport] = []
+
+    def subscribe(*filters: str) -> list[Message]:
+        received: list[Message] = []
+        client = memory_broker.transport(f"client{len(clients)}")
+        client.start(received.append, [(topic_filter, 1) for topic_filter in filters])
+        clients.append(client)
+        return received
+
+    yield subscribe
+    for client in clients:
+        client.stop()
 
 
 @pytest.fixture
