@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, case, insert, select, update
 
@@ -28,6 +28,31 @@ from domain.status import ExperimentStatus
 MAX_REJECTED_PAYLOAD = 64_000
 # A reason quotes the topic, which may be up to 65,535 bytes: kept well inside a TEXT column.
 MAX_REJECTED_REASON = 2_000
+
+
+class SampleRow(NamedTuple):
+    """One sample of an experiment as the measurements table stores it.
+
+    A tuple, so that building hundreds of thousands a second costs little; `cycle` is the
+    experiment's cycle of the step `instruction`, and the experiment is given apart.
+    """
+
+    seq: int
+    ts: float
+    voltage: float
+    current: float
+    power: float
+    instruction: int | None = None
+    cycle: int | None = None
+    mode: str | None = None
+
+
+class ExtraValueRow(NamedTuple):
+    """One value of an extra channel (temperature...) at the sample `seq`."""
+
+    channel_id: int
+    seq: int
+    value: float
 
 
 @dataclass(frozen=True)
@@ -111,27 +136,16 @@ def channel_ids(
 def insert_samples(
     connection: Connection,
     experiment_id: int,
-    samples: Sequence[tuple[int, float, float, float, float, int | None, int | None, str | None]],
-    extra_values: Sequence[tuple[int, int, float]] = (),
+    samples: Sequence[SampleRow],
+    extra_values: Sequence[ExtraValueRow] = (),
 ) -> int:
-    """Insert samples (seq, ts, voltage, current, power, instruction, cycle, mode) and extra
-    values (channel_id, seq, value) of one experiment; returns how many samples were new."""
+    """Insert samples and extra values of one experiment; returns how many samples were new."""
     if not samples:
         return 0
     inserted = insert_rows(
         connection,
         "measurements",
-        (
-            "experiment_id",
-            "seq",
-            "ts",
-            "voltage",
-            "current",
-            "power",
-            "instruction",
-            "cycle",
-            "mode",
-        ),
+        ("experiment_id", *SampleRow._fields),  # the fields are named as the columns
         [(experiment_id, *sample) for sample in samples],
         ignore_existing=True,
     )
@@ -139,11 +153,11 @@ def insert_samples(
         insert_rows(
             connection,
             "extra_values",
-            ("channel_id", "seq", "value"),
+            ExtraValueRow._fields,
             extra_values,
             ignore_existing=True,
         )
-    last_ts = max(sample[1] for sample in samples)
+    last_ts = max(sample.ts for sample in samples)
     connection.execute(
         update(Experiment)
         .where(Experiment.id == experiment_id)
@@ -330,6 +344,8 @@ def record_rejection(connection: Connection, topic: str, payload: bytes, reason:
 __all__ = [
     "AnnouncedStation",
     "ExperimentState",
+    "ExtraValueRow",
+    "SampleRow",
     "channel_ids",
     "experiment_states",
     "insert_alarm",

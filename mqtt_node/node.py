@@ -331,7 +331,10 @@ class Node:
                 if samples.channels
                 else {}
             )
-            extras = [(channel_ids[name], seq, value) for seq, name, value in samples.extra_values]
+            extras = [
+                store.ExtraValueRow(channel_ids[name], seq, value)
+                for seq, name, value in samples.extra_values
+            ]
             inserted = store.insert_samples(connection, experiment_id, samples.rows, extras)
             self.stats.samples_written += inserted
             self.stats.samples_duplicate += len(samples.rows) - inserted
@@ -467,7 +470,7 @@ class _PendingSamples:
     """Rows of one experiment gathered from the messages of a batch."""
 
     def __init__(self) -> None:
-        self.rows: list[tuple] = []
+        self.rows: list[store.SampleRow] = []
         self.channels: dict[str, str] = {}
         self.extra_values: list[tuple[int, str, float]] = []
         # A cycler's extra key ("temp_body", "Flow / L/min") -> the channel's name.
@@ -478,7 +481,7 @@ class _PendingSamples:
             step = sample.instruction
             cycle = cycles[step - 1] if step is not None and 0 < step <= len(cycles) else None
             self.rows.append(
-                (
+                store.SampleRow(
                     sample.seq,
                     sample.ts,
                     sample.voltage,

@@ -36,7 +36,7 @@ from datastore.catalog import (
     parsed_profile,
     queue_experiment,
 )
-from datastore.ingest import channel_ids, insert_alarm, insert_samples
+from datastore.ingest import ExtraValueRow, SampleRow, channel_ids, insert_alarm, insert_samples
 from datastore.models import Battery, Experiment, Profile, Station
 from datastore.types import utcnow
 from domain.profiles import expand_profile
@@ -808,13 +808,13 @@ def _insert_measurements(connection: Connection, experiment_id: int, timed: _Tim
     channels = channel_ids(connection, experiment_id, {TEMPERATURE_CHANNEL: TEMPERATURE_UNIT})
     channel = channels[TEMPERATURE_CHANNEL]
     start = timed.began_at.timestamp()
-    samples: list[tuple[int, float, float, float, float, int | None, int | None, str | None]] = []
-    extras: list[tuple[int, int, float]] = []
+    samples: list[SampleRow] = []
+    extras: list[ExtraValueRow] = []
     for sample in timed.recording.samples:
         voltage = round(sample.voltage + rng.gauss(0.0, voltage_noise), 6)
         current = round(sample.current + rng.gauss(0.0, current_noise), 6)
         samples.append(
-            (
+            SampleRow(
                 sample.seq,
                 round(start + sample.t, 3),
                 voltage,
@@ -826,7 +826,7 @@ def _insert_measurements(connection: Connection, experiment_id: int, timed: _Tim
             )
         )
         temperature = sample.extra[TEMPERATURE_CHANNEL] + rng.gauss(0.0, temperature_noise)
-        extras.append((channel, sample.seq, round(temperature, 2)))
+        extras.append(ExtraValueRow(channel, sample.seq, round(temperature, 2)))
         if len(samples) == _BATCH:
             insert_samples(connection, experiment_id, samples, extras)
             samples, extras = [], []

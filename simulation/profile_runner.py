@@ -111,6 +111,7 @@ class SafetyWindow:
         )
 
 
+# The model's output (time since the start): sent as protocol.Sample, demo data stores a SampleRow.
 @dataclass(slots=True)
 class Sample:
     """One logged measurement, as the MQTT measures message and the datastore want it."""

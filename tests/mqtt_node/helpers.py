@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from config import MqttSettings, NodeSettings, default_settings
 from datastore import catalog
+from datastore.ingest import SampleRow
 from datastore.models import Experiment, ExtraValue, Measurement, RejectedMessage
 from domain.csvformat import ParsedExperiment, channel_identity, parse_csv
 from domain.status import ExperimentStatus
@@ -143,8 +144,8 @@ def experiment(engine: Engine, experiment_id: int) -> Experiment:
         return row
 
 
-def stored_samples(engine: Engine, experiment_id: int) -> dict[int, tuple]:
-    """seq -> (ts, voltage, current, power, instruction, cycle, mode) as stored."""
+def stored_samples(engine: Engine, experiment_id: int) -> dict[int, SampleRow]:
+    """seq -> the sample as stored."""
     with Session(engine) as session:
         rows = session.execute(
             sql_select(
@@ -158,7 +159,7 @@ def stored_samples(engine: Engine, experiment_id: int) -> dict[int, tuple]:
                 Measurement.mode,
             ).where(Measurement.experiment_id == experiment_id)
         ).all()
-    return {row[0]: tuple(row[1:]) for row in rows}
+    return {row.seq: SampleRow(*row) for row in rows}
 
 
 def sample_rows(engine: Engine, experiment_id: int | None = None) -> int:
@@ -207,18 +208,21 @@ def sample(
     return obj
 
 
-def expected_row(seq: int, cycle: int | None = 1, **options: object) -> tuple:
+def expected_row(seq: int, cycle: int | None = 1, **options: object) -> SampleRow:
     """The row `sample(seq, **options)` must become; `cycle` comes from the experiment."""
     made = sample(seq, **options)  # type: ignore[arg-type]
     voltage, current = made["voltage"], made["current"]
-    return (
-        made["ts"],
-        voltage,
-        current,
-        made.get("power", voltage * current),  # type: ignore[operator]
-        made.get("instruction"),
-        cycle if made.get("instruction") else None,
-        made.get("mode"),
+    return SampleRow._make(
+        (
+            seq,
+            made["ts"],
+            voltage,
+            current,
+            made.get("power", voltage * current),  # type: ignore[operator]
+            made.get("instruction"),
+            cycle if made.get("instruction") else None,
+            made.get("mode"),
+        )
     )
 
 
