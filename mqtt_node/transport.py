@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol, TypeAlias
 
 from paho.mqtt.client import topic_matches_sub
 
@@ -28,6 +28,8 @@ if TYPE_CHECKING:  # only the type: a cycler using this module needs no settings
 log = logging.getLogger("bem.mqtt")
 
 MessageHandler = Callable[["Message"], None]
+# How a part of the node sends a message, given a transport's `publish` (or a test's stand-in).
+Publish: TypeAlias = Callable[[str, bytes, int], None]
 
 
 @dataclass
@@ -37,6 +39,14 @@ class Message:
     qos: int = 1
     # Acknowledges the message to the broker; a no-op for QoS 0 and in-memory messages.
     ack: Callable[[], None] = field(default=lambda: None, repr=False)
+
+
+class Outgoing(NamedTuple):
+    """A message to publish: topic, payload and QoS."""
+
+    topic: str
+    payload: bytes
+    qos: int
 
 
 class Transport(Protocol):
