@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import datetime as dt
 import getpass
 import itertools
 import json
@@ -39,7 +40,7 @@ from domain.status import ExperimentStatus
 from mqtt_node import protocol
 from mqtt_node.node import Node
 from mqtt_node.topics import Topics
-from mqtt_node.transport import Message, MessageHandler, PahoTransport, wait_until
+from mqtt_node.transport import Message, MessageHandler, Outgoing, PahoTransport, wait_until
 
 # The site's cap on expanded profile steps (profiles.max_steps).
 MAX_STEPS = default_settings().profiles.max_steps
@@ -283,6 +284,58 @@ class ManualTransport:
 
     def stop(self) -> None:
         self.handler = None
+
+
+# ---------------------------------------------------------------- stand-ins for the node's parts
+
+
+class RecordingPublisher:
+    """Stands in for a transport's `publish`: keeps what the part would have sent."""
+
+    def __init__(self, topics: Topics) -> None:
+        self.topics = topics
+        self.sent: list[Outgoing] = []
+
+    def __call__(self, topic: str, payload: bytes, qos: int) -> None:
+        self.sent.append(Outgoing(topic, payload, qos))
+
+    def commands(self, command: str | None = None) -> list[tuple[int | str, dict]]:
+        """(station id, command object) of every command sent, optionally of one kind."""
+        found = []
+        for topic, payload, _qos in self.sent:
+            parsed = self.topics.parse(topic)
+            body = json.loads(payload)
+            if parsed.kind == protocol.MessageKind.COMMANDS and command in (None, body["command"]):
+                found.append((parsed.key, body))
+        return found
+
+    def started(self) -> list[int]:
+        """Experiment ids of the start commands sent, in order."""
+        return [body["experiment_id"] for _station, body in self.commands("start")]
+
+
+class Inbox:
+    """Messages as a transport hands them over, each recording its acknowledgement."""
+
+    def __init__(self) -> None:
+        self.acked: list[str] = []
+
+    def message(self, topic: str, payload: bytes, label: str | None = None) -> Message:
+        """A received message; its ack is recorded under `label` (or the topic)."""
+        return Message(topic, payload, 1, lambda: self.acked.append(label or topic))
+
+
+class FakeClock:
+    """A clock that moves only when told to (UTC, aware)."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += dt.timedelta(seconds=seconds)
 
 
 # ---------------------------------------------------------------- sockets and processes
