@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
@@ -237,9 +237,10 @@ class Ingest:
                             f"experiment {experiment.id} is {experiment.status.value}: "
                             "samples are no longer accepted"
                         )
-                    pending.setdefault(experiment.id, _PendingSamples()).add(
-                        payload.samples, self._cycles(connection, experiment.id)
-                    )
+                    if experiment.id not in pending:
+                        cycles = self._cycles(connection, experiment.id)
+                        pending[experiment.id] = _PendingSamples(cycles)
+                    pending[experiment.id].add(payload.samples)
                 elif isinstance(payload, protocol.StatusReport):
                     experiments[experiment.id] = _change_status(connection, experiment, payload)
                 else:
@@ -259,7 +260,7 @@ class Ingest:
         for experiment_id, samples in sorted(pending.items()):
             inserted = samples.insert(connection, experiment_id)
             counts.samples_written += inserted
-            counts.samples_duplicate += len(samples.rows) - inserted
+            counts.samples_duplicate += len(samples.samples) - inserted
         self._liveness.record(connection, heartbeats)
         counts.batches += 1
         return outcome
@@ -323,10 +324,12 @@ def _change_status(
 
 
 class _PendingSamples:
-    """Rows of one experiment gathered from the messages of a batch."""
+    """Samples of one experiment gathered from the messages of a batch."""
 
-    def __init__(self) -> None:
-        self.rows: list[store.SampleRow] = []
+    def __init__(self, cycles: list[int]) -> None:
+        # The cycle of each step of the experiment (step 1 first).
+        self._cycles = cycles
+        self.samples: list[protocol.Sample] = []
         # Extra channels by name -> unit, and their values as (seq, channel name, value)
         # until the channels have ids.
         self.channels: dict[str, str] = {}
@@ -334,24 +337,9 @@ class _PendingSamples:
         # A cycler's extra key ("temp_body", "Flow / L/min") -> the channel's name.
         self._channel_names: dict[str, str] = {}
 
-    def add(self, samples: Sequence[protocol.Sample], cycles: list[int]) -> None:
-        """Add samples; `cycles` is the cycle of each step of the experiment (step 1 first)."""
+    def add(self, samples: Sequence[protocol.Sample]) -> None:
+        self.samples.extend(samples)
         for sample in samples:
-            step = sample.instruction
-            # The cycle is the experiment's own for the step: a sample's `cycle` is not stored.
-            cycle = cycles[step - 1] if step is not None and 0 < step <= len(cycles) else None
-            self.rows.append(
-                store.SampleRow(
-                    sample.seq,
-                    sample.ts,
-                    sample.voltage,
-                    sample.current,
-                    sample.power,
-                    sample.instruction,
-                    cycle,
-                    sample.mode,
-                )
-            )
             for key, value in sample.extra.items():
                 name = self._channel_names.get(key)
                 if name is None:
@@ -360,13 +348,31 @@ class _PendingSamples:
                     self.channels.setdefault(name, unit)
                 self.extra_values.append((sample.seq, name, value))
 
+    def rows(self) -> Iterator[store.SampleRow]:
+        """The samples as rows, made one by one as they are written (see insert_samples)."""
+        cycles = self._cycles
+        for sample in self.samples:
+            step = sample.instruction
+            # The cycle is the experiment's own for the step: a sample's `cycle` is not stored.
+            cycle = cycles[step - 1] if step is not None and 0 < step <= len(cycles) else None
+            yield store.SampleRow(
+                sample.seq,
+                sample.ts,
+                sample.voltage,
+                sample.current,
+                sample.power,
+                sample.instruction,
+                cycle,
+                sample.mode,
+            )
+
     def insert(self, connection: Connection, experiment_id: int) -> int:
-        """Write the rows (creating the channels they need); how many samples were new."""
+        """Write the samples (creating the channels they need); how many were new."""
         channel_ids = (
             store.channel_ids(connection, experiment_id, self.channels) if self.channels else {}
         )
-        extras = [
+        extras = (
             store.ExtraValueRow(channel_ids[name], seq, value)
             for seq, name, value in self.extra_values
-        ]
-        return store.insert_samples(connection, experiment_id, self.rows, extras)
+        )
+        return store.insert_samples(connection, experiment_id, self.rows(), extras)
