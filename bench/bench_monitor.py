@@ -268,10 +268,15 @@ def _samples_frame(first_seq: int, count: int) -> pd.DataFrame:
     )
 
 
+def _sample_rows(frame: pd.DataFrame) -> list[ingest.SampleRow]:
+    # The frame's columns are SampleRow's fields, in order.
+    return list(map(ingest.SampleRow._make, frame.itertuples(index=False, name=None)))
+
+
 def _insert_in_batches(connection: Any, experiment_id: int, samples: int) -> None:
     for start in range(0, samples, 100_000):
         frame = _samples_frame(start, min(100_000, samples - start))
-        rows = list(frame.itertuples(index=False, name=None))
+        rows = _sample_rows(frame)
         for batch in range(0, len(rows), 2_000):
             ingest.insert_samples(connection, experiment_id, rows[batch : batch + 2_000])
 
@@ -310,7 +315,7 @@ def _measure(
     for _round in range(rounds):
         # The node's writes: 5 s worth of samples for every running experiment.
         with engine.begin() as connection:
-            rows = list(_samples_frame(next_seq, per_round).itertuples(index=False, name=None))
+            rows = _sample_rows(_samples_frame(next_seq, per_round))
             for _station_id, experiment_id in stations:
                 ingest.insert_samples(connection, experiment_id, rows)
         next_seq += per_round

@@ -170,6 +170,7 @@ class Experiment(Base):
     )
 
 
+# The table; the node and demo data write it in bulk as ingest.SampleRow tuples, not ORM objects.
 class Measurement(Base):
     """One sample. (experiment_id, seq) is the key, so a redelivered sample is a no-op."""
 

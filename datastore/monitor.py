@@ -57,6 +57,7 @@ _measurements = Measurement.__table__
 _extra_values = ExtraValue.__table__
 
 
+# Read back for display; the same fields as ingest.SampleRow, which is the write path's row.
 @dataclass(frozen=True)
 class LastSample:
     seq: int
@@ -124,6 +125,7 @@ class AlarmRecord:
     message: str
 
 
+# Columns (numpy) for charts, read many at once; ingest.SampleRow is one row for writing.
 @dataclass
 class SampleBlock:
     """Consecutive samples as arrays; `extras[channel_id]` is NaN where a channel has no value."""

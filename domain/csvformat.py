@@ -240,6 +240,7 @@ class _Problems:
 # ---------------------------------------------------------------- the parsed result
 
 
+# Samples as a pandas frame: an import holds millions; datastore.imports writes it by columns.
 @dataclass
 class ParsedExperiment:
     """A checked file, in SI units, ready to store.

@@ -18,21 +18,3 @@ class StationSpec:
     name: str
     window: Window
     location: str = ""
-
-    # Deprecated: read `window` instead. Kept while the node's announce handler still
-    # copies the bounds one by one (it can pass the stations to register_unit as they are).
-    @property
-    def voltage_min(self) -> float:
-        return self.window.voltage_min
-
-    @property
-    def voltage_max(self) -> float:
-        return self.window.voltage_max
-
-    @property
-    def current_min(self) -> float:
-        return self.window.current_min
-
-    @property
-    def current_max(self) -> float:
-        return self.window.current_max

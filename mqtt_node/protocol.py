@@ -193,6 +193,7 @@ class StatusReport:
     message: str = ""
 
 
+# The wire form (extras by key, cycler's cycle); the node stores each as a datastore SampleRow.
 @dataclass(frozen=True, slots=True)
 class Sample:
     """One measurement. `power` is voltage × current when the cycler did not send it."""

@@ -18,7 +18,9 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol, TypeAlias
+
+from paho.mqtt.client import topic_matches_sub
 
 if TYPE_CHECKING:  # only the type: a cycler using this module needs no settings machinery
     from config import MqttSettings
@@ -26,6 +28,8 @@ if TYPE_CHECKING:  # only the type: a cycler using this module needs no settings
 log = logging.getLogger("bem.mqtt")
 
 MessageHandler = Callable[["Message"], None]
+# How a part of the node sends a message, given a transport's `publish` (or a test's stand-in).
+Publish: TypeAlias = Callable[[str, bytes, int], None]
 
 
 @dataclass
@@ -35,6 +39,14 @@ class Message:
     qos: int = 1
     # Acknowledges the message to the broker; a no-op for QoS 0 and in-memory messages.
     ack: Callable[[], None] = field(default=lambda: None, repr=False)
+
+
+class Outgoing(NamedTuple):
+    """A message to publish: topic, payload and QoS."""
+
+    topic: str
+    payload: bytes
+    qos: int
 
 
 class Transport(Protocol):
@@ -53,23 +65,15 @@ class Transport(Protocol):
     def connected(self) -> bool: ...
 
 
-def topic_matches(topic_filter: str, topic: str) -> bool:
-    """MQTT filter matching with `+` and `#` (a `$share/group/` prefix is stripped first)."""
-    if topic_filter.startswith("$share/"):
-        topic_filter = topic_filter.split("/", 2)[2]
-    filter_levels = topic_filter.split("/")
-    topic_levels = topic.split("/")
-    for index, level in enumerate(filter_levels):
-        if level == "#":
-            return True
-        if index >= len(topic_levels):
-            return False
-        if level != "+" and level != topic_levels[index]:
-            return False
-    return len(filter_levels) == len(topic_levels)
-
-
 # ---------------------------------------------------------------- in-process broker
+
+
+def _shared(topic_filter: str) -> tuple[str | None, str]:
+    """The group and plain filter of `$share/{group}/{filter}`; no group for other filters."""
+    if topic_filter.startswith("$share/"):
+        _share, group, plain = topic_filter.split("/", 2)
+        return group, plain
+    return None, topic_filter
 
 
 class MemoryBroker:
@@ -98,10 +102,11 @@ class MemoryBroker:
         shared: dict[tuple[str, str], list[MemoryTransport]] = {}
         for subscriber in subscribers:
             for topic_filter, _qos in subscriber.subscriptions:
-                if not topic_matches(topic_filter, topic):
+                group, plain = _shared(topic_filter)
+                # paho's matcher knows nothing of `$share/`: it matches the plain filter.
+                if not topic_matches_sub(plain, topic):
                     continue
-                if topic_filter.startswith("$share/"):
-                    group = topic_filter.split("/", 2)[1]
+                if group is not None:
                     shared.setdefault((group, topic_filter), []).append(subscriber)
                 else:
                     subscriber._deliver(Message(topic, payload, qos))

@@ -37,8 +37,10 @@ from datastore.catalog import (
     parsed_profile,
     queue_experiment,
 )
-from datastore.ingest import channel_ids, insert_alarm, insert_samples
+from datastore.cycles import rebuild_cycles
+from datastore.ingest import ExtraValueRow, SampleRow, channel_ids, insert_alarm, insert_samples
 from datastore.models import Battery, Experiment, Profile, Station
+from datastore.summaries import rebuild_summaries
 from datastore.types import utcnow
 from domain.profiles import expand_profile
 from domain.stations import StationSpec
@@ -790,13 +792,13 @@ def _insert_measurements(connection: Connection, experiment_id: int, timed: _Tim
     channels = channel_ids(connection, experiment_id, {TEMPERATURE_CHANNEL: TEMPERATURE_UNIT})
     channel = channels[TEMPERATURE_CHANNEL]
     start = timed.began_at.timestamp()
-    samples: list[tuple[int, float, float, float, float, int | None, int | None, str | None]] = []
-    extras: list[tuple[int, int, float]] = []
+    samples: list[SampleRow] = []
+    extras: list[ExtraValueRow] = []
     for sample in timed.recording.samples:
         voltage = round(sample.voltage + rng.gauss(0.0, voltage_noise), 6)
         current = round(sample.current + rng.gauss(0.0, current_noise), 6)
         samples.append(
-            (
+            SampleRow(
                 sample.seq,
                 round(start + sample.t, 3),
                 voltage,
@@ -808,11 +810,14 @@ def _insert_measurements(connection: Connection, experiment_id: int, timed: _Tim
             )
         )
         temperature = sample.extra[TEMPERATURE_CHANNEL] + rng.gauss(0.0, temperature_noise)
-        extras.append((channel, sample.seq, round(temperature, 2)))
+        extras.append(ExtraValueRow(channel, sample.seq, round(temperature, 2)))
         if len(samples) == _BATCH:
             insert_samples(connection, experiment_id, samples, extras)
             samples, extras = [], []
     insert_samples(connection, experiment_id, samples, extras)
+    # What the node keeps current as samples arrive: the block summaries and the cycles.
+    rebuild_summaries(connection, experiment_id)
+    rebuild_cycles(connection, experiment_id)
     for alarm in timed.recording.alarms:
         insert_alarm(
             connection,

@@ -79,6 +79,7 @@ class StepError(ValueError):
     """An expanded step the runner cannot execute; the message names the step."""
 
 
+# The model's output (time since the start): sent as protocol.Sample, demo data stores a SampleRow.
 @dataclass(slots=True)
 class Sample:
     """One logged measurement, as the MQTT measures message and the datastore want it."""

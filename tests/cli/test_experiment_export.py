@@ -12,7 +12,9 @@ from domain.csvformat import parse_csv
 from tests.cli.support import bem, queue
 
 SAMPLES = [
-    (seq, 1_795_000_000.0 + seq * 0.25, 3.6 + seq * 1e-3, 1.25, 4.5 + seq * 1e-3, 1, 1, "CC")
+    ingest.SampleRow(
+        seq, 1_795_000_000.0 + seq * 0.25, 3.6 + seq * 1e-3, 1.25, 4.5 + seq * 1e-3, 1, 1, "CC"
+    )
     for seq in range(500)
 ]
 
@@ -24,7 +26,10 @@ def experiment(database: Engine, capsys, tmp_path: Path) -> int:
     experiment_id = int(out)
     with database.begin() as connection:
         channels = ingest.channel_ids(connection, experiment_id, {"temp_body": "°C"})
-        extras = [(channels["temp_body"], seq, 25.0 + seq / 100) for seq, *_ in SAMPLES]
+        extras = [
+            ingest.ExtraValueRow(channels["temp_body"], sample.seq, 25.0 + sample.seq / 100)
+            for sample in SAMPLES
+        ]
         ingest.insert_samples(connection, experiment_id, SAMPLES, extras)
     return experiment_id
 
@@ -42,8 +47,8 @@ def test_export_writes_every_sample_with_bdf_labels(
     assert header.endswith("temp_body / °C")
     parsed = parse_csv(target)
     assert len(parsed) == 500
-    assert list(parsed.samples["ts"]) == [sample[1] for sample in SAMPLES]
-    assert list(parsed.samples["voltage"]) == [sample[2] for sample in SAMPLES]
+    assert list(parsed.samples["ts"]) == [sample.ts for sample in SAMPLES]
+    assert list(parsed.samples["voltage"]) == [sample.voltage for sample in SAMPLES]
     assert list(parsed.extras[("temp_body", "°C")]) == [25.0 + seq / 100 for seq in range(500)]
 
 

@@ -84,10 +84,14 @@ def lab(engine: Engine) -> Lab:
         )
         channel = ingest.channel_ids(connection, experiment_ids[0], {"temp": "°C"})["temp"]
         samples = [
-            (seq, T0 + seq * 0.1, 3.5 + seq * 1e-4, 1.0, 3.5, 1 + seq // 100 % 6, 1, "CC")
+            ingest.SampleRow(
+                seq, T0 + seq * 0.1, 3.5 + seq * 1e-4, 1.0, 3.5, 1 + seq // 100 % 6, 1, "CC"
+            )
             for seq in range(1000)
         ]
-        extras = [(channel, seq, 25.0 + seq * 0.01) for seq in range(0, 1000, 2)]
+        extras = [
+            ingest.ExtraValueRow(channel, seq, 25.0 + seq * 0.01) for seq in range(0, 1000, 2)
+        ]
         ingest.insert_samples(connection, experiment_ids[0], samples, extras)
         for station_id in station_ids[:2]:
             ingest.record_heartbeat(connection, station_id, now, "idle", None)
@@ -201,7 +205,9 @@ def test_a_time_window_is_selected_by_time_not_by_sample_count(engine, lab):
 def test_bucket_extremes_are_computed_by_the_database_and_keep_a_spike(engine, lab):
     with engine.begin() as connection:
         ingest.insert_samples(
-            connection, lab.experiments[0], [(1000, T0 + 100.0, 9.9, -7.0, -69.3, 4, 1, "CC")]
+            connection,
+            lab.experiments[0],
+            [ingest.SampleRow(1000, T0 + 100.0, 9.9, -7.0, -69.3, 4, 1, "CC")],
         )
     with engine.connect() as connection:
         buckets = store.bucket_extremes(connection, lab.experiments[0], 0, 1000, 10, [lab.channel])

@@ -43,8 +43,3 @@ def test_a_changed_window_replaces_the_station(engine):
     first = register(engine, CH1)["ch1"]
     wider = register(engine, StationSpec("ch1", Window(0.0, 6.0, -10.0, 10.0)))["ch1"]
     assert wider != first and station_row(engine, first).deprecated
-
-
-def test_the_deprecated_announced_station_builds_the_same_spec():
-    built = ingest.AnnouncedStation("ch1", "rack A", 0.0, 5.0, -10.0, 10.0)
-    assert built == CH1

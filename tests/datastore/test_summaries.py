@@ -12,21 +12,22 @@ from sqlalchemy.orm import Session
 from datastore.bulk import insert_rows
 from datastore.models import (
     Channel,
-    ChannelSummary,
     Experiment,
-    ExtraValue,
-    Measurement,
-    SampleSummary,
 )
 from datastore.series import read_series
 from datastore.summaries import (
-    QUANTITIES,
     SUMMARY_BLOCK_SIZES,
     SummaryWriter,
     rebuild_summaries,
     summarise_unsummarised,
 )
-from tests.datastore.support import add_experiment
+from tests.datastore.support import (
+    add_experiment,
+    expected_blocks,
+    expected_channel_blocks,
+    stored_blocks,
+    stored_channel_blocks,
+)
 
 T0 = 1_800_000_000.0
 
@@ -57,77 +58,6 @@ def write_samples(
         writer = SummaryWriter()
         writer.add_samples(experiment_id, *zip(*[row[1:] for row in rows], strict=True))
         writer.write(connection)
-
-
-def expected_blocks(engine: Engine, experiment_id: int, level: int) -> dict[int, tuple]:
-    """(seq_first, seq_last, ts_first, ts_last, then per quantity min, max, first, last) of
-    each block, computed in Python from the samples."""
-    size = SUMMARY_BLOCK_SIZES[level - 1]
-    with Session(engine) as session:
-        rows = session.execute(
-            select(Measurement.seq, Measurement.ts, Measurement.voltage, Measurement.current,
-                   Measurement.power)
-            .where(Measurement.experiment_id == experiment_id)
-            .order_by(Measurement.seq)
-        ).all()  # fmt: skip
-    blocks: dict[int, list] = {}
-    for row in rows:
-        blocks.setdefault(row.seq // size, []).append(row)
-    expected = {}
-    for number, members in blocks.items():
-        values: list = [members[0].seq, members[-1].seq, members[0].ts, members[-1].ts]
-        for quantity in QUANTITIES:
-            column = [getattr(m, quantity) for m in members]
-            values += [min(column), max(column), column[0], column[-1]]
-        expected[number] = tuple(values)
-    return expected
-
-
-def stored_blocks(engine: Engine, experiment_id: int, level: int) -> dict[int, tuple]:
-    columns = [c for c in SampleSummary.__table__.columns if c.name not in ("experiment_id", "level", "block")]  # fmt: skip
-    with Session(engine) as session:
-        rows = session.execute(
-            select(SampleSummary.block, *columns).where(
-                SampleSummary.experiment_id == experiment_id, SampleSummary.level == level
-            )
-        ).all()
-    return {row[0]: tuple(row[1:]) for row in rows}
-
-
-def expected_channel_blocks(engine: Engine, channel_id: int, level: int) -> dict[int, tuple]:
-    """(seq_first, seq_last, min, max, first, last) of each block of a channel's values."""
-    size = SUMMARY_BLOCK_SIZES[level - 1]
-    with Session(engine) as session:
-        rows = session.execute(
-            select(ExtraValue.seq, ExtraValue.value)
-            .where(ExtraValue.channel_id == channel_id)
-            .order_by(ExtraValue.seq)
-        ).all()
-    blocks: dict[int, list] = {}
-    for seq, value in rows:
-        blocks.setdefault(seq // size, []).append((seq, value))
-    return {
-        number: (
-            members[0][0],
-            members[-1][0],
-            min(v for _s, v in members),
-            max(v for _s, v in members),
-            members[0][1],
-            members[-1][1],
-        )
-        for number, members in blocks.items()
-    }
-
-
-def stored_channel_blocks(engine: Engine, channel_id: int, level: int) -> dict[int, tuple]:
-    c = ChannelSummary
-    with Session(engine) as session:
-        rows = session.execute(
-            select(c.block, c.seq_first, c.seq_last, c.value_min, c.value_max, c.value_first,
-                   c.value_last)
-            .where(c.channel_id == channel_id, c.level == level)
-        ).all()  # fmt: skip
-    return {row[0]: tuple(row[1:]) for row in rows}
 
 
 @pytest.fixture

@@ -1,8 +1,10 @@
-"""Fixtures for the node tests: a node on an in-process broker, and a fake cycler on it."""
+"""Fixtures for the node tests: a node on an in-process broker, and a fake cycler on it;
+the node's parts (ingest, dispatch) on SQLite, with a recording publisher and a fake clock."""
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 from collections.abc import Callable, Iterator
 
@@ -11,9 +13,14 @@ from sqlalchemy import Engine
 
 from config import default_settings
 from mqtt_node import protocol
+from mqtt_node.dispatch import Dispatch
+from mqtt_node.ingest import Ingest
+from mqtt_node.liveness import Liveness
 from mqtt_node.node import Node
 from mqtt_node.topics import Topics
-from mqtt_node.transport import MemoryBroker, Message, Transport
+from mqtt_node.transactions import Transactions
+from mqtt_node.transport import MemoryBroker, MemoryTransport, Message, Transport
+from tests.mqtt_node.helpers import FakeClock, Inbox, RecordingPublisher
 
 # Short enough that dispatch and retries happen within a test's patience.
 FAST = dataclasses.replace(
@@ -80,6 +87,24 @@ def memory_broker() -> MemoryBroker:
 
 
 @pytest.fixture
+def memory_client(memory_broker: MemoryBroker) -> Iterator[Callable[..., list[Message]]]:
+    """`memory_client(*filters)`: subscribe a client of the in-process broker; returns the
+    list its messages arrive in (QoS 1). Every client is stopped at the end."""
+    clients: list[MemoryTransport] = []
+
+    def subscribe(*filters: str) -> list[Message]:
+        received: list[Message] = []
+        client = memory_broker.transport(f"client{len(clients)}")
+        client.start(received.append, [(topic_filter, 1) for topic_filter in filters])
+        clients.append(client)
+        return received
+
+    yield subscribe
+    for client in clients:
+        client.stop()
+
+
+@pytest.fixture
 def cycler(memory_broker: MemoryBroker) -> Iterator[FakeCycler]:
     fake = FakeCycler(memory_broker, Topics("bem"))
     yield fake
@@ -106,3 +131,71 @@ def start_node(memory_broker: MemoryBroker) -> Iterator[Callable[..., Node]]:
     yield start
     for node in nodes:
         node.stop()
+
+
+# ---------------------------------------------------------------- the node's parts alone
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC))
+
+
+@pytest.fixture
+def published() -> RecordingPublisher:
+    """What a part publishes (on the "bem" prefix)."""
+    return RecordingPublisher(Topics("bem"))
+
+
+@pytest.fixture
+def inbox() -> Inbox:
+    return Inbox()
+
+
+@pytest.fixture
+def transactions(sqlite_engine: Engine) -> Transactions:
+    """Transactions on SQLite, retried without a noticeable pause."""
+    return Transactions(sqlite_engine, first_delay_s=0.01, max_delay_s=0.01)
+
+
+@pytest.fixture
+def make_ingest(
+    transactions: Transactions, published: RecordingPublisher, clock: FakeClock
+) -> Callable[..., Ingest]:
+    """`make_ingest(max_payload_bytes=...)`: ingest alone, heartbeats stamped by `clock`."""
+
+    def make(max_payload_bytes: int = FAST.max_payload_bytes) -> Ingest:
+        liveness = Liveness(FAST.heartbeat_timeout_s, clock)
+        return Ingest(
+            transactions, Topics("bem"), published, liveness, max_payload_bytes=max_payload_bytes
+        )
+
+    return make
+
+
+@pytest.fixture
+def ingest(make_ingest: Callable[..., Ingest]) -> Ingest:
+    return make_ingest()
+
+
+@pytest.fixture
+def make_dispatch(
+    transactions: Transactions, published: RecordingPublisher, clock: FakeClock
+) -> Callable[..., Dispatch]:
+    """`make_dispatch(heartbeat_timeout_s=15, start_timeout_s=20, start_retries=2)`:
+    dispatch alone, on `clock`."""
+
+    def make(
+        heartbeat_timeout_s: float = 15.0, start_timeout_s: float = 20.0, start_retries: int = 2
+    ) -> Dispatch:
+        return Dispatch(
+            transactions,
+            Topics("bem"),
+            published,
+            Liveness(heartbeat_timeout_s, clock),
+            start_timeout_s=start_timeout_s,
+            start_retries=start_retries,
+            clock=clock,
+        )
+
+    return make

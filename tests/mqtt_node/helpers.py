@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import datetime as dt
 import getpass
 import itertools
 import json
@@ -32,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from config import MqttSettings, NodeSettings, default_settings
 from datastore import catalog
+from datastore.ingest import SampleRow
 from datastore.models import Experiment, ExtraValue, Measurement, RejectedMessage
 from domain.csvformat import ParsedExperiment, channel_identity, parse_csv
 from domain.stations import StationSpec
@@ -40,7 +42,7 @@ from domain.window import Window
 from mqtt_node import protocol
 from mqtt_node.node import Node
 from mqtt_node.topics import Topics
-from mqtt_node.transport import Message, MessageHandler, PahoTransport, wait_until
+from mqtt_node.transport import Message, MessageHandler, Outgoing, PahoTransport, wait_until
 
 # The site's cap on expanded profile steps (profiles.max_steps).
 MAX_STEPS = default_settings().profiles.max_steps
@@ -145,8 +147,8 @@ def experiment(engine: Engine, experiment_id: int) -> Experiment:
         return row
 
 
-def stored_samples(engine: Engine, experiment_id: int) -> dict[int, tuple]:
-    """seq -> (ts, voltage, current, power, instruction, cycle, mode) as stored."""
+def stored_samples(engine: Engine, experiment_id: int) -> dict[int, SampleRow]:
+    """seq -> the sample as stored."""
     with Session(engine) as session:
         rows = session.execute(
             sql_select(
@@ -160,7 +162,7 @@ def stored_samples(engine: Engine, experiment_id: int) -> dict[int, tuple]:
                 Measurement.mode,
             ).where(Measurement.experiment_id == experiment_id)
         ).all()
-    return {row[0]: tuple(row[1:]) for row in rows}
+    return {row.seq: SampleRow(*row) for row in rows}
 
 
 def sample_rows(engine: Engine, experiment_id: int | None = None) -> int:
@@ -209,18 +211,21 @@ def sample(
     return obj
 
 
-def expected_row(seq: int, cycle: int | None = 1, **options: object) -> tuple:
+def expected_row(seq: int, cycle: int | None = 1, **options: object) -> SampleRow:
     """The row `sample(seq, **options)` must become; `cycle` comes from the experiment."""
     made = sample(seq, **options)  # type: ignore[arg-type]
     voltage, current = made["voltage"], made["current"]
-    return (
-        made["ts"],
-        voltage,
-        current,
-        made.get("power", voltage * current),  # type: ignore[operator]
-        made.get("instruction"),
-        cycle if made.get("instruction") else None,
-        made.get("mode"),
+    return SampleRow._make(
+        (
+            seq,
+            made["ts"],
+            voltage,
+            current,
+            made.get("power", voltage * current),  # type: ignore[operator]
+            made.get("instruction"),
+            cycle if made.get("instruction") else None,
+            made.get("mode"),
+        )
     )
 
 
@@ -281,6 +286,58 @@ class ManualTransport:
 
     def stop(self) -> None:
         self.handler = None
+
+
+# ---------------------------------------------------------------- stand-ins for the node's parts
+
+
+class RecordingPublisher:
+    """Stands in for a transport's `publish`: keeps what the part would have sent."""
+
+    def __init__(self, topics: Topics) -> None:
+        self.topics = topics
+        self.sent: list[Outgoing] = []
+
+    def __call__(self, topic: str, payload: bytes, qos: int) -> None:
+        self.sent.append(Outgoing(topic, payload, qos))
+
+    def commands(self, command: str | None = None) -> list[tuple[int | str, dict]]:
+        """(station id, command object) of every command sent, optionally of one kind."""
+        found = []
+        for topic, payload, _qos in self.sent:
+            parsed = self.topics.parse(topic)
+            body = json.loads(payload)
+            if parsed.kind == protocol.MessageKind.COMMANDS and command in (None, body["command"]):
+                found.append((parsed.key, body))
+        return found
+
+    def started(self) -> list[int]:
+        """Experiment ids of the start commands sent, in order."""
+        return [body["experiment_id"] for _station, body in self.commands("start")]
+
+
+class Inbox:
+    """Messages as a transport hands them over, each recording its acknowledgement."""
+
+    def __init__(self) -> None:
+        self.acked: list[str] = []
+
+    def message(self, topic: str, payload: bytes, label: str | None = None) -> Message:
+        """A received message; its ack is recorded under `label` (or the topic)."""
+        return Message(topic, payload, 1, lambda: self.acked.append(label or topic))
+
+
+class FakeClock:
+    """A clock that moves only when told to (UTC, aware)."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += dt.timedelta(seconds=seconds)
 
 
 # ---------------------------------------------------------------- sockets and processes

@@ -179,11 +179,11 @@ def test_samples_land_with_power_defaulting_to_voltage_times_current_and_the_ste
     assert stored[0] == expected_row(0) and stored[1] == expected_row(1)
     for index, step in enumerate([1, 2, 3, 4, 5]):
         seq = index + 2
-        ts, voltage, current, power, instruction, cycle, mode = stored[seq]
+        _seq, ts, voltage, current, power, instruction, cycle, mode = stored[seq]
         assert power == voltage * current  # the default, exactly
         assert (instruction, cycle, mode) == (step, STEP_CYCLES[step - 1], "CC")
     row = experiment(engine, experiment_id)
-    assert (row.sample_count, row.last_sample_at) == (7, stored[6][0])
+    assert (row.sample_count, row.last_sample_at) == (7, stored[6].ts)
     assert node.stats.samples_written == 7
 
 

@@ -14,7 +14,8 @@ from domain.csvformat import parse_csv
 MAX_STEPS = default_settings().profiles.max_steps
 
 SAMPLES = [
-    (seq, 1_800_000_000.0 + seq, 3.5 + seq / 1000, -1.0, -3.5, 2, 1, "CC") for seq in range(300)
+    ingest.SampleRow(seq, 1_800_000_000.0 + seq, 3.5 + seq / 1000, -1.0, -3.5, 2, 1, "CC")
+    for seq in range(300)
 ]
 
 
@@ -44,7 +45,10 @@ def client_and_experiment(app_factory, settings):
         experiment_id = experiment.id
     with engine.begin() as connection:
         channels = ingest.channel_ids(connection, experiment_id, {"temp_body": "°C"})
-        extras = [(channels["temp_body"], seq, 20.0 + seq / 10) for seq, *_ in SAMPLES]
+        extras = [
+            ingest.ExtraValueRow(channels["temp_body"], sample.seq, 20.0 + sample.seq / 10)
+            for sample in SAMPLES
+        ]
         ingest.insert_samples(connection, experiment_id, SAMPLES, extras)
     return app.server.test_client(), experiment_id
 
@@ -58,7 +62,7 @@ def test_the_whole_experiment_downloads_as_csv(client_and_experiment, tmp_path) 
     path = tmp_path / "download.csv"
     path.write_bytes(response.data)
     parsed = parse_csv(path)
-    assert list(parsed.samples["voltage"]) == [sample[2] for sample in SAMPLES]
+    assert list(parsed.samples["voltage"]) == [sample.voltage for sample in SAMPLES]
     assert list(parsed.extras[("temp_body", "°C")]) == [20.0 + seq / 10 for seq in range(300)]
 
 

@@ -381,7 +381,7 @@ def add_samples(
 ) -> None:
     """Samples at 10 Hz from T0; a voltage spike of 9.9 V at `spike_at`."""
     rows = [
-        (
+        ingest.SampleRow(
             seq,
             T0 + seq * 0.1,
             9.9 if seq == spike_at else 3.7 + 0.1 * np.sin(seq / 500),
@@ -393,7 +393,7 @@ def add_samples(
         )
         for seq in seqs
     ]
-    extras = [(channel, seq, 25.0) for seq in seqs] if channel else []
+    extras = [ingest.ExtraValueRow(channel, seq, 25.0) for seq in seqs] if channel else []
     with engine.begin() as connection:
         ingest.insert_samples(connection, experiment_id, rows, extras)
 

@@ -1,0 +1,394 @@
+"""Ingest: what the cyclers send, checked, written in batches, acknowledged once committed.
+
+`Ingest.write(batch)` checks each message against the protocol (topic, then payload by
+`protocol.PARSERS`), applies the whole batch in one transaction (announcements, heartbeats
+through liveness, statuses, alarms, samples) and only after the commit acknowledges the
+messages and publishes the `registered` answers. So nothing acknowledged is ever lost,
+and a redelivered message changes nothing (samples and alarms are keyed, statuses
+checked against the experiment's).
+
+A message the node refuses (it breaks the protocol, or names a station or experiment it
+must not) is recorded with its reason in the dead-letter table and acknowledged, so the
+broker does not deliver it again. A transaction that fails because the database is away
+is retried with back-off; a batch the database refuses for good is written again message
+by message, so the one message it cannot store is refused and the others land.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TypeAlias
+
+from sqlalchemy import Connection
+
+from datastore import ingest as store
+from datastore.cycles import advance_cycles
+from datastore.summaries import SummaryWriter
+from domain.csvformat import channel_identity
+from domain.status import ExperimentStatus, can_transition
+from mqtt_node import protocol
+from mqtt_node.liveness import Liveness
+from mqtt_node.topics import NODE_KINDS, Topics
+from mqtt_node.transactions import Transactions, short_error
+from mqtt_node.transport import Message, Outgoing, Publish
+
+log = logging.getLogger("bem.node")
+
+# What a cycler sends on a station's topics.
+StationPayload: TypeAlias = (
+    protocol.Heartbeat | protocol.StatusReport | protocol.Measures | protocol.Alarm
+)
+_STATION_PAYLOADS = (protocol.Heartbeat, protocol.StatusReport, protocol.Measures, protocol.Alarm)
+
+
+@dataclass(frozen=True, slots=True)
+class UnitMessage:
+    """An announce that passed the protocol's checks, from the unit named by its topic."""
+
+    message: Message
+    unit: str
+    announce: protocol.Announce
+
+
+@dataclass(frozen=True, slots=True)
+class StationMessage:
+    """A message on a station's topic that passed the protocol's checks."""
+
+    message: Message
+    station_id: int
+    payload: StationPayload
+
+
+Received: TypeAlias = UnitMessage | StationMessage
+
+
+class Rejected(Exception):
+    """A message the node refuses; it is recorded with this reason and acknowledged."""
+
+
+def parse(topics: Topics, message: Message, max_bytes: int | None = None) -> Received:
+    """The message with its topic and payload checked; ProtocolError saying what is wrong."""
+    kind, key = topics.parse(message.topic)
+    if kind not in NODE_KINDS:
+        # A kind the node sends itself (registered, commands), seen on its subscriptions.
+        raise protocol.ProtocolError(f"the node does not accept {str(kind)!r} messages")
+    payload = protocol.PARSERS[kind](message.payload, max_bytes=max_bytes)
+    # Topics.parse gives a unit's name for unit kinds and a station id for the others.
+    if isinstance(payload, protocol.Announce):
+        assert isinstance(key, str)
+        return UnitMessage(message, key, payload)
+    assert isinstance(key, int) and isinstance(payload, _STATION_PAYLOADS)
+    return StationMessage(message, key, payload)
+
+
+@dataclass
+class IngestStats:
+    """What ingest has committed so far (a rolled-back attempt adds nothing)."""
+
+    messages: int = 0
+    samples_written: int = 0
+    samples_duplicate: int = 0
+    rejected: int = 0
+    batches: int = 0
+    rejected_reasons: Counter[str] = field(default_factory=Counter)
+
+    def add(self, other: IngestStats) -> None:
+        self.messages += other.messages
+        self.samples_written += other.samples_written
+        self.samples_duplicate += other.samples_duplicate
+        self.rejected += other.rejected
+        self.batches += other.batches
+        self.rejected_reasons.update(other.rejected_reasons)
+
+
+@dataclass
+class _Outcome:
+    """What one attempt at a batch did: counted and answered only once it commits."""
+
+    counts: IngestStats = field(default_factory=IngestStats)
+    replies: list[Outgoing] = field(default_factory=list)
+
+
+class Ingest:
+    """Writes batches of received messages on the database of `transactions`."""
+
+    def __init__(
+        self,
+        transactions: Transactions,
+        topics: Topics,
+        publish: Publish,
+        liveness: Liveness,
+        *,
+        max_payload_bytes: int | None = None,
+    ) -> None:
+        self.stats = IngestStats()
+        # Called after each batch has committed and been acknowledged.
+        self.on_commit: Callable[[], None] | None = None
+        self._transactions = transactions
+        self._topics = topics
+        self._publish = publish
+        self._liveness = liveness
+        self._max_payload_bytes = max_payload_bytes
+        # Cycle number of each step, per experiment: steps never change once queued.
+        self._step_cycles: dict[int, list[int]] = {}
+
+    def write(self, batch: Sequence[Message]) -> None:
+        """Write a batch in one transaction, then acknowledge its messages.
+
+        A batch the database refuses for good (not a lost connection) is written again
+        message by message, so that one message it cannot store is recorded as rejected
+        instead of blocking every message after it. When the node stops before a batch
+        commits, its messages stay unacknowledged and the broker delivers them again.
+        """
+        try:
+            outcome = self._transactions.commit(lambda connection: self._apply(connection, batch))
+        except Exception as error:
+            if len(batch) > 1:
+                log.warning(
+                    "a batch of %d messages failed (%s); writing them one by one",
+                    len(batch),
+                    short_error(error),
+                )
+                for message in batch:
+                    self.write([message])
+                return
+            outcome = self._reject_unstorable(batch[0], error)
+        if outcome is None:
+            return  # stopping: unacknowledged, so the broker delivers it again
+        self.stats.add(outcome.counts)
+        for message in batch:
+            message.ack()
+        log.debug(
+            "batch of %d messages committed; %d samples written so far",
+            len(batch),
+            self.stats.samples_written,
+        )
+        for reply in outcome.replies:
+            self._publish(*reply)
+        if self.on_commit is not None:
+            self.on_commit()
+
+    def _reject_unstorable(self, message: Message, error: Exception) -> _Outcome | None:
+        log.error("cannot store the message on %s", message.topic, exc_info=error)
+        reason = f"could not be stored: {short_error(error)}"
+
+        def record(connection: Connection) -> _Outcome:
+            outcome = _Outcome()
+            outcome.counts.messages += 1
+            _reject(connection, outcome.counts, message, reason)
+            return outcome
+
+        try:
+            return self._transactions.commit(record)
+        except Exception:
+            # Not even the dead-letter row can be written: drop it (loudly) rather than
+            # let it come back forever and stall the node.
+            log.exception("cannot record the rejected message on %s; dropped", message.topic)
+            return _Outcome()
+
+    def _apply(self, connection: Connection, batch: Sequence[Message]) -> _Outcome:
+        outcome = _Outcome()
+        counts = outcome.counts
+        received: list[Received] = []
+        for message in batch:
+            counts.messages += 1
+            try:
+                received.append(parse(self._topics, message, self._max_payload_bytes))
+            except protocol.ProtocolError as error:
+                _reject(connection, counts, message, str(error))
+
+        reports = [item for item in received if isinstance(item, StationMessage)]
+        experiments = store.experiment_states(
+            connection,
+            {
+                item.payload.experiment_id
+                for item in reports
+                if not isinstance(item.payload, protocol.Heartbeat)
+            },
+        )
+        stations = store.known_stations(connection, (item.station_id for item in reports))
+        pending: dict[int, _PendingSamples] = {}
+        heartbeats: dict[int, protocol.Heartbeat] = {}
+
+        for item in received:
+            try:
+                if isinstance(item, UnitMessage):
+                    outcome.replies.append(self._announce(connection, item.unit, item.announce))
+                    continue
+                if item.station_id not in stations:
+                    raise Rejected(f"unknown station {item.station_id}")
+                payload = item.payload
+                if isinstance(payload, protocol.Heartbeat):
+                    heartbeats[item.station_id] = payload
+                    continue
+                experiment = experiments.get(payload.experiment_id)
+                if experiment is None:
+                    raise Rejected(f"unknown experiment {payload.experiment_id}")
+                if experiment.station_id != item.station_id:
+                    raise Rejected(
+                        f"experiment {experiment.id} is not on station {item.station_id} "
+                        f"(it is on station {experiment.station_id})"
+                    )
+                if isinstance(payload, protocol.Measures):
+                    if experiment.status.is_closed:
+                        raise Rejected(
+                            f"experiment {experiment.id} is {experiment.status.value}: "
+                            "samples are no longer accepted"
+                        )
+                    if experiment.id not in pending:
+                        cycles = self._cycles(connection, experiment.id)
+                        pending[experiment.id] = _PendingSamples(cycles)
+                    pending[experiment.id].add(payload.samples)
+                elif isinstance(payload, protocol.StatusReport):
+                    experiments[experiment.id] = _change_status(connection, experiment, payload)
+                else:
+                    store.insert_alarm(
+                        connection,
+                        experiment.id,
+                        payload.ts,
+                        payload.code,
+                        payload.value,
+                        payload.message or "",
+                    )
+            except Rejected as error:
+                _reject(connection, counts, item.message, str(error))
+
+        # In id order: two nodes writing samples of the same experiments then lock their
+        # rows in the same order, and wait for each other rather than deadlock.
+        summaries = SummaryWriter()
+        for experiment_id, samples in sorted(pending.items()):
+            inserted = samples.insert(connection, experiment_id, summaries)
+            counts.samples_written += inserted
+            counts.samples_duplicate += len(samples.samples) - inserted
+        # What long experiments are drawn from, and their cycle tables, in the same
+        # transaction as the samples.
+        summaries.write(connection)
+        for experiment_id in sorted(pending):
+            advance_cycles(connection, experiment_id)
+        self._liveness.record(connection, heartbeats)
+        counts.batches += 1
+        return outcome
+
+    def _cycles(self, connection: Connection, experiment_id: int) -> list[int]:
+        if experiment_id not in self._step_cycles:
+            self._step_cycles[experiment_id] = store.step_cycles(connection, experiment_id)
+        return self._step_cycles[experiment_id]
+
+    def _announce(self, connection: Connection, unit: str, announce: protocol.Announce) -> Outgoing:
+        """Register the unit and its stations; returns the answer to send once committed."""
+        if announce.unit != unit:
+            # The reply goes to the payload's unit: a mismatch would register one unit
+            # from another's topic.
+            raise Rejected(
+                f"unit {announce.unit!r} in the payload does not match the topic's unit {unit!r}"
+            )
+        ids = store.register_unit(connection, announce.unit, announce.host, announce.stations)
+        return Outgoing(
+            self._topics.registered(announce.unit),
+            protocol.encode_registered(announce.unit, ids),
+            protocol.QOS["registered"],
+        )
+
+
+def _reject(connection: Connection, counts: IngestStats, message: Message, reason: str) -> None:
+    counts.rejected += 1
+    counts.rejected_reasons[reason.split(":")[0]] += 1
+    # Both may quote a topic of up to 64 KiB: the log gets the start of each.
+    log.warning("rejected message on %.300s: %.1000s", message.topic, reason)
+    store.record_rejection(connection, message.topic, message.payload, reason)
+
+
+def _change_status(
+    connection: Connection, experiment: store.ExperimentState, report: protocol.StatusReport
+) -> store.ExperimentState:
+    """Apply a status report; the experiment's state after it."""
+    new = report.status
+    if not can_transition(experiment.status, new):
+        raise Rejected(
+            f"experiment {experiment.id} cannot go from {experiment.status.value} to {new.value}"
+        )
+    if new == experiment.status:
+        return experiment  # a redelivered report
+    at = dt.datetime.fromtimestamp(report.ts, dt.UTC)
+    set_began = new == ExperimentStatus.RUNNING and experiment.began_at is None
+    store.set_status(connection, experiment.id, new, at, report.message or "", set_began=set_began)
+    return store.ExperimentState(
+        experiment.id, experiment.station_id, new, at if set_began else experiment.began_at
+    )
+
+
+class _PendingSamples:
+    """Samples of one experiment gathered from the messages of a batch."""
+
+    def __init__(self, cycles: list[int]) -> None:
+        # The cycle of each step of the experiment (step 1 first).
+        self._cycles = cycles
+        self.samples: list[protocol.Sample] = []
+        # Extra channels by name -> unit, and their values as (seq, channel name, value)
+        # until the channels have ids.
+        self.channels: dict[str, str] = {}
+        self.extra_values: list[tuple[int, str, float]] = []
+        # A cycler's extra key ("temp_body", "Flow / L/min") -> the channel's name.
+        self._channel_names: dict[str, str] = {}
+
+    def add(self, samples: Sequence[protocol.Sample]) -> None:
+        self.samples.extend(samples)
+        for sample in samples:
+            for key, value in sample.extra.items():
+                name = self._channel_names.get(key)
+                if name is None:
+                    name, unit = channel_identity(key)
+                    self._channel_names[key] = name
+                    self.channels.setdefault(name, unit)
+                self.extra_values.append((sample.seq, name, value))
+
+    def rows(self) -> Iterator[store.SampleRow]:
+        """The samples as rows, made one by one as they are written (see insert_samples)."""
+        cycles = self._cycles
+        for sample in self.samples:
+            step = sample.instruction
+            # The cycle is the experiment's own for the step: a sample's `cycle` is not stored.
+            cycle = cycles[step - 1] if step is not None and 0 < step <= len(cycles) else None
+            yield store.SampleRow(
+                sample.seq,
+                sample.ts,
+                sample.voltage,
+                sample.current,
+                sample.power,
+                sample.instruction,
+                cycle,
+                sample.mode,
+            )
+
+    def insert(self, connection: Connection, experiment_id: int, summaries: SummaryWriter) -> int:
+        """Write the samples (creating the channels they need) and hand them to `summaries`;
+        returns how many were new."""
+        channel_ids = (
+            store.channel_ids(connection, experiment_id, self.channels) if self.channels else {}
+        )
+        extras = (
+            store.ExtraValueRow(channel_ids[name], seq, value)
+            for seq, name, value in self.extra_values
+        )
+        inserted = store.insert_samples(connection, experiment_id, self.rows(), extras)
+        samples = self.samples
+        summaries.add_samples(
+            experiment_id,
+            [sample.seq for sample in samples],
+            [sample.ts for sample in samples],
+            [sample.voltage for sample in samples],
+            [sample.current for sample in samples],
+            [sample.power for sample in samples],
+        )
+        by_channel: dict[int, tuple[list[int], list[float]]] = {}
+        for seq, name, value in self.extra_values:
+            seqs, values = by_channel.setdefault(channel_ids[name], ([], []))
+            seqs.append(seq)
+            values.append(value)
+        for channel_id, (seqs, values) in by_channel.items():
+            summaries.add_channel(channel_id, seqs, values)
+        return inserted
