@@ -9,10 +9,10 @@ import dash
 from dash import Input, Output, callback, dcc, html
 
 from components import context
-from components.live_chart import now_utc
 from components.station_card import station_grid, station_liveness
-from datastore.monitor import StationSnapshot, station_overview, step_plan
-from domain.monitor import Liveness, StepPlan
+from datastore.telemetry import StationSnapshot, station_overview, step_plan
+from domain.liveness import Liveness
+from domain.step_plan import StepPlan
 
 dash.register_page(__name__, path="/", name="Overview", order=0)
 
@@ -49,7 +49,7 @@ def refresh_cards(_n_intervals: int) -> tuple[object, object]:
 def _render() -> tuple[object, object]:
     """(summary line, card grid) from one overview query (plus cached step plans)."""
     timeout_s = context.current().settings.node.heartbeat_timeout_s
-    now = now_utc()
+    now = dt.datetime.now(dt.UTC)
     with context.session() as session:
         stations = station_overview(session)
 

@@ -18,11 +18,11 @@ from dash.testing.wait import until
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from components import live_chart
-from components.live_chart import refresh
 from config import default_settings
 from datastore import catalog, ingest
 from domain.status import ExperimentStatus
+from pages.monitor import chart
+from pages.monitor.chart import refresh
 from tests.web.monitor_helpers import (
     GRAPH,
     SHORT_PROFILE,
@@ -463,8 +463,8 @@ def test_a_smaller_window_within_the_held_samples_only_moves_the_range(running):
 
 
 def test_the_browser_holds_a_bounded_number_of_points_and_keeps_extremes(running, monkeypatch):
-    monkeypatch.setattr(live_chart, "MAX_POINTS_PER_TRACE", 400)
-    monkeypatch.setattr(live_chart, "BASE_POINTS", 100)
+    monkeypatch.setattr(chart, "MAX_POINTS_PER_TRACE", 400)
+    monkeypatch.setattr(chart, "BASE_POINTS", 100)
     engine, station_id, experiment_id, _channel = running
     add_samples(engine, experiment_id, range(0, 50))
     view = None

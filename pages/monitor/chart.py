@@ -13,7 +13,7 @@ traces replaced ("rebased") only when something calls for it:
   old part is dropped, so the y axes' autorange keeps to recent data.
 
 The x axis is a date axis fed with Unix milliseconds (UTC); time windows are real
-time, never sample counts (DESIGN.md section 9).
+time, never sample counts.
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ from dash import Patch
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
-from datastore import monitor as store
-from datastore.monitor import ChannelInfo, MonitorHeader, SampleBlock
+from datastore import telemetry as store
+from datastore.telemetry import ChannelInfo, MonitorHeader, SampleBlock
 from domain.downsample import downsample, envelope_points
-from domain.monitor import WHOLE_EXPERIMENT, window_range
+from domain.time_windows import WHOLE_EXPERIMENT, window_range
 
 MAX_POINTS_PER_TRACE = 20_000
 BASE_POINTS = 5_000

@@ -1,8 +1,10 @@
-"""Read queries for the live monitor and the station overview.
+"""Reading what the cyclers report, for the live pages (the overview and the monitor):
+station snapshots, samples, channels, alarms, and the steps an experiment runs.
 
-Every function takes a Session, Connection or Engine and returns plain data:
-dataclasses, or numpy arrays for samples. What each costs, since the monitor runs
-them every few seconds for every open page:
+The node writes these (`datastore.ingest`); this module only reads. Every function
+takes a Session, Connection or Engine and returns plain data: dataclasses, or numpy
+arrays for samples. What each costs, since the monitor runs them every few seconds for
+every open page:
 
 - `station_overview`: one query for all stations, their active experiment, its
   battery, alarm count and last sample (found through the primary key's maximum).
@@ -41,8 +43,8 @@ from datastore.models import (
     Measurement,
     Station,
 )
-from domain.monitor import StepPlan
 from domain.status import ACTIVE_STATUSES, ExperimentStatus
+from domain.step_plan import StepPlan
 
 Bind = Session | Connection | Engine
 

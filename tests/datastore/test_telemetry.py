@@ -1,4 +1,4 @@
-"""Monitor queries: station overview, headers, new samples, windows, buckets, alarms, steps.
+"""Telemetry reads: station overview, headers, new samples, windows, buckets, alarms, steps.
 
 Every test runs on SQLite and on MariaDB (the `engine` fixture).
 """
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from config import default_settings
 from datastore import catalog, ingest
-from datastore import monitor as store
+from datastore import telemetry as store
 from datastore.models import Experiment, Station
 from domain.status import ExperimentStatus
 

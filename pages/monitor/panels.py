@@ -17,9 +17,8 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from components.live_chart import View, extra_choices, refresh
 from components.station_card import status_badge
-from datastore.monitor import (
+from datastore.telemetry import (
     ALARM_LIMIT,
     AlarmRecord,
     Bind,
@@ -27,19 +26,11 @@ from datastore.monitor import (
     experiment_alarms,
     step_plan,
 )
-from domain.monitor import (
-    Liveness,
-    StepPlan,
-    allowed_commands,
-    elapsed_s,
-    format_age,
-    format_duration,
-    format_quantity,
-    format_utc,
-    heartbeat_age,
-    liveness,
-)
-from domain.status import ExperimentStatus
+from domain.formatting import format_age, format_duration, format_quantity, format_utc
+from domain.liveness import Liveness, elapsed_s, heartbeat_age, liveness
+from domain.status import ExperimentStatus, allowed_commands
+from domain.step_plan import StepPlan
+from pages.monitor.chart import View, extra_choices, refresh
 
 COMMANDS = ("pause", "resume", "stop")
 

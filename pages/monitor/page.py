@@ -3,8 +3,8 @@
 `/monitor/<station id>` shows the graph (voltage left, current right, chosen extras
 below) over a real-time window, what the cycler is doing, alarms, warnings and the
 commands; `/monitor` alone shows a station picker. The graph logic is in
-`components.live_chart`, the panels in `components.monitor_panels`; this module lays
-out the page and wires the callbacks.
+`pages.monitor.chart`, the panels in `pages.monitor.panels`; this module lays out the
+page and wires the callbacks.
 """
 
 from __future__ import annotations
@@ -17,30 +17,34 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
 from components import context
-from components.live_chart import View, empty_figure, now_utc
-from components.monitor_panels import extra_options, refresh_outputs
 from components.station_card import station_grid
 from datastore import catalog
 from datastore.dispatch import request_command
 from datastore.export import iter_experiment_csv
-from datastore.monitor import (
+from datastore.telemetry import (
     current_experiment_id,
     experiment_channels,
     monitor_header,
     station_overview,
     step_plan,
 )
-from domain.monitor import (
-    DEFAULT_REFRESH_S,
-    DEFAULT_WINDOW_S,
-    PAUSED,
-    REFRESH_PERIODS,
-    WHOLE_EXPERIMENT,
-    WINDOWS,
-    allowed_commands,
-    format_utc,
-    window_range,
+from domain.formatting import format_utc
+from domain.status import allowed_commands
+from domain.time_windows import DEFAULT_WINDOW_S, WHOLE_EXPERIMENT, WINDOWS, window_range
+from pages.monitor.chart import View, empty_figure, now_utc
+from pages.monitor.panels import extra_options, refresh_outputs
+
+# The refresh selector: (seconds, label); 0 means paused.
+PAUSED = 0
+REFRESH_PERIODS: tuple[tuple[int, str], ...] = (
+    (1, "1 s"),
+    (2, "2 s"),
+    (5, "5 s"),
+    (10, "10 s"),
+    (30, "30 s"),
+    (PAUSED, "paused"),
 )
+DEFAULT_REFRESH_S = 5
 
 dash.register_page(
     __name__,
