@@ -7,7 +7,14 @@ from components import context
 from components.tables import record_grid
 from datastore.queries import list_batteries
 
-dash.register_page(__name__, path="/batteries", name="Batteries", order=4)
+dash.register_page(__name__, path="/batteries", name="Batteries", order=5)
+
+
+class ids:
+    """The ids of this page's components, each written once."""
+
+    GRID = "batteries-grid"
+
 
 COLUMNS = [
     {"field": "id", "headerName": "ID", "maxWidth": 90},
@@ -27,4 +34,4 @@ COLUMNS = [
 def layout(**_params: str) -> html.Div:
     with context.session() as session:
         rows = list_batteries(session)
-    return html.Div([html.H2("Batteries"), record_grid("batteries-grid", rows, COLUMNS)])
+    return html.Div([html.H2("Batteries"), record_grid(ids.GRID, rows, COLUMNS)])

@@ -19,6 +19,15 @@ dash.register_page(__name__, path="/", name="Overview", order=0)
 REFRESH_MS = 5000
 
 
+class ids:
+    """The ids of this page's components, each written once."""
+
+    SUMMARY = "overview-summary"
+    CARDS = "overview-cards"
+    CARD_PREFIX = "overview"  # prefix of each station card's id
+    INTERVAL = "overview-interval"
+
+
 def layout(**_params: str) -> html.Div:
     summary, cards = _render()
     return html.Div(
@@ -26,20 +35,20 @@ def layout(**_params: str) -> html.Div:
             html.Div(
                 [
                     html.H2("Overview", className="mb-0"),
-                    html.Div(summary, id="overview-summary", className="text-muted"),
+                    html.Div(summary, id=ids.SUMMARY, className="text-muted"),
                 ],
                 className="d-flex align-items-baseline gap-3 mb-3 flex-wrap",
             ),
-            html.Div(cards, id="overview-cards"),
-            dcc.Interval(id="overview-interval", interval=REFRESH_MS),
+            html.Div(cards, id=ids.CARDS),
+            dcc.Interval(id=ids.INTERVAL, interval=REFRESH_MS),
         ]
     )
 
 
 @callback(
-    Output("overview-summary", "children"),
-    Output("overview-cards", "children"),
-    Input("overview-interval", "n_intervals"),
+    Output(ids.SUMMARY, "children"),
+    Output(ids.CARDS, "children"),
+    Input(ids.INTERVAL, "n_intervals"),
     prevent_initial_call=True,
 )
 def refresh_cards(_n_intervals: int) -> tuple[object, object]:
@@ -59,7 +68,7 @@ def _render() -> tuple[object, object]:
                 return None
             return step_plan(session, experiment.id, experiment.created_at)
 
-        grid = station_grid(stations, plan_of, now, timeout_s, "overview")
+        grid = station_grid(stations, plan_of, now, timeout_s, ids.CARD_PREFIX)
     return _summary(stations, now, timeout_s), grid
 
 

@@ -13,7 +13,6 @@ import datetime as dt
 from typing import Any
 
 import dash
-import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
 from components import context
@@ -30,33 +29,20 @@ from datastore.telemetry import (
 )
 from domain.formatting import format_utc
 from domain.status import allowed_commands
-from domain.time_windows import DEFAULT_WINDOW_S, WHOLE_EXPERIMENT, WINDOWS, window_range
-from pages.monitor.chart import View, empty_figure, now_utc
+from domain.time_windows import DEFAULT_WINDOW_S, WHOLE_EXPERIMENT, window_range
+from pages.monitor import ids
+from pages.monitor.chart import View, now_utc
 from pages.monitor.panels import extra_options, refresh_outputs
-
-# The refresh selector: (seconds, label); 0 means paused.
-PAUSED = 0
-REFRESH_PERIODS: tuple[tuple[int, str], ...] = (
-    (1, "1 s"),
-    (2, "2 s"),
-    (5, "5 s"),
-    (10, "10 s"),
-    (30, "30 s"),
-    (PAUSED, "paused"),
-)
-DEFAULT_REFRESH_S = 5
+from pages.monitor.station_view import DEFAULT_REFRESH_S, PAUSED, picker, station_view
 
 dash.register_page(
     __name__,
     path="/monitor",
     path_template="/monitor/<station_id>",
-    name="Live monitor",
+    name="Monitor",
     title="Live monitor",
-    order=10,
+    order=1,
 )
-
-GRAPH_CONFIG = {"displaylogo": False, "scrollZoom": False, "responsive": True}
-
 
 # ---------------------------------------------------------------- layout
 
@@ -76,36 +62,7 @@ def layout(station_id: str | None = None, **_params: str) -> html.Div:
         return _picker(f"There is no station with id {station_number}. Pick a station:", warn=True)
     station = header.station
     subtitle = " · ".join(part for part in (station.unit_name, station.location) if part)
-    return html.Div(
-        [
-            html.Div(
-                [
-                    html.H2(f"Live monitor · {station.name}", className="mb-0"),
-                    html.Span(subtitle, className="text-muted"),
-                ],
-                className="d-flex align-items-baseline gap-3 flex-wrap mb-2",
-            ),
-            _now_card(),
-            html.Div(id="monitor-warning"),
-            html.Div(id="monitor-ended-slot"),
-            _controls(channels),
-            dcc.Graph(
-                id="monitor-graph",
-                figure=empty_figure("Loading…"),
-                config=GRAPH_CONFIG,
-                className="monitor-graph",
-            ),
-            html.Div(
-                [html.H5("Alarms", className="mt-3"), html.Div(id="monitor-alarms")],
-            ),
-            _stop_dialog(),
-            dcc.Store(id="monitor-station", data=station_number),
-            dcc.Store(id="monitor-view"),
-            dcc.Store(id="monitor-follow", data=True),
-            dcc.Interval(id="monitor-interval", interval=DEFAULT_REFRESH_S * 1000),
-            dcc.Download(id="monitor-download"),
-        ]
-    )
+    return station_view(station_number, station.name, subtitle, extra_options(channels))
 
 
 def _picker(message: str, warn: bool = False) -> html.Div:
@@ -118,183 +75,33 @@ def _picker(message: str, warn: bool = False) -> html.Div:
             return step_plan(session, experiment.id, experiment.created_at) if experiment else None
 
         grid = station_grid(
-            stations, plan_of, now_utc(), settings.node.heartbeat_timeout_s, "monitor-picker"
+            stations, plan_of, now_utc(), settings.node.heartbeat_timeout_s, ids.PICKER
         )
-    return html.Div(
-        [
-            html.H2("Live monitor"),
-            dbc.Alert(message, color="warning", id="monitor-unknown")
-            if warn
-            else html.P(message, className="text-muted"),
-            grid,
-        ]
-    )
-
-
-def _now_card() -> dbc.Card:
-    buttons = dbc.ButtonGroup(
-        [
-            dbc.Button(
-                [html.I(className="bi bi-pause-fill me-1"), "Pause"],
-                id="monitor-pause",
-                color="warning",
-                outline=True,
-                disabled=True,
-            ),
-            dbc.Button(
-                [html.I(className="bi bi-play-fill me-1"), "Resume"],
-                id="monitor-resume",
-                color="success",
-                outline=True,
-                disabled=True,
-            ),
-            dbc.Button(
-                [html.I(className="bi bi-stop-fill me-1"), "Stop…"],
-                id="monitor-stop",
-                color="danger",
-                outline=True,
-                disabled=True,
-            ),
-        ],
-        size="sm",
-        className="monitor-actions",
-    )
-    return dbc.Card(
-        dbc.CardBody(
-            [
-                html.Div(
-                    [
-                        html.Div(
-                            [
-                                html.Div(
-                                    "Now executing",
-                                    id="monitor-step-label",
-                                    className="text-muted small",
-                                ),
-                                html.Div("…", id="monitor-step", className="monitor-step"),
-                            ],
-                            className="flex-grow-1",
-                        ),
-                        html.Div(buttons, className="ms-3"),
-                    ],
-                    className="d-flex align-items-start",
-                ),
-                html.Div(id="monitor-facts", className="small mt-2 d-flex flex-wrap"),
-                html.Div(id="monitor-command-feedback", className="small text-muted mt-1"),
-            ]
-        ),
-        className="mb-2",
-    )
-
-
-def _controls(channels: list[Any]) -> dbc.Row:
-    def labelled(label: str, control: Any, width: Any = "auto") -> dbc.Col:
-        return dbc.Col([dbc.Label(label, className="small text-muted mb-0"), control], width=width)
-
-    return dbc.Row(
-        [
-            labelled(
-                "Window (real time)",
-                dbc.Select(
-                    id="monitor-window",
-                    options=[{"label": label, "value": str(value)} for value, label in WINDOWS],
-                    value=str(DEFAULT_WINDOW_S),
-                    size="sm",
-                ),
-            ),
-            labelled(
-                "Refresh",
-                dbc.Select(
-                    id="monitor-refresh",
-                    options=[
-                        {"label": label, "value": str(value)} for value, label in REFRESH_PERIODS
-                    ],
-                    value=str(DEFAULT_REFRESH_S),
-                    size="sm",
-                ),
-            ),
-            labelled(
-                "Also show",
-                dcc.Dropdown(
-                    id="monitor-extras",
-                    options=extra_options(channels),
-                    value=[],
-                    multi=True,
-                    placeholder="power, temperatures, cell voltages…",
-                    className="monitor-extras",
-                ),
-                width=True,
-            ),
-            dbc.Col(
-                dbc.ButtonGroup(
-                    [
-                        dbc.Button(
-                            [html.I(className="bi bi-skip-end-fill me-1"), "Follow live"],
-                            id="monitor-follow-button",
-                            color="secondary",
-                            outline=True,
-                            size="sm",
-                            disabled=True,
-                        ),
-                        dbc.Button(
-                            [html.I(className="bi bi-download me-1"), "Download CSV"],
-                            id="monitor-download-button",
-                            color="primary",
-                            outline=True,
-                            size="sm",
-                        ),
-                    ]
-                ),
-                width="auto",
-                className="align-self-end",
-            ),
-        ],
-        className="g-2 mb-1 align-items-end",
-    )
-
-
-def _stop_dialog() -> dbc.Modal:
-    return dbc.Modal(
-        [
-            dbc.ModalHeader(dbc.ModalTitle("Stop the experiment?")),
-            dbc.ModalBody(
-                "The cycler ends the experiment now and it is marked finished. "
-                "A stopped experiment cannot be resumed."
-            ),
-            dbc.ModalFooter(
-                [
-                    dbc.Button("Keep running", id="monitor-stop-cancel", color="secondary"),
-                    dbc.Button("Stop the experiment", id="monitor-stop-confirm", color="danger"),
-                ]
-            ),
-        ],
-        id="monitor-stop-dialog",
-        is_open=False,
-    )
+    return picker(message, grid, warn=warn)
 
 
 # ---------------------------------------------------------------- callbacks
 
 
 @callback(
-    Output("monitor-graph", "figure"),
-    Output("monitor-view", "data"),
-    Output("monitor-step-label", "children"),
-    Output("monitor-step", "children"),
-    Output("monitor-facts", "children"),
-    Output("monitor-warning", "children"),
-    Output("monitor-ended-slot", "children"),
-    Output("monitor-pause", "disabled"),
-    Output("monitor-resume", "disabled"),
-    Output("monitor-stop", "disabled"),
-    Output("monitor-alarms", "children"),
-    Output("monitor-extras", "options"),
-    Input("monitor-interval", "n_intervals"),
-    Input("monitor-window", "value"),
-    Input("monitor-extras", "value"),
-    Input("monitor-follow", "data"),
-    State("monitor-view", "data"),
-    State("monitor-station", "data"),
+    Output(ids.GRAPH, "figure"),
+    Output(ids.VIEW, "data"),
+    Output(ids.STEP_LABEL, "children"),
+    Output(ids.STEP, "children"),
+    Output(ids.FACTS, "children"),
+    Output(ids.WARNING, "children"),
+    Output(ids.ENDED_SLOT, "children"),
+    Output(ids.PAUSE, "disabled"),
+    Output(ids.RESUME, "disabled"),
+    Output(ids.STOP, "disabled"),
+    Output(ids.ALARMS, "children"),
+    Output(ids.EXTRAS, "options"),
+    Input(ids.INTERVAL, "n_intervals"),
+    Input(ids.WINDOW, "value"),
+    Input(ids.EXTRAS, "value"),
+    Input(ids.FOLLOW, "data"),
+    State(ids.VIEW, "data"),
+    State(ids.STATION, "data"),
 )
 def refresh_monitor(
     _n_intervals: int | None,
@@ -333,16 +140,16 @@ def refresh_monitor(
 
 
 @callback(
-    Output("monitor-follow", "data"),
-    Output("monitor-follow-button", "disabled"),
-    Input("monitor-graph", "relayoutData"),
-    Input("monitor-follow-button", "n_clicks"),
-    Input("monitor-window", "value"),
+    Output(ids.FOLLOW, "data"),
+    Output(ids.FOLLOW_BUTTON, "disabled"),
+    Input(ids.GRAPH, "relayoutData"),
+    Input(ids.FOLLOW_BUTTON, "n_clicks"),
+    Input(ids.WINDOW, "value"),
     prevent_initial_call=True,
 )
 def follow_live_edge(relayout: dict[str, Any] | None, _clicks: int | None, _window: str) -> tuple:
     """Zooming or panning the time axis stops following; the button or a window resumes it."""
-    if ctx.triggered_id != "monitor-graph":
+    if ctx.triggered_id != ids.GRAPH:
         return True, True
     relayout = relayout or {}
     if relayout.get("xaxis.autorange"):
@@ -353,9 +160,9 @@ def follow_live_edge(relayout: dict[str, Any] | None, _clicks: int | None, _wind
 
 
 @callback(
-    Output("monitor-interval", "interval"),
-    Output("monitor-interval", "disabled"),
-    Input("monitor-refresh", "value"),
+    Output(ids.INTERVAL, "interval"),
+    Output(ids.INTERVAL, "disabled"),
+    Input(ids.REFRESH, "value"),
 )
 def set_refresh_period(period: str | None) -> tuple[int, bool]:
     seconds = _int(period, DEFAULT_REFRESH_S)
@@ -365,22 +172,22 @@ def set_refresh_period(period: str | None) -> tuple[int, bool]:
 
 
 @callback(
-    Output("monitor-stop-dialog", "is_open"),
-    Input("monitor-stop", "n_clicks"),
-    Input("monitor-stop-cancel", "n_clicks"),
-    Input("monitor-stop-confirm", "n_clicks"),
+    Output(ids.STOP_DIALOG, "is_open"),
+    Input(ids.STOP, "n_clicks"),
+    Input(ids.STOP_CANCEL, "n_clicks"),
+    Input(ids.STOP_CONFIRM, "n_clicks"),
     prevent_initial_call=True,
 )
 def toggle_stop_dialog(*_clicks: int | None) -> bool:
-    return ctx.triggered_id == "monitor-stop"
+    return ctx.triggered_id == ids.STOP
 
 
 @callback(
-    Output("monitor-command-feedback", "children"),
-    Input("monitor-pause", "n_clicks"),
-    Input("monitor-resume", "n_clicks"),
-    Input("monitor-stop-confirm", "n_clicks"),
-    State("monitor-view", "data"),
+    Output(ids.COMMAND_FEEDBACK, "children"),
+    Input(ids.PAUSE, "n_clicks"),
+    Input(ids.RESUME, "n_clicks"),
+    Input(ids.STOP_CONFIRM, "n_clicks"),
+    State(ids.VIEW, "data"),
     prevent_initial_call=True,
 )
 def send_command(
@@ -388,9 +195,9 @@ def send_command(
 ) -> str:
     """Queue the operator's command for the node, which forwards it to the cycler."""
     command = {
-        "monitor-pause": "pause",
-        "monitor-resume": "resume",
-        "monitor-stop-confirm": "stop",
+        ids.PAUSE: "pause",
+        ids.RESUME: "resume",
+        ids.STOP_CONFIRM: "stop",
     }[ctx.triggered_id]
     view = View.from_store(view_data)
     if view is None or view.experiment_id is None:
@@ -407,9 +214,9 @@ def send_command(
 
 
 @callback(
-    Output("monitor-download", "data"),
-    Input("monitor-download-button", "n_clicks"),
-    State("monitor-view", "data"),
+    Output(ids.DOWNLOAD, "data"),
+    Input(ids.DOWNLOAD_BUTTON, "n_clicks"),
+    State(ids.VIEW, "data"),
     prevent_initial_call=True,
 )
 def download_window(_clicks: int | None, view_data: dict[str, Any] | None) -> Any:

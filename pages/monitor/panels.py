@@ -18,6 +18,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from components.station_card import status_badge
+from components.urls import experiment_preview_url
 from datastore.telemetry import (
     ALARM_LIMIT,
     AlarmRecord,
@@ -30,6 +31,7 @@ from domain.formatting import format_age, format_duration, format_quantity, form
 from domain.liveness import Liveness, elapsed_s, heartbeat_age, liveness
 from domain.status import ExperimentStatus, allowed_commands
 from domain.step_plan import StepPlan
+from pages.monitor import ids
 from pages.monitor.chart import View, extra_choices, refresh
 
 COMMANDS = ("pause", "resume", "stop")
@@ -43,15 +45,6 @@ class NowPanel:
     warning: object
     ended: object
     disabled: dict[str, bool]  # command -> whether its button is disabled
-
-
-def preview_href(experiment_id: int) -> str:
-    """Where an experiment's preview lives: its own page if the app has one, else the list."""
-    for page in dash.page_registry.values():
-        template = page.get("path_template") or ""
-        if template.startswith("/experiments/<") and template.count("<") == 1:
-            return template[: template.index("<")] + str(experiment_id)
-    return "/experiments"
 
 
 def now_panel(
@@ -91,7 +84,7 @@ def now_panel(
     sample_age = now.timestamp() - experiment.last_sample_at if experiment.last_sample_at else None
     elapsed = elapsed_s(experiment.began_at, experiment.finished_at, now)
     facts = [
-        status_badge(experiment.status, id="monitor-status", className="me-2"),
+        status_badge(experiment.status, id=ids.STATUS, className="me-2"),
         html.Span(experiment.name, className="fw-semibold me-2"),
         html.Span(f"on {experiment.battery_name}", className="text-muted me-3"),
         _fact("elapsed", format_duration(elapsed)),
@@ -100,7 +93,7 @@ def now_panel(
             f"{format_utc(experiment.last_sample_at)} ({format_age(sample_age)})"
             if experiment.last_sample_at
             else "none yet",
-            id="monitor-last-sample",
+            id=ids.LAST_SAMPLE,
         ),
         _fact(
             "now" if experiment.status.is_active else "last",
@@ -151,7 +144,7 @@ def _warning(
             ],
             color="danger",
             className="mb-2 py-2",
-            id="monitor-offline",
+            id=ids.OFFLINE,
         )
     if verdict == Liveness.SILENT:
         return dbc.Alert(
@@ -162,7 +155,7 @@ def _warning(
             ],
             color="warning",
             className="mb-2 py-2",
-            id="monitor-silent",
+            id=ids.SILENT,
         )
     return None
 
@@ -186,11 +179,15 @@ def _ended(
         [
             html.Strong(f"The experiment {verb}{when}. "),
             f"{message[:1].upper()}{message[1:].rstrip('.')}. " if message else "",
-            dcc.Link("Open its preview", href=preview_href(experiment_id), className="alert-link"),
+            dcc.Link(
+                "Open its preview",
+                href=experiment_preview_url(experiment_id),
+                className="alert-link",
+            ),
         ],
         color=color,
         className="mb-2 py-2",
-        id="monitor-ended",
+        id=ids.ENDED,
     )
 
 
