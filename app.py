@@ -26,7 +26,7 @@ def _report_callback_error(error: Exception) -> None:
     """Log the full error for the operator; show the user one sentence."""
     log.exception("callback failed", exc_info=error)
     dash.set_props(
-        appshell.ERROR_TOAST_ID,
+        appshell.ids.ERROR_TOAST,
         {
             "is_open": True,
             "children": f"{type(error).__name__}: {error}. Details are in the server log.",
@@ -54,4 +54,5 @@ def create_app(settings: Settings, store: Datastore) -> dash.Dash:
         health_endpoint="health",
     )
     app.layout = appshell.layout
+    appshell.register_callbacks(app)
     return app
