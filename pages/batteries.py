@@ -1,5 +1,7 @@
 """Batteries: the registered batteries and their safe windows."""
 
+from typing import Any
+
 import dash
 from dash import html
 
@@ -34,4 +36,13 @@ COLUMNS = [
 def layout(**_params: str) -> html.Div:
     with context.session() as session:
         rows = list_batteries(session)
+    return _page(rows)
+
+
+def validation_layout() -> html.Div:
+    """The page's components without data, for checking the callbacks' ids."""
+    return _page([])
+
+
+def _page(rows: list[dict[str, Any]]) -> html.Div:
     return html.Div([html.H2("Batteries"), record_grid(ids.GRID, rows, COLUMNS)])

@@ -1,5 +1,7 @@
 """Experiments: every experiment in a sortable, filterable table."""
 
+from typing import Any
+
 import dash
 from dash import html
 
@@ -45,4 +47,13 @@ def layout(**_params: str) -> html.Div:
     for row in rows:
         if row["samples"]:
             row["download"] = f"[CSV]({experiment_csv_url(row['id'])})"
+    return _page(rows)
+
+
+def validation_layout() -> html.Div:
+    """The page's components without data, for checking the callbacks' ids."""
+    return _page([])
+
+
+def _page(rows: list[dict[str, Any]]) -> html.Div:
     return html.Div([html.H2("Experiments"), record_grid(ids.GRID, rows, COLUMNS)])

@@ -29,7 +29,15 @@ class ids:
 
 
 def layout(**_params: str) -> html.Div:
-    summary, cards = _render()
+    return _page(*_render())
+
+
+def validation_layout() -> html.Div:
+    """The page's components without data, for checking the callbacks' ids."""
+    return _page("", None)
+
+
+def _page(summary: object, cards: object) -> html.Div:
     return html.Div(
         [
             html.Div(

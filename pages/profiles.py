@@ -1,5 +1,7 @@
 """Profiles: the stored cycling profiles and their envelopes."""
 
+from typing import Any
+
 import dash
 from dash import html
 
@@ -31,4 +33,13 @@ COLUMNS = [
 def layout(**_params: str) -> html.Div:
     with context.session() as session:
         rows = list_profiles(session)
+    return _page(rows)
+
+
+def validation_layout() -> html.Div:
+    """The page's components without data, for checking the callbacks' ids."""
+    return _page([])
+
+
+def _page(rows: list[dict[str, Any]]) -> html.Div:
     return html.Div([html.H2("Profiles"), record_grid(ids.GRID, rows, COLUMNS)])

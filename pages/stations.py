@@ -1,5 +1,7 @@
 """Stations: cycler channels, their computational units and windows."""
 
+from typing import Any
+
 import dash
 from dash import html
 
@@ -32,4 +34,13 @@ COLUMNS = [
 def layout(**_params: str) -> html.Div:
     with context.session() as session:
         rows = list_stations(session)
+    return _page(rows)
+
+
+def validation_layout() -> html.Div:
+    """The page's components without data, for checking the callbacks' ids."""
+    return _page([])
+
+
+def _page(rows: list[dict[str, Any]]) -> html.Div:
     return html.Div([html.H2("Stations"), record_grid(ids.GRID, rows, COLUMNS)])

@@ -65,6 +65,12 @@ def layout(station_id: str | None = None, **_params: str) -> html.Div:
     return station_view(station_number, station.name, subtitle, extra_options(channels))
 
 
+def validation_layout() -> html.Div:
+    """The page's components without data (a station's monitor and the picker), for
+    checking the callbacks' ids."""
+    return html.Div([station_view(0, "", "", []), picker("", None, warn=True)])
+
+
 def _picker(message: str, warn: bool = False) -> html.Div:
     settings = context.current().settings
     with context.session() as session:
