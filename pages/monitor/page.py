@@ -21,7 +21,6 @@ from datastore import catalog
 from datastore.dispatch import request_command
 from datastore.export import iter_experiment_csv
 from datastore.telemetry import (
-    current_experiment_id,
     experiment_channels,
     monitor_header,
     station_overview,
@@ -55,12 +54,11 @@ def layout(station_id: str | None = None, **_params: str) -> html.Div:
     except ValueError:
         return _picker(f"“{station_id}” is not a station number. Pick a station:", warn=True)
     with context.session() as session:
-        experiment_id = current_experiment_id(session, station_number)
-        header = monitor_header(session, station_number, experiment_id)
-        channels = experiment_channels(session, experiment_id) if experiment_id else []
-    if header is None:
+        station = monitor_header(session, station_number)
+        experiment = station.experiment if station else None
+        channels = experiment_channels(session, experiment.id) if experiment else []
+    if station is None:
         return _picker(f"There is no station with id {station_number}. Pick a station:", warn=True)
-    station = header.station
     subtitle = " · ".join(part for part in (station.unit_name, station.location) if part)
     return station_view(station_number, station.name, subtitle, extra_options(channels))
 

@@ -1,6 +1,6 @@
 """The "what the cycler is doing" panels of the station monitor, and one refresh's outputs.
 
-`now_panel` turns a refresh's header into the step line, the facts line, the warning,
+`now_panel` turns a refresh's station snapshot into the step line, the facts line, the warning,
 the end-of-experiment notice and which operator buttons apply. Times are UTC and say so.
 `refresh_outputs` is the whole work of the monitor's refresh callback (graph update,
 panels, alarms), as a plain function so the benchmark can time exactly that.
@@ -23,7 +23,7 @@ from datastore.telemetry import (
     ALARM_LIMIT,
     AlarmRecord,
     Bind,
-    MonitorHeader,
+    StationSnapshot,
     experiment_alarms,
     step_plan,
 )
@@ -48,9 +48,8 @@ class NowPanel:
 
 
 def now_panel(
-    header: MonitorHeader, plan: StepPlan | None, now: dt.datetime, timeout_s: float
+    station: StationSnapshot, plan: StepPlan | None, now: dt.datetime, timeout_s: float
 ) -> NowPanel:
-    station = header.station
     experiment = station.experiment
     nobody = {command: True for command in COMMANDS}
     if experiment is None:
@@ -244,8 +243,9 @@ def refresh_outputs(
     now: dt.datetime,
 ) -> dict[str, Any]:
     """Everything one refresh of the monitor sends, by output name; `dash.no_update` where
-    nothing changed. Queries: the header and the new samples (more only on a rebuild,
-    a rebase, a new alarm or the first sight of an experiment's steps)."""
+    nothing changed. Datastore calls: the header and one read of samples (plus the
+    channels on a rebuild, the alarms when they changed, and the steps at the first sight
+    of an experiment)."""
     update = refresh(
         bind,
         station_id,
@@ -254,8 +254,8 @@ def refresh_outputs(
         extra_keys=extra_keys,
         follow=follow,
     )
-    header = update.header
-    if header is None:
+    station = update.station
+    if station is None:
         return {
             "figure": dash.no_update,
             "view": None,
@@ -268,7 +268,7 @@ def refresh_outputs(
             "alarms": dash.no_update,
             "extra_options": dash.no_update,
         }
-    experiment = header.station.experiment
+    experiment = station.experiment
     plan = step_plan(bind, experiment.id, experiment.created_at) if experiment else None
     alarms: Any = dash.no_update
     if experiment is None:
@@ -277,7 +277,7 @@ def refresh_outputs(
         alarms = alarms_table(
             experiment_alarms(bind, experiment.id, ALARM_LIMIT), experiment.alarm_count
         )
-    panel = now_panel(header, plan, now, timeout_s)
+    panel = now_panel(station, plan, now, timeout_s)
     return {
         "figure": update.figure if update.figure is not None else dash.no_update,
         "view": update.view.to_store(),

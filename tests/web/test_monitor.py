@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from config import default_settings
 from datastore import catalog, ingest
+from datastore.models import Experiment
 from domain.status import ExperimentStatus
 from pages.monitor import chart
 from pages.monitor.chart import refresh
@@ -517,3 +518,71 @@ def test_power_and_extra_channels_go_to_a_lower_panel_with_their_units(running):
     assert [trace["yaxis"] for trace in update.figure["data"]] == ["y", "y2", "y3", "y3"]
     assert update.figure["layout"]["yaxis3"]["title"]["text"] == "W, °C"
     assert sent_points(more.figure, 3) == [25.0] * 5
+
+
+class CountingStore:
+    """The datastore module as the chart sees it, counting the calls to each function."""
+
+    def __init__(self, module) -> None:
+        self.module = module
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str):
+        value = getattr(self.module, name)
+        if not callable(value) or isinstance(value, type):
+            return value
+
+        def counted(*args, **kwargs):
+            self.calls.append(name)
+            return value(*args, **kwargs)
+
+        return counted
+
+    def take(self) -> list[str]:
+        calls, self.calls = self.calls, []
+        return sorted(calls)
+
+
+def test_each_refresh_reads_the_header_once_and_its_samples_in_one_call(running, monkeypatch):
+    engine, station_id, experiment_id, _channel = running
+    store = CountingStore(chart.store)
+    monkeypatch.setattr(chart, "store", store)
+    monkeypatch.setattr(chart, "MAX_POINTS_PER_TRACE", 300)
+    monkeypatch.setattr(chart, "BASE_POINTS", 100)
+    add_samples(engine, experiment_id, range(0, 100))
+
+    def again(view, window_s=300):
+        with engine.connect() as connection:
+            return refresh(
+                connection, station_id, view, window_s=window_s, extra_keys=[], follow=True
+            )
+
+    first = again(None)  # the traces are built
+    assert store.take() == ["experiment_channels", "monitor_header", "window_series"]
+    add_samples(engine, experiment_id, range(100, 150))
+    second = again(first.view)  # new samples are appended
+    assert store.take() == ["monitor_header", "samples_after"]
+    add_samples(engine, experiment_id, range(150, 400))
+    third = again(second.view)  # too many points held: the window is reloaded
+    assert store.take() == ["monitor_header", "window_series"]
+    assert third.view.last_seq == 399 and third.view.points <= 100
+
+    # The experiment ends and another starts on the station: the monitor moves to it.
+    with Session(engine) as session, session.begin():
+        ended = session.get(Experiment, experiment_id)
+        following = catalog.queue_experiment(
+            session,
+            name="next run",
+            battery_id=ended.battery_id,
+            station_id=station_id,
+            profile_id=ended.profile_id,
+            max_steps=MAX_STEPS,
+        ).id
+    with engine.begin() as connection:
+        now = dt.datetime.now(dt.UTC)
+        ingest.set_status(connection, experiment_id, ExperimentStatus.FINISHED, now)
+        ingest.set_status(connection, following, ExperimentStatus.RUNNING, now, set_began=True)
+    add_samples(engine, following, range(0, 10))
+    fourth = again(third.view)
+    assert fourth.view.experiment_id == following and fourth.view.last_seq == 9
+    assert store.take() == ["experiment_channels", "monitor_header", "window_series"]
