@@ -19,6 +19,7 @@ time, never sample counts.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -384,6 +385,60 @@ def _x_range(view: View) -> list[float] | None:
     if end - start < 1.0:  # a lone sample: give the axis a second of room
         start, end = start - 0.5, end + 0.5
     return [round(start * 1000.0, X_DECIMALS_MS), round(end * 1000.0, X_DECIMALS_MS)]
+
+
+def x_range_of(relayout: dict[str, Any] | None) -> list[float] | None:
+    """The time axis range (Unix ms) a zoom or pan set, from the graph's relayoutData;
+    None when it set none. Plotly gives date strings ("2026-11-25 10:00:01.2345", UTC)
+    after a drag and whatever was passed to Plotly.relayout (here ms) otherwise."""
+    relayout = relayout or {}
+    ends = relayout.get("xaxis.range")
+    if ends is None and "xaxis.range[0]" in relayout and "xaxis.range[1]" in relayout:
+        ends = [relayout["xaxis.range[0]"], relayout["xaxis.range[1]"]]
+    if not isinstance(ends, list | tuple) or len(ends) != 2:
+        return None
+    try:
+        start, end = sorted(_axis_ms(value) for value in ends)
+    except (TypeError, ValueError):
+        return None
+    return [start, end]
+
+
+def _axis_ms(value: Any) -> float:
+    if isinstance(value, int | float):
+        return float(value)
+    moment = dt.datetime.fromisoformat(str(value).strip().replace(" ", "T"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    # Whole microseconds, so the milliseconds are exact to the digit plotly gave.
+    return ((moment - _EPOCH) // dt.timedelta(microseconds=1)) / 1000.0
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def shown_range_ms(view: View, zoom_ms: Sequence[float] | None) -> list[float] | None:
+    """The time axis range on screen (Unix ms): the user's zoom, else the window."""
+    if zoom_ms is not None and len(zoom_ms) == 2:
+        return [float(zoom_ms[0]), float(zoom_ms[1])]
+    return _x_range(view)
+
+
+def samples_shown_s(range_ms: Sequence[float]) -> tuple[float, float]:
+    """[start, end] in Unix seconds holding exactly the samples whose point lies in the time
+    axis range `range_ms`.
+
+    A point sits at the sample's time rounded to X_DECIMALS_MS: it is inside the range when
+    that rounded time is, so each bound moves to the first (last) rounded time inside the
+    range and then half a rounding step outwards, where no sample's point can sit. (The
+    range itself, in float ms, may be off the rounding grid by a few ulps: a microsecond of
+    slack absorbs that.)
+    """
+    steps_per_ms = 10**X_DECIMALS_MS
+    first = math.ceil(range_ms[0] * steps_per_ms - 0.01)
+    last = math.floor(range_ms[1] * steps_per_ms + 0.01)
+    scale = 1000.0 * steps_per_ms
+    return (first - 0.5) / scale, (last + 0.5) / scale
 
 
 def empty_figure(message: str = "No samples yet") -> dict[str, Any]:

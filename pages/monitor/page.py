@@ -2,24 +2,26 @@
 
 `/monitor/<station id>` shows the graph (voltage left, current right, chosen extras
 below) over a real-time window, what the cycler is doing, alarms, warnings and the
-commands; `/monitor` alone shows a station picker. The graph logic is in
-`pages.monitor.chart`, the panels in `pages.monitor.panels`; this module lays out the
-page and wires the callbacks.
+commands; `/monitor` alone shows a station picker. "Download CSV" links to the streamed
+export of exactly the time range on screen, zoom included.
+
+The components are laid out in `station_view`, filled in on each refresh by `panels`,
+and the graph is kept up to date by `chart`; this module registers the page, reads what
+its first view needs and wires the callbacks.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import dash
-from dash import Input, Output, State, callback, ctx, dcc, html, no_update
+from dash import Input, Output, State, callback, ctx, html, no_update
 
 from components import context
 from components.station_card import station_grid
+from components.urls import experiment_csv_url
 from datastore import catalog
 from datastore.dispatch import request_command
-from datastore.export import iter_experiment_csv
 from datastore.telemetry import (
     experiment_channels,
     monitor_header,
@@ -28,9 +30,9 @@ from datastore.telemetry import (
 )
 from domain.formatting import format_utc
 from domain.status import allowed_commands
-from domain.time_windows import DEFAULT_WINDOW_S, WHOLE_EXPERIMENT, window_range
+from domain.time_windows import DEFAULT_WINDOW_S
 from pages.monitor import ids
-from pages.monitor.chart import View, now_utc
+from pages.monitor.chart import View, now_utc, samples_shown_s, shown_range_ms, x_range_of
 from pages.monitor.panels import extra_options, refresh_outputs
 from pages.monitor.station_view import DEFAULT_REFRESH_S, PAUSED, picker, station_view
 
@@ -100,10 +102,13 @@ def _picker(message: str, warn: bool = False) -> html.Div:
     Output(ids.STOP, "disabled"),
     Output(ids.ALARMS, "children"),
     Output(ids.EXTRAS, "options"),
+    Output(ids.DOWNLOAD_BUTTON, "href"),
+    Output(ids.DOWNLOAD_BUTTON, "disabled"),
     Input(ids.INTERVAL, "n_intervals"),
     Input(ids.WINDOW, "value"),
     Input(ids.EXTRAS, "value"),
     Input(ids.FOLLOW, "data"),
+    Input(ids.ZOOM, "data"),
     State(ids.VIEW, "data"),
     State(ids.STATION, "data"),
 )
@@ -112,10 +117,12 @@ def refresh_monitor(
     window: str | None,
     extras: list[str] | None,
     follow: bool | None,
+    zoom: list[float] | None,
     view_data: dict[str, Any] | None,
     station_id: int,
 ) -> tuple[Any, ...]:
-    """Send what changed since the last refresh: new points, the panels, the buttons."""
+    """Send what changed since the last refresh: new points, the panels, the buttons, and
+    where "Download CSV" gets the samples on screen."""
     with context.session() as session:
         out = refresh_outputs(
             session,
@@ -140,27 +147,43 @@ def refresh_monitor(
         out["disabled"]["stop"],
         out["alarms"],
         out["extra_options"],
+        *_download(out["view"], None if follow else zoom),
     )
+
+
+def _download(view_data: dict[str, Any] | None, zoom: list[float] | None) -> tuple[Any, bool]:
+    """(href, disabled) of "Download CSV": the streamed export of exactly the samples in
+    the time range on screen."""
+    view = View.from_store(view_data)
+    if view is None or view.experiment_id is None:
+        return None, True
+    shown = shown_range_ms(view, zoom)
+    if shown is None:
+        return None, True
+    return experiment_csv_url(view.experiment_id, *samples_shown_s(shown)), False
 
 
 @callback(
     Output(ids.FOLLOW, "data"),
     Output(ids.FOLLOW_BUTTON, "disabled"),
+    Output(ids.ZOOM, "data"),
     Input(ids.GRAPH, "relayoutData"),
     Input(ids.FOLLOW_BUTTON, "n_clicks"),
     Input(ids.WINDOW, "value"),
     prevent_initial_call=True,
 )
 def follow_live_edge(relayout: dict[str, Any] | None, _clicks: int | None, _window: str) -> tuple:
-    """Zooming or panning the time axis stops following; the button or a window resumes it."""
+    """Zooming or panning the time axis stops following (and the zoom is kept for the
+    download); the button, a window or an autoscale resumes it."""
     if ctx.triggered_id != ids.GRAPH:
-        return True, True
+        return True, True, None
     relayout = relayout or {}
     if relayout.get("xaxis.autorange"):
-        return True, True
-    if any(key.startswith("xaxis.range") for key in relayout):
-        return False, False
-    return no_update, no_update
+        return True, True, None
+    zoom = x_range_of(relayout)
+    if zoom is not None:
+        return False, False, zoom
+    return no_update, no_update, no_update
 
 
 @callback(
@@ -215,42 +238,6 @@ def send_command(
         f"{command.capitalize()} requested at {format_utc(now_utc())}; "
         "the status changes when the cycler confirms."
     )
-
-
-@callback(
-    Output(ids.DOWNLOAD, "data"),
-    Input(ids.DOWNLOAD_BUTTON, "n_clicks"),
-    State(ids.VIEW, "data"),
-    prevent_initial_call=True,
-)
-def download_window(_clicks: int | None, view_data: dict[str, Any] | None) -> Any:
-    """The CSV (BDF columns) of exactly the samples in the window shown."""
-    view = View.from_store(view_data)
-    if view is None or view.experiment_id is None or view.last_ts is None:
-        return no_update
-    start, end = window_csv_range(view)
-    text = "".join(
-        iter_experiment_csv(
-            context.current().store.engine, view.experiment_id, start_ts=start, end_ts=end
-        )
-    )
-    return dcc.send_string(text, csv_filename(view.experiment_id, start, end), type="text/csv")
-
-
-def window_csv_range(view: View) -> tuple[float | None, float]:
-    """[start, end] in Unix seconds of the window the graph shows (start None: from the start)."""
-    assert view.last_ts is not None
-    if view.window_s == WHOLE_EXPERIMENT:
-        return None, view.last_ts
-    return window_range(view.last_ts, view.window_s)
-
-
-def csv_filename(experiment_id: int, start: float | None, end: float) -> str:
-    def stamp(ts: float) -> str:
-        return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-
-    span = f"{stamp(start)}-{stamp(end)}" if start is not None else f"until-{stamp(end)}"
-    return f"experiment-{experiment_id}_{span}.csv"
 
 
 def _int(value: str | int | None, default: int) -> int:

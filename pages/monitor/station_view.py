@@ -63,8 +63,8 @@ def station_view(
             dcc.Store(id=ids.STATION, data=station_id),
             dcc.Store(id=ids.VIEW),
             dcc.Store(id=ids.FOLLOW, data=True),
+            dcc.Store(id=ids.ZOOM),
             dcc.Interval(id=ids.INTERVAL, interval=DEFAULT_REFRESH_S * 1000),
-            dcc.Download(id=ids.DOWNLOAD),
         ]
     )
 
@@ -190,6 +190,9 @@ def _controls(extra_options: Sequence[dict[str, str]]) -> dbc.Row:
                         dbc.Button(
                             [html.I(className="bi bi-download me-1"), "Download CSV"],
                             id=ids.DOWNLOAD_BUTTON,
+                            # A plain link to the export route (streamed), not a page.
+                            external_link=True,
+                            disabled=True,
                             color="primary",
                             outline=True,
                             size="sm",
