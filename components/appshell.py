@@ -82,7 +82,7 @@ def navbar() -> dbc.Navbar:
         color="dark",
         dark=True,
         # Below this width the links fold behind the toggler; above it they fit on one line.
-        expand="lg",
+        expand="xl",
         className="mb-3",
     )
 
