@@ -76,7 +76,8 @@ def validation_layout() -> html.Div:
 
 
 def _keep_validation_layout(app: dash.Dash, layout: html.Div) -> None:
-    app.validation_layout = layout
+    # Dash types the attribute as its initial None.
+    app.validation_layout = layout  # type: ignore[assignment]
 
     # Dash's page router, on the first request, replaces the validation layout with each
     # page's layout() called without arguments: that reads the database, and for the
@@ -84,4 +85,4 @@ def _keep_validation_layout(app: dash.Dash, layout: html.Div) -> None:
     # registered that one when the app was built) and puts the complete layout back.
     @app.server.before_request
     def restore() -> None:
-        app.validation_layout = layout
+        app.validation_layout = layout  # type: ignore[assignment]
