@@ -27,9 +27,13 @@ test-fast: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	$(BIN)/python -m pytest -q -m "not mariadb and not mqtt and not browser and not slow"
 
+## make lint: style (ruff), types (mypy, product code) and the layer contracts (import-linter)
 lint: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: $(BIN)/python
 	$(BIN)/ruff check --fix .

@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -18,13 +19,18 @@ BENCH_SERVER_URL = os.environ.get("BEM_BENCH_DATABASE_URL", "mysql+pymysql://roo
 
 @contextmanager
 def scratch_database(label: str) -> Iterator[str]:
-    """A migrated database on the benchmark server, dropped afterwards; yields its URL."""
+    """A migrated database on the benchmark server, dropped afterwards; yields its URL
+    (with `local_infile=1`, so LOAD DATA LOCAL INFILE works where the server allows it)."""
     server = make_url(BENCH_SERVER_URL)
     name = f"bem_bench_{label}_{uuid.uuid4().hex[:6]}"
     admin = make_engine(server.set(database="").render_as_string(hide_password=False))
     with admin.connect() as connection:
         connection.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
-    url = server.set(database=name).render_as_string(hide_password=False)
+    url = (
+        server.set(database=name)
+        .update_query_dict({"local_infile": "1"})
+        .render_as_string(hide_password=False)
+    )
     try:
         engine = make_engine(url)
         upgrade(engine)
@@ -49,3 +55,9 @@ class Stopwatch:
 
     def __exit__(self, *_exc: object) -> None:
         self.seconds = time.perf_counter() - self.start
+
+
+def local_infile_allowed(connection: Any) -> bool:
+    """Whether the server accepts LOAD DATA LOCAL INFILE (the fastest way to load samples)."""
+    value = connection.exec_driver_sql("SELECT @@local_infile").scalar()
+    return str(value) in ("1", "ON")

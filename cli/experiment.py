@@ -10,16 +10,19 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 from cli.common import CommandError, open_datastore
 from cli.profile import STDIN_NAME, profile_problems, read_profile_text
 from config import load_settings
+from datastore import Datastore
 from datastore.catalog import (
     IncompatibleProfileError,
     cancel_experiment,
     create_profile,
     queue_experiment,
 )
+from datastore.models import Experiment
 from datastore.queries import list_experiments
 from domain.profiles import ProfileError
 from domain.status import ExperimentStatus
@@ -99,14 +102,6 @@ def add_export_parser(actions: argparse._SubParsersAction) -> None:
     export.set_defaults(handler=run_export)
 
 
-ACTIONS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
-    add_add_parser,
-    add_list_parser,
-    add_cancel_parser,
-    add_export_parser,
-)
-
-
 def _profile_name(path: str, experiment_name: str) -> str:
     if path == STDIN_NAME:
         return experiment_name[:100]
@@ -177,28 +172,88 @@ def run_cancel(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_cycles_parser(actions: argparse._SubParsersAction) -> None:
+    cycles = actions.add_parser(
+        "cycles",
+        help="write an experiment's cycle table as CSV",
+        description=(
+            "Write the cycle table of an experiment as CSV: per cycle the charge and "
+            "discharge capacity (Ah) and energy (Wh), coulombic and energy efficiency, mean "
+            "charge and discharge voltage (V) and duration (s)."
+        ),
+    )
+    cycles.add_argument("experiment_id", type=int, metavar="ID")
+    cycles.add_argument(
+        "-o", "--output", metavar="FILE", help="file to write (default: standard output)"
+    )
+    cycles.set_defaults(handler=run_cycles)
+
+
+def _write_output(output: str | None, write: Callable[[TextIO], int]) -> int:
+    """Run `write` on standard output or on the file `output`; returns what it returns.
+
+    A file is written beside its name and renamed at the end: an interrupted run never
+    leaves a truncated file under the requested name.
+    """
+    if output is None:
+        return write(sys.stdout)
+    target = Path(output)
+    partial = target.with_name(target.name + ".partial")
+    try:
+        with partial.open("w", encoding="utf-8", newline="") as file:
+            written = write(file)
+        partial.replace(target)
+        return written
+    except OSError as error:
+        raise CommandError(f"{output}: cannot write ({error.strerror})") from None
+    finally:
+        if partial.exists():
+            partial.unlink()
+
+
+def _experiment_exists(store: Datastore, experiment_id: int) -> None:
+    with store.sessions() as session:
+        if session.get(Experiment, experiment_id) is None:
+            raise CommandError(f"experiment {experiment_id} does not exist")
+
+
 def run_export(args: argparse.Namespace) -> int:
     from datastore.export import write_experiment_csv
 
     store = open_datastore(load_settings())
-    target = Path(args.output) if args.output else None
-    partial = target.with_name(target.name + ".partial") if target else None
     try:
-        if partial is None:
-            rows = write_experiment_csv(store.engine, args.experiment_id, sys.stdout)
-        else:
-            # Write beside the target and rename at the end: an interrupted export never
-            # leaves a truncated file under the requested name.
-            with partial.open("w", encoding="utf-8", newline="") as file:
-                rows = write_experiment_csv(store.engine, args.experiment_id, file)
-            partial.replace(target)
+        rows = _write_output(
+            args.output, lambda file: write_experiment_csv(store.engine, args.experiment_id, file)
+        )
     except LookupError:
         raise CommandError(f"experiment {args.experiment_id} does not exist") from None
-    except OSError as error:
-        raise CommandError(f"{args.output}: cannot write ({error.strerror})") from None
-    finally:
-        if partial is not None and partial.exists():
-            partial.unlink()
-    if target is not None:
-        print(f"{rows} samples written to {target}", file=sys.stderr)
+    if args.output is not None:
+        print(f"{rows} samples written to {args.output}", file=sys.stderr)
     return 0
+
+
+def run_cycles(args: argparse.Namespace) -> int:
+    from datastore.cycles import experiment_cycles
+    from domain.csvformat import format_cycle_csv
+
+    store = open_datastore(load_settings())
+    _experiment_exists(store, args.experiment_id)
+    cycles = experiment_cycles(store.engine, args.experiment_id)
+
+    def write(file: TextIO) -> int:
+        file.write(format_cycle_csv(cycles))
+        return len(cycles)
+
+    count = _write_output(args.output, write)
+    if args.output is not None:
+        print(f"{count} cycles written to {args.output}", file=sys.stderr)
+    return 0
+
+
+ACTIONS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
+    add_add_parser,
+    add_list_parser,
+    add_cancel_parser,
+    add_export_parser,
+    add_cycles_parser,
+)

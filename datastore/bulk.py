@@ -27,7 +27,8 @@ def _float_literal(value: float) -> str:
     return text if "e" in text else text + "e0"
 
 
-def _literal(value: Any) -> str:
+def sql_literal(value: Any) -> str:
+    """`value` as MariaDB SQL text (numbers exact, strings escaped, None as NULL)."""
     kind = type(value)
     if kind is float:
         return _float_literal(value)
@@ -64,7 +65,7 @@ def insert_rows(
         added = 0
         for start in range(0, len(rows), MYSQL_ROWS_PER_STATEMENT):
             values = "),(".join(
-                ",".join(map(_literal, row))
+                ",".join(map(sql_literal, row))
                 for row in rows[start : start + MYSQL_ROWS_PER_STATEMENT]
             )
             # The driver applies %-formatting to the text even without parameters.

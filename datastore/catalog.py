@@ -24,7 +24,6 @@ from domain.profiles import (
     BatteryRating,
     Compatibility,
     FitBounds,
-    Window,
     check_compatibility,
     expand_profile,
     fit_bounds,
@@ -34,6 +33,7 @@ from domain.profiles import (
 )
 from domain.profiles import Profile as ParsedProfile
 from domain.status import ExperimentStatus
+from domain.window import Window
 
 
 class CatalogError(ValueError):
@@ -199,12 +199,16 @@ def create_battery(
     return battery
 
 
+def battery_window(battery: Battery) -> Window:
+    """The battery's safe window."""
+    return Window(
+        battery.voltage_min, battery.voltage_max, battery.current_min, battery.current_max
+    )
+
+
 def battery_rating(battery: Battery) -> BatteryRating:
     """The battery as the profile language sees it: its safe window and capacity."""
-    return BatteryRating(
-        Window(battery.voltage_min, battery.voltage_max, battery.current_min, battery.current_max),
-        battery.nominal_capacity_ah,
-    )
+    return BatteryRating(battery_window(battery), battery.nominal_capacity_ah)
 
 
 # ---------------------------------------------------------------- units and stations
@@ -271,6 +275,7 @@ def create_station(
 
 
 def station_window(station: Station) -> Window:
+    """The window the station can apply."""
     return Window(
         station.voltage_min, station.voltage_max, station.current_min, station.current_max
     )
@@ -413,7 +418,7 @@ def queue_experiment(
         station_id=station.id,
         profile_id=profile.id,
         status=ExperimentStatus.QUEUED,
-        steps=steps,
+        steps=[step.to_json() for step in steps],
     )
     session.add(experiment)
     _flush(session, f"experiment {name!r}")

@@ -13,17 +13,22 @@ from typing import Any
 from sqlalchemy import Connection, and_, exists, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
+from datastore.catalog import battery_window, station_window
 from datastore.models import Battery, Experiment, Profile, Station, StationCommand, utcnow
+from domain.profiles.expansion import ExpandedStep
 from domain.status import ACTIVE_STATUSES, ExperimentStatus
+from domain.window import Window
 
 
 @dataclass(frozen=True)
 class StartOrder:
+    """An experiment to start: what the start command carries, and where it goes."""
+
     experiment_id: int
     station_id: int
     profile_name: str
-    steps: list[dict[str, Any]]
-    limits: dict[str, float]
+    steps: list[ExpandedStep]
+    limits: Window  # battery window ∩ station window: what the cycler must keep
     attempts: int
     battery: dict[str, Any]
 
@@ -34,16 +39,6 @@ class PendingCommand:
     experiment_id: int
     station_id: int
     command: str
-
-
-def _window(battery: Battery, station: Station) -> dict[str, float]:
-    """The limits the cycler must keep: battery window ∩ station window."""
-    return {
-        "voltage_min": max(battery.voltage_min, station.voltage_min),
-        "voltage_max": min(battery.voltage_max, station.voltage_max),
-        "current_min": max(battery.current_min, station.current_min),
-        "current_max": min(battery.current_max, station.current_max),
-    }
 
 
 def _orders(connection: Connection, where: Any) -> list[StartOrder]:
@@ -62,8 +57,8 @@ def _orders(connection: Connection, where: Any) -> list[StartOrder]:
                 experiment.id,
                 station.id,
                 profile_name or experiment.name,
-                list(experiment.steps or []),
-                _window(battery, station),
+                [ExpandedStep.from_json(step) for step in experiment.steps or []],
+                battery_window(battery).intersect(station_window(station)),
                 experiment.start_attempts,
                 {
                     "technology": battery.technology,

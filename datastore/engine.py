@@ -6,12 +6,16 @@ MariaDB/MySQL through PyMySQL: utf8mb4, pre-ping and recycling of pooled connect
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+# What read queries accept: a session (its transaction), a connection, or an engine.
+Bind = Session | Connection | Engine
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -57,3 +61,13 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 def is_mysql(engine: Engine) -> bool:
     return engine.dialect.name in ("mysql", "mariadb")
+
+
+def connection_of(bind: Bind) -> AbstractContextManager[Connection]:
+    """A connection to run queries on: the session's or the given one, or a new one from an
+    engine (closed at the end of the `with` block)."""
+    if isinstance(bind, Session):
+        return nullcontext(bind.connection())
+    if isinstance(bind, Engine):
+        return bind.connect()
+    return nullcontext(bind)

@@ -2,8 +2,10 @@
 
 Everything goes in one transaction, so a failure stores nothing. Samples are
 inserted in batches without ORM objects, through `datastore.bulk.insert_rows` (on
-MariaDB a Core executemany of 1,000,000 rows took 18 s, over the 15 s that DESIGN.md
-section 8 allows; multi-row VALUES text takes half of that).
+MariaDB a Core executemany of 1,000,000 rows took 18 s, over the 15 s budget of
+docs/performance.md; multi-row VALUES text takes half of that). The block summaries
+that draw long experiments quickly and the cycle table are written in the same
+transaction.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.orm import Session
 
 from datastore.bulk import insert_rows
+from datastore.cycles import store_cycles
 from datastore.models import Battery, Channel, Experiment, ExtraValue, Measurement
+from datastore.summaries import SummaryWriter
 from domain.csvformat import ParsedExperiment
 from domain.status import ExperimentStatus
 
@@ -79,14 +83,30 @@ def _import(
         experiment.channels = channels
         session.flush()
         connection = session.connection()
-        _insert_measurements(connection, experiment.id, parsed)
+        summaries = SummaryWriter()
+        _insert_measurements(connection, experiment.id, parsed, summaries)
         for channel, values in zip(channels, parsed.extras.values(), strict=True):
-            _insert_extra_values(connection, channel.id, values)
+            _insert_extra_values(connection, channel.id, values, summaries)
+        summaries.write(connection)
+        samples = parsed.samples
+        store_cycles(
+            connection,
+            experiment.id,
+            *(samples[name].to_numpy() for name in ("seq", "ts", "voltage", "current")),
+            _cycle_column(samples["cycle"]),
+        )
         session.commit()
         return experiment.id
     except BaseException:
         session.rollback()
         raise
+
+
+def _cycle_column(series: pd.Series) -> list[int | None] | None:
+    """The file's cycle numbers (None where a row has none), or None for no cycle column."""
+    if series.isna().all():
+        return None
+    return [None if value is pd.NA else int(value) for value in series]
 
 
 def _utc(ts: float) -> dt.datetime:
@@ -105,9 +125,14 @@ def _check_finite(parsed: ParsedExperiment) -> None:
 
 
 def _insert_measurements(
-    connection: Connection, experiment_id: int, parsed: ParsedExperiment
+    connection: Connection, experiment_id: int, parsed: ParsedExperiment, summaries: SummaryWriter
 ) -> None:
     samples = parsed.samples
+    summaries.add_samples(
+        experiment_id,
+        samples["seq"].to_numpy(),
+        *(samples[name].to_numpy() for name in _FLOAT_FIELDS),
+    )
     _insert_rows(
         connection,
         Measurement.__table__,
@@ -124,9 +149,12 @@ def _insert_measurements(
 _FLOAT_FIELDS = ("ts", "voltage", "current", "power")
 
 
-def _insert_extra_values(connection: Connection, channel_id: int, values: np.ndarray) -> None:
+def _insert_extra_values(
+    connection: Connection, channel_id: int, values: np.ndarray, summaries: SummaryWriter
+) -> None:
     # A channel stores only the samples where it has a value.
     present = np.flatnonzero(~np.isnan(values))
+    summaries.add_channel(channel_id, present, values[present])
     _insert_rows(
         connection,
         ExtraValue.__table__,

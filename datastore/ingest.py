@@ -23,7 +23,9 @@ from datastore.models import (
     Station,
     utcnow,
 )
+from domain.stations import StationSpec
 from domain.status import ExperimentStatus
+from domain.window import Window
 
 MAX_REJECTED_PAYLOAD = 64_000
 # A reason quotes the topic, which may be up to 65,535 bytes: kept well inside a TEXT column.
@@ -234,18 +236,21 @@ def record_heartbeats(
         )
 
 
-@dataclass(frozen=True)
-class AnnouncedStation:
-    name: str
-    location: str
-    voltage_min: float
-    voltage_max: float
-    current_min: float
-    current_max: float
+# Named like the class it replaced, so callers that built one keep working.
+def AnnouncedStation(
+    name: str,
+    location: str,
+    voltage_min: float,
+    voltage_max: float,
+    current_min: float,
+    current_max: float,
+) -> StationSpec:
+    """Deprecated: pass the announce's `StationSpec`s to `register_unit` as they are."""
+    return StationSpec(name, Window(voltage_min, voltage_max, current_min, current_max), location)
 
 
 def register_unit(
-    connection: Connection, unit_name: str, host: str, stations: Sequence[AnnouncedStation]
+    connection: Connection, unit_name: str, host: str, stations: Sequence[StationSpec]
 ) -> dict[str, int]:
     """Create or update a computational unit and its stations; return station ids by name.
 
@@ -267,18 +272,26 @@ def register_unit(
             .values(host=host, last_heartbeat=now)
         )
     ids: dict[str, int] = {}
-    window_columns = ("voltage_min", "voltage_max", "current_min", "current_max")
     for announced in stations:
-        window = {key: getattr(announced, key) for key in window_columns}
+        window = announced.window
         current = connection.execute(
-            select(Station.id, *(getattr(Station, key) for key in window_columns)).where(
+            select(
+                Station.id,
+                Station.voltage_min,
+                Station.voltage_max,
+                Station.current_min,
+                Station.current_max,
+            ).where(
                 Station.computational_unit_id == unit_id,
                 Station.name == announced.name,
                 Station.deprecated.is_(False),
             )
         ).first()
         if current is not None:
-            if all(current._mapping[key] == value for key, value in window.items()):
+            stored = Window(
+                current.voltage_min, current.voltage_max, current.current_min, current.current_max
+            )
+            if stored == window:
                 connection.execute(
                     update(Station)
                     .where(Station.id == current.id)
@@ -297,7 +310,10 @@ def register_unit(
                 devices=[],
                 deprecated=False,
                 created_at=now,
-                **window,
+                voltage_min=window.voltage_min,
+                voltage_max=window.voltage_max,
+                current_min=window.current_min,
+                current_max=window.current_max,
             )
         ).inserted_primary_key[0]
     return ids

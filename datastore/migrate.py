@@ -21,8 +21,19 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema up to `revision`; a no-op when it is there already."""
+    """Bring the schema up to `revision`; a no-op when it is there already.
+
+    At the latest revision, data that a revision's new tables derive from older data
+    (the sample summaries, the cycle tables) is computed too, so migrations themselves stay schema only.
+    """
     command.upgrade(alembic_config(engine), revision)
+    if revision == "head":
+        from datastore.cycles import cycle_unprocessed
+        from datastore.summaries import summarise_unsummarised
+
+        with engine.begin() as connection:
+            summarise_unsummarised(connection)
+            cycle_unprocessed(connection)
 
 
 def current_revision(engine: Engine) -> str | None:

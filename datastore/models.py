@@ -189,6 +189,108 @@ class Measurement(Base):
     mode: Mapped[str | None] = mapped_column(String(8))
 
 
+class SampleSummary(Base):
+    """Extremes of a block of consecutive samples, for drawing long experiments quickly.
+
+    Level L holds blocks of `SUMMARY_BLOCK_SIZES[L - 1]` samples (block b covers seq
+    b*size .. (b+1)*size - 1). Ingest and import keep them current (datastore/summaries.py);
+    the experiment page and the monitor read them instead of millions of samples.
+    Per quantity: the minimum, the maximum, and the first and last values of the block.
+    """
+
+    __tablename__ = "sample_summaries"
+
+    experiment_id: Mapped[int] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+    )
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    block: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq_first: Mapped[int] = mapped_column(Integer)
+    seq_last: Mapped[int] = mapped_column(Integer)
+    ts_first: Mapped[float] = mapped_column(Double)
+    ts_last: Mapped[float] = mapped_column(Double)
+    voltage_min: Mapped[float] = mapped_column(Double)
+    voltage_max: Mapped[float] = mapped_column(Double)
+    voltage_first: Mapped[float] = mapped_column(Double)
+    voltage_last: Mapped[float] = mapped_column(Double)
+    current_min: Mapped[float] = mapped_column(Double)
+    current_max: Mapped[float] = mapped_column(Double)
+    current_first: Mapped[float] = mapped_column(Double)
+    current_last: Mapped[float] = mapped_column(Double)
+    power_min: Mapped[float] = mapped_column(Double)
+    power_max: Mapped[float] = mapped_column(Double)
+    power_first: Mapped[float] = mapped_column(Double)
+    power_last: Mapped[float] = mapped_column(Double)
+
+
+class ChannelSummary(Base):
+    """Extremes of an extra channel over the same blocks as `SampleSummary`."""
+
+    __tablename__ = "channel_summaries"
+
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True
+    )
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    block: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq_first: Mapped[int] = mapped_column(Integer)
+    seq_last: Mapped[int] = mapped_column(Integer)
+    value_min: Mapped[float] = mapped_column(Double)
+    value_max: Mapped[float] = mapped_column(Double)
+    value_first: Mapped[float] = mapped_column(Double)
+    value_last: Mapped[float] = mapped_column(Double)
+
+
+class Cycle(Base):
+    """One cycle of an experiment, kept current by ingest and import (datastore/cycles.py).
+
+    Capacities in Ah and energies in Wh, both positive; efficiencies as fractions; the
+    mean voltages are energy over capacity. None where the cycle has no charge (or no
+    discharge) to divide by.
+    """
+
+    __tablename__ = "cycles"
+
+    experiment_id: Mapped[int] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+    )
+    cycle: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    first_seq: Mapped[int] = mapped_column(Integer)
+    last_seq: Mapped[int] = mapped_column(Integer)
+    samples: Mapped[int] = mapped_column(Integer)
+    start_ts: Mapped[float] = mapped_column(Double)
+    end_ts: Mapped[float] = mapped_column(Double)
+    duration_s: Mapped[float] = mapped_column(Double)
+    start_voltage: Mapped[float] = mapped_column(Double)
+    end_voltage: Mapped[float] = mapped_column(Double)
+    charge_ah: Mapped[float] = mapped_column(Double)
+    discharge_ah: Mapped[float] = mapped_column(Double)
+    charge_wh: Mapped[float] = mapped_column(Double)
+    discharge_wh: Mapped[float] = mapped_column(Double)
+    coulombic_efficiency: Mapped[float | None] = mapped_column(Double)
+    energy_efficiency: Mapped[float | None] = mapped_column(Double)
+    mean_charge_voltage: Mapped[float | None] = mapped_column(Double)
+    mean_discharge_voltage: Mapped[float | None] = mapped_column(Double)
+
+
+class CycleProgress(Base):
+    """How far the cycle table of an experiment has integrated its samples."""
+
+    __tablename__ = "cycle_progress"
+
+    experiment_id: Mapped[int] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+    )
+    # Whether cycles come from the samples' cycle numbers (else they are detected).
+    numbered: Mapped[bool] = mapped_column(Boolean)
+    last_seq: Mapped[int] = mapped_column(Integer)
+    last_ts: Mapped[float] = mapped_column(Double)
+    last_voltage: Mapped[float] = mapped_column(Double)
+    last_current: Mapped[float] = mapped_column(Double)
+    cycle: Mapped[int] = mapped_column(Integer)
+    discharged: Mapped[bool] = mapped_column(Boolean)
+
+
 class Channel(Base):
     """A named extra channel of an experiment (a temperature, a cell voltage...) and its unit."""
 

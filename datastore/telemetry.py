@@ -44,6 +44,7 @@ from datastore.models import (
     Measurement,
     Station,
 )
+from domain.profiles.expansion import ExpandedStep
 from domain.status import ACTIVE_STATUSES, ExperimentStatus
 from domain.step_plan import StepPlan
 
@@ -627,7 +628,7 @@ def step_plan(bind: Bind, experiment_id: int, created_at: dt.datetime | None) ->
                 _plans.move_to_end(key)
                 return plan
         steps = connection.scalar(select(Experiment.steps).where(Experiment.id == experiment_id))
-    plan = StepPlan.from_steps(list(steps or []))
+    plan = StepPlan.from_steps([ExpandedStep.from_json(step) for step in steps or []])
     with _plans_lock:
         _plans[key] = plan
         while len(_plans) > STEP_PLAN_CACHE_SIZE:

@@ -727,3 +727,30 @@ def export_rows(parsed: ParsedExperiment) -> list[tuple[Cell, ...]]:
     for values in parsed.extras.values():
         columns.append([None if math.isnan(value) else value for value in values.tolist()])
     return list(zip(*columns, strict=True))
+
+
+# ---------------------------------------------------------------- the cycle table
+
+# (header, attribute of a cycle row) in file order: BDF-style labels, SI units.
+CYCLE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("Cycle Count / 1", "cycle"),
+    ("Charge Capacity / Ah", "charge_ah"),
+    ("Discharge Capacity / Ah", "discharge_ah"),
+    ("Charge Energy / Wh", "charge_wh"),
+    ("Discharge Energy / Wh", "discharge_wh"),
+    ("Coulombic Efficiency / 1", "coulombic_efficiency"),
+    ("Energy Efficiency / 1", "energy_efficiency"),
+    ("Mean Charge Voltage / V", "mean_charge_voltage"),
+    ("Mean Discharge Voltage / V", "mean_discharge_voltage"),
+    ("Duration / s", "duration_s"),
+)
+
+
+def format_cycle_csv(cycles: Iterable[object]) -> str:
+    """The cycle table as CSV: a header, then one line per cycle (empty where undefined,
+    e.g. the efficiency of a cycle without a charge)."""
+    lines = [",".join(header for header, _name in CYCLE_COLUMNS)]
+    for cycle in cycles:
+        values = (getattr(cycle, name) for _header, name in CYCLE_COLUMNS)
+        lines.append(",".join("" if value is None else repr(value) for value in values))
+    return "\n".join(lines) + "\n"

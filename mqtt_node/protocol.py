@@ -1,8 +1,10 @@
 """MQTT protocol v1: the typed messages, their strict parsers and their compact encoders.
 
-The wire format is fixed by DESIGN.md section 6 and explained for cycler authors in
-docs/protocol.md. This module is pure Python (no paho, no database) so it can be
-tested, and reused by a simulated cycler, without a broker.
+The wire format is fixed; docs/protocol.md explains it for cycler authors. This module
+is pure Python (no paho, no database) so it can be tested, and reused by a simulated
+cycler, without a broker. Expanded steps, windows and stations are the domain's types
+(`ExpandedStep`, `Window`, `StationSpec`); the parsers build them and the encoders write
+their JSON.
 
 - `parse_<kind>(payload)` turns the bytes of one message into a frozen dataclass or
   raises `ProtocolError`, whose message names the field and what is wrong with it
@@ -25,8 +27,11 @@ from math import isfinite
 from types import MappingProxyType
 from typing import Any, Final, Protocol, TypeAlias, TypeVar
 
+from domain.profiles.expansion import ExpandedStep
 from domain.profiles.language import ALLOWED_LIMITS, Limit, Mode
+from domain.stations import StationSpec
 from domain.status import ExperimentStatus
+from domain.window import WINDOW_KEYS, Window
 
 PROTOCOL_VERSION: Final = 1
 
@@ -102,8 +107,9 @@ REPORTABLE_STATUSES: Final = (
     ExperimentStatus.ERROR,
 )
 
-# The keys of the start command's "limits" object: the window the cycler must keep.
-LIMIT_KEYS: Final = ("voltage_min", "voltage_max", "current_min", "current_max")
+# The keys of the start command's "limits" object (a `Window`: the window the cycler must
+# keep) and of each announced station's window.
+LIMIT_KEYS: Final = WINDOW_KEYS
 
 _EMPTY_EXTRA: Final[Mapping[str, float]] = MappingProxyType({})
 
@@ -112,23 +118,11 @@ _EMPTY_EXTRA: Final[Mapping[str, float]] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
-class StationAnnouncement:
-    """One station of an announce: its name within the unit, and the window it can apply."""
-
-    name: str
-    voltage_min: float
-    voltage_max: float
-    current_min: float
-    current_max: float
-    location: str = ""
-
-
-@dataclass(frozen=True, slots=True)
 class Announce:
     """cycler → node: a computational unit and its stations."""
 
     unit: str
-    stations: tuple[StationAnnouncement, ...]
+    stations: tuple[StationSpec, ...]
     host: str = ""
 
     def __post_init__(self) -> None:
@@ -165,16 +159,14 @@ class Heartbeat:
 class StartCommand:
     """node → cycler: run an experiment.
 
-    `instructions` are the expanded steps, normalised by the parser to
-    {"step", ["cycle"], ["line"], "mode", "setpoint", "limit", "limit_value"}
-    ("cycle" and "line" only when the sender gave them). `limits` holds the four
-    `LIMIT_KEYS`.
+    `instructions` are the expanded steps (cycle and line None when the sender left
+    them out); `limits` is the window the cycler must keep.
     """
 
     experiment_id: int
     profile_name: str
-    instructions: tuple[dict[str, Any], ...]
-    limits: dict[str, float]
+    instructions: tuple[ExpandedStep, ...]
+    limits: Window
     # Optional description of the battery under test, for cyclers that model or log it:
     # technology, chemistry, nominal_capacity_ah, cells_in_series (any may be missing).
     battery: dict[str, Any] = field(default_factory=dict)
@@ -423,12 +415,17 @@ def _item(value: Any, where: str) -> dict[str, Any]:
     return value
 
 
-def _window(values: Mapping[str, float], where: str) -> None:
-    """A window's minimum must not lie above its maximum."""
-    for quantity in ("voltage", "current"):
-        low, high = values[f"{quantity}_min"], values[f"{quantity}_max"]
+def _window(obj: dict[str, Any], parent: str) -> Window:
+    """The four bounds of a window read from `obj`; a minimum above its maximum is refused."""
+    window = Window(*(_req_number(obj, parent, key) for key in WINDOW_KEYS))
+    for quantity, low, high in (
+        ("voltage", window.voltage_min, window.voltage_max),
+        ("current", window.current_min, window.current_max),
+    ):
         if low > high:
-            raise ProtocolError(f"{where}{quantity}_min: {low:g} is above {quantity}_max {high:g}")
+            where = _at(parent, f"{quantity}_min")
+            raise ProtocolError(f"{where}: {low:g} is above {quantity}_max {high:g}")
+    return window
 
 
 def validate_unit_name(value: Any, where: str = "unit") -> str:
@@ -530,10 +527,9 @@ def _build_announce(data: dict[str, Any]) -> Announce:
         if name in seen:
             raise ProtocolError(f"{where}.name: {name!r} is already used by stations[{seen[name]}]")
         seen[name] = index
-        window = {key: _req_number(obj, where, key) for key in LIMIT_KEYS}
-        _window(window, f"{where}.")
+        window = _window(obj, where)
         location = _opt_text(obj, where, "location", MAX_LOCATION_CHARS)
-        stations.append(StationAnnouncement(name=name, location=location, **window))
+        stations.append(StationSpec(name=name, window=window, location=location))
     return Announce(unit=unit, stations=tuple(stations), host=host)
 
 
@@ -575,7 +571,7 @@ _MODES: Final = tuple(Mode)
 _LIMITS: Final = tuple(Limit)
 
 
-def _step(raw: Any, index: int) -> dict[str, Any]:
+def _step(raw: Any, index: int) -> ExpandedStep:
     where = f"profile.instructions[{index}]"
     obj = _item(raw, where)
     mode = _word(obj, where, "mode", _MODES)
@@ -598,15 +594,11 @@ def _step(raw: Any, index: int) -> dict[str, Any]:
             f"{where}.step: expected {index + 1} (steps are numbered from 1 in list order), "
             f"got {step}"
         )
-    normalised: dict[str, Any] = {"step": index + 1}
     cycle = _opt_int(obj, where, "cycle")
-    if cycle is not None:
-        normalised["cycle"] = cycle
     line = _opt_int(obj, where, "line", minimum=0)  # informational; 0 means unknown
-    if line is not None:
-        normalised["line"] = line
-    normalised.update(mode=mode, setpoint=setpoint, limit=limit, limit_value=limit_value)
-    return normalised
+    return ExpandedStep(
+        Mode(mode), setpoint, Limit(limit), limit_value, step=index + 1, cycle=cycle, line=line
+    )
 
 
 def _build_command(data: dict[str, Any]) -> Command:
@@ -620,9 +612,7 @@ def _build_command(data: dict[str, Any]) -> Command:
     if not raw_steps:
         raise ProtocolError("profile.instructions: expected at least one step, got an empty list")
     instructions = tuple(_step(raw, index) for index, raw in enumerate(raw_steps))
-    raw_limits = _object(data, "", "limits")
-    limits = {key: _req_number(raw_limits, "limits", key) for key in LIMIT_KEYS}
-    _window(limits, "limits.")
+    limits = _window(_object(data, "", "limits"), "limits")
     return StartCommand(
         experiment_id=experiment_id,
         profile_name=name,
@@ -847,7 +837,7 @@ def _without_empty(obj: dict[str, Any], *keys: str) -> dict[str, Any]:
     return obj
 
 
-def encode_announce(unit: str, stations: Iterable[StationAnnouncement], host: str = "") -> bytes:
+def encode_announce(unit: str, stations: Iterable[StationSpec], host: str = "") -> bytes:
     return _dump(
         _without_empty(
             {
@@ -855,14 +845,8 @@ def encode_announce(unit: str, stations: Iterable[StationAnnouncement], host: st
                 "host": host,
                 "stations": [
                     _without_empty(
-                        {
-                            "name": station.name,
-                            "location": station.location,
-                            "voltage_min": station.voltage_min,
-                            "voltage_max": station.voltage_max,
-                            "current_min": station.current_min,
-                            "current_max": station.current_max,
-                        },
+                        {"name": station.name, "location": station.location}
+                        | station.window.to_json(),
                         "location",
                     )
                     for station in stations
@@ -896,15 +880,15 @@ def encode_heartbeat(
 def encode_start(
     experiment_id: int,
     profile_name: str,
-    instructions: Sequence[Mapping[str, Any]],
-    limits: Mapping[str, float],
+    instructions: Sequence[ExpandedStep],
+    limits: Window,
     battery: Mapping[str, Any] | None = None,
 ) -> bytes:
     message: dict[str, Any] = {
         "command": "start",
         "experiment_id": experiment_id,
-        "profile": {"name": profile_name, "instructions": [dict(s) for s in instructions]},
-        "limits": dict(limits),
+        "profile": {"name": profile_name, "instructions": [s.to_json() for s in instructions]},
+        "limits": limits.to_json(),
     }
     if battery:
         message["battery"] = {key: value for key, value in battery.items() if value is not None}

@@ -19,12 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from domain.stations import StationSpec
 from domain.status import ExperimentStatus
+from domain.window import Window
 from mqtt_node import protocol
 from mqtt_node.topics import Topics
 from mqtt_node.transport import Message, Transport
 from simulation.battery_model import BatteryModel, parameters_for
-from simulation.profile_runner import ProfileRunner, SafetyWindow
+from simulation.profile_runner import ProfileRunner
 
 log = logging.getLogger("bem.simulator")
 
@@ -36,7 +38,7 @@ ANNOUNCE_RETRY_S = 2.0
 @dataclass
 class SimulatedStation:
     name: str
-    window: protocol.StationAnnouncement
+    spec: StationSpec  # as announced
     station_id: int | None = None
     state: str = "idle"
     experiment_id: int | None = None
@@ -57,6 +59,7 @@ class SimulatorOptions:
     speed: float
     topic_prefix: str
     host: str = "127.0.0.1"
+    # The window of every station, unless `station_windows` are given.
     voltage_min: float = 0.0
     voltage_max: float = 60.0
     current_min: float = -20.0
@@ -73,7 +76,7 @@ class SimulatorOptions:
     # the samples, and a node refuses samples of a closed experiment.
     final_status_delay_s: float = 1.0
     # Stations with their own windows; when given, they replace `stations`/`station_names`.
-    station_windows: list[protocol.StationAnnouncement] = field(default_factory=list)
+    station_windows: list[StationSpec] = field(default_factory=list)
 
 
 class SimulatedCycler:
@@ -88,18 +91,13 @@ class SimulatedCycler:
         self.topics = Topics(options.topic_prefix)
         self.clock = clock
         names = options.station_names or [f"ch{i + 1}" for i in range(options.stations)]
-        windows = options.station_windows or [
-            protocol.StationAnnouncement(
-                name=name,
-                location=f"{options.unit} rack",
-                voltage_min=options.voltage_min,
-                voltage_max=options.voltage_max,
-                current_min=options.current_min,
-                current_max=options.current_max,
-            )
-            for name in names
+        window = Window(
+            options.voltage_min, options.voltage_max, options.current_min, options.current_max
+        )
+        specs = options.station_windows or [
+            StationSpec(name, window, location=f"{options.unit} rack") for name in names
         ]
-        self.stations = {window.name: SimulatedStation(window.name, window) for window in windows}
+        self.stations = {spec.name: SimulatedStation(spec.name, spec) for spec in specs}
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -152,7 +150,7 @@ class SimulatedCycler:
 
     def _announce(self) -> None:
         payload = protocol.encode_announce(
-            self.options.unit, [s.window for s in self.stations.values()], self.options.host
+            self.options.unit, [s.spec for s in self.stations.values()], self.options.host
         )
         self.transport.publish(self.topics.announce(self.options.unit), payload, 1)
 
@@ -329,9 +327,9 @@ class SimulatedCycler:
                 battery.get("chemistry") or options.chemistry,
             )
             station.runner = ProfileRunner(
-                list(command.instructions),
+                command.instructions,
                 BatteryModel(parameters, soc=options.initial_soc),
-                SafetyWindow.from_mapping(command.limits),
+                command.limits,
                 # rate_hz samples per wall-clock second, whatever the time acceleration.
                 options.speed / options.rate_hz,
             )

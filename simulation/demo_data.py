@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config import default_settings
 from datastore.catalog import (
+    battery_window,
     cancel_experiment,
     create_battery,
     create_profile,
@@ -40,12 +41,13 @@ from datastore.ingest import channel_ids, insert_alarm, insert_samples
 from datastore.models import Battery, Experiment, Profile, Station
 from datastore.types import utcnow
 from domain.profiles import expand_profile
+from domain.stations import StationSpec
 from domain.status import ExperimentStatus
+from domain.window import Window
 from simulation.battery_model import BatteryModel, parameters_for
 from simulation.profile_runner import (
     TEMPERATURE_CHANNEL,
     Alarm,
-    SafetyWindow,
     Sample,
     run_to_completion,
 )
@@ -70,27 +72,24 @@ class DemoStation:
     """A station of the demo unit, and the surroundings its batteries sit in.
 
     `ambient_c` and `cooling_factor` (relative to still air) only shape the simulated
-    `temp_body` readings; simulated cyclers can announce these stations unchanged.
+    `temp_body` readings; simulated cyclers announce `spec` unchanged.
     """
 
-    name: str
-    location: str
-    voltage_min: float
-    voltage_max: float
-    current_min: float
-    current_max: float
+    spec: StationSpec
     devices: tuple[tuple[str, str], ...]  # (kind, model)
     ambient_c: float = 25.0
     cooling_factor: float = 1.0
 
     def as_columns(self) -> dict[str, Any]:
+        """The keyword arguments of `create_station` for this station."""
+        window = self.spec.window
         return {
-            "name": self.name,
-            "location": self.location,
-            "voltage_min": self.voltage_min,
-            "voltage_max": self.voltage_max,
-            "current_min": self.current_min,
-            "current_max": self.current_max,
+            "name": self.spec.name,
+            "location": self.spec.location,
+            "voltage_min": window.voltage_min,
+            "voltage_max": window.voltage_max,
+            "current_min": window.current_min,
+            "current_max": window.current_max,
             "devices": [{"kind": kind, "model": model} for kind, model in self.devices],
         }
 
@@ -100,12 +99,11 @@ DEMO_STATIONS: tuple[DemoStation, ...] = (
     # The four cell channels sit in a climate chamber whose fan cools the cells.
     *(
         DemoStation(
-            f"ch{number}",
-            f"climate chamber CC-1 (25 °C), slot {number}",
-            0.0,
-            5.0,
-            -10.0,
-            10.0,
+            StationSpec(
+                f"ch{number}",
+                Window(0.0, 5.0, -10.0, 10.0),
+                location=f"climate chamber CC-1 (25 °C), slot {number}",
+            ),
             _CELL_CHANNEL,
             ambient_c=25.0,
             cooling_factor=2.0,
@@ -113,22 +111,14 @@ DEMO_STATIONS: tuple[DemoStation, ...] = (
         for number in range(1, 5)
     ),
     DemoStation(
-        "ch5",
-        "bench B, high-current channel",
-        0.0,
-        6.0,
-        -60.0,
-        60.0,
+        StationSpec("ch5", Window(0.0, 6.0, -60.0, 60.0), location="bench B, high-current channel"),
         (("power supply", "PSU-6V-60A"), ("electronic load", "EL-60A"), ("thermocouple", "K")),
         ambient_c=23.0,
     ),
     DemoStation(
-        "ch6",
-        "bench C, module and stack channel",
-        0.0,
-        60.0,
-        -30.0,
-        30.0,
+        StationSpec(
+            "ch6", Window(0.0, 60.0, -30.0, 30.0), location="bench C, module and stack channel"
+        ),
         (("power supply", "PSU-60V-30A"), ("electronic load", "EL-60V-30A"), ("PT100", "4-wire")),
         ambient_c=22.0,
     ),
@@ -617,8 +607,8 @@ def seed_demo_data(sessions: sessionmaker[Session], *, now: dt.datetime | None =
             return False
         batteries = {spec.name: create_battery(session, **spec.record) for spec in _BATTERIES}
         stations = {
-            spec.name: create_station(session, unit_name=DEMO_UNIT, **spec.as_columns())
-            for spec in DEMO_STATIONS
+            station.spec.name: create_station(session, unit_name=DEMO_UNIT, **station.as_columns())
+            for station in DEMO_STATIONS
         }
         profiles = {
             name: create_profile(
@@ -675,15 +665,15 @@ def _battery_spec(name: str) -> _DemoBattery:
     return next(spec for spec in _BATTERIES if spec.name == name)
 
 
-def _station_spec(name: str | None) -> DemoStation | None:
-    return next((spec for spec in DEMO_STATIONS if spec.name == name), None)
+def _demo_station(name: str | None) -> DemoStation | None:
+    return next((station for station in DEMO_STATIONS if station.spec.name == name), None)
 
 
 def _simulate(run: _Run, battery: Battery, profile: Profile) -> _Recording:
     """Run the profile on a model of this very specimen, in its station's surroundings."""
     assert battery.nominal_capacity_ah is not None
     spec = _battery_spec(run.battery)
-    station = _station_spec(run.station)
+    station = _demo_station(run.station)
     # The same expansion queue_experiment stores, so the steps match the samples.
     steps = expand_profile(parsed_profile(profile), battery.nominal_capacity_ah)
     details = battery.details or {}
@@ -710,18 +700,10 @@ def _simulate(run: _Run, battery: Battery, profile: Profile) -> _Recording:
     return _Recording(run, samples, outcome, alarms)
 
 
-def _window(battery: Battery, station: DemoStation | None) -> SafetyWindow:
+def _window(battery: Battery, station: DemoStation | None) -> Window:
     """The battery's window, narrowed by the station's when there is one."""
-    if station is None:
-        return SafetyWindow(
-            battery.voltage_min, battery.voltage_max, battery.current_min, battery.current_max
-        )
-    return SafetyWindow(
-        max(battery.voltage_min, station.voltage_min),
-        min(battery.voltage_max, station.voltage_max),
-        max(battery.current_min, station.current_min),
-        min(battery.current_max, station.current_max),
-    )
+    window = battery_window(battery)
+    return window if station is None else window.intersect(station.spec.window)
 
 
 def _place_in_time(recordings: list[_Recording], now: dt.datetime) -> list[_TimedRun]:
@@ -791,11 +773,11 @@ def _store_run(
 def _insert_measurements(connection: Connection, experiment_id: int, timed: _TimedRun) -> None:
     """Store the samples as a cycler channel would have read them: with a little noise."""
     run = timed.run
-    station = _station_spec(run.station)
+    station = _demo_station(run.station)
     record = _battery_spec(run.battery).record
     if station is not None:
-        voltage_scale = station.voltage_max
-        current_scale = max(-station.current_min, station.current_max)
+        voltage_scale = station.spec.window.voltage_max
+        current_scale = max(-station.spec.window.current_min, station.spec.window.current_max)
     else:
         voltage_scale = record["voltage_max"]
         current_scale = max(-record["current_min"], record["current_max"])

@@ -17,7 +17,6 @@ from config import Settings, default_settings
 from datastore import catalog
 from datastore.models import Battery, Experiment, Profile, Station, utcnow
 from domain.status import ACTIVE_STATUSES, ExperimentStatus
-from mqtt_node import protocol
 from mqtt_node.node import Node
 from mqtt_node.transport import Transport
 from simulation.cycler import SimulatedCycler, SimulatorOptions
@@ -63,17 +62,7 @@ def start_live_demo(
     the experiments queued on them in the demo data start too.
     """
     demo = settings.demo
-    stations = [
-        protocol.StationAnnouncement(
-            name=spec.name,
-            location=spec.location,
-            voltage_min=spec.voltage_min,
-            voltage_max=spec.voltage_max,
-            current_min=spec.current_min,
-            current_max=spec.current_max,
-        )
-        for spec in DEMO_STATIONS[: demo.stations]
-    ]
+    stations = [station.spec for station in DEMO_STATIONS[: demo.stations]]
     node.start()
     cycler = SimulatedCycler(
         cycler_transport,

@@ -4,11 +4,9 @@ Used by the simulated cycler, which calls `ProfileRunner.advance` as real (possi
 accelerated) time passes, and by the demo-data generator through `run_to_completion`.
 No clocks and no I/O: time passes only when the caller says so.
 
-Steps come from the profile expander (REPEAT unrolled, C-rates resolved), one dict each:
-`{"step": 1, "cycle": 1, "line": 3, "mode": "CC"|"CV"|"CP"|"WAIT", "setpoint": float or
-None, "limit": "TIME"|"VOLTAGE"|"CURRENT"|"CAPACITY"|"ENERGY", "limit_value": float}`,
-SI units, positive = charge. The MQTT start command's instructions lack "step", "cycle"
-and "line"; they default to the 1-based position, None and None.
+Steps are `domain.profiles.ExpandedStep`s, as the profile expander makes them and the
+MQTT start command carries them (REPEAT unrolled, C-rates resolved, SI units, positive =
+charge). The window is a `domain.window.Window`, checked with `Window.checked`.
 
 How the runner behaves:
 - Samples fall on a fixed grid (t = 0, T, 2T, ... for sample period T), plus one at the
@@ -35,13 +33,15 @@ How the runner behaves:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from domain.profiles.expansion import ExpandedStep
 from domain.profiles.language import Limit, Mode
 from domain.status import ExperimentStatus
+from domain.window import Window
 from simulation.battery_model import BatteryModel
 
 TEMPERATURE_CHANNEL = "temp_body"
@@ -60,7 +60,7 @@ _MIN_ADAPTIVE_SUBSTEP_S = 0.05
 # Which limits the runner can stop each mode on: the profile language's choices plus the
 # ones that still mean something (a CV or CP step moving a given Ah or Wh, a CP step's
 # current falling to a value). The rest could never be met.
-_RUNNABLE_LIMITS: dict[str, frozenset[str]] = {
+_RUNNABLE_LIMITS: dict[Mode, frozenset[Limit]] = {
     Mode.WAIT: frozenset({Limit.TIME}),
     Mode.CC: frozenset({Limit.TIME, Limit.VOLTAGE, Limit.CAPACITY, Limit.ENERGY}),
     Mode.CV: frozenset({Limit.TIME, Limit.CURRENT, Limit.CAPACITY, Limit.ENERGY}),
@@ -77,38 +77,6 @@ class AlarmCode(StrEnum):
 
 class StepError(ValueError):
     """An expanded step the runner cannot execute; the message names the step."""
-
-
-@dataclass(frozen=True)
-class SafetyWindow:
-    """The voltage and current bounds a run must respect (battery ∩ station)."""
-
-    voltage_min: float
-    voltage_max: float
-    current_min: float
-    current_max: float
-
-    def __post_init__(self) -> None:
-        if not self.voltage_min < self.voltage_max:
-            raise ValueError(
-                f"voltage_max: must be above voltage_min ({self.voltage_min} V), "
-                f"got {self.voltage_max}"
-            )
-        if not self.current_min <= 0 <= self.current_max:
-            raise ValueError(
-                "current_min, current_max: expected current_min <= 0 <= current_max, "
-                f"got {self.current_min} and {self.current_max}"
-            )
-
-    @classmethod
-    def from_mapping(cls, limits: Mapping[str, float]) -> SafetyWindow:
-        """From the MQTT start command's "limits" object (or any mapping with those keys)."""
-        return cls(
-            float(limits["voltage_min"]),
-            float(limits["voltage_max"]),
-            float(limits["current_min"]),
-            float(limits["current_max"]),
-        )
 
 
 @dataclass(slots=True)
@@ -137,56 +105,45 @@ class Alarm:
 
 @dataclass(frozen=True, slots=True)
 class _Step:
+    """An expanded step as the runner executes it."""
+
     number: int
     cycle: int | None
-    mode: str
-    setpoint: float
-    limit: str
+    mode: Mode
+    setpoint: float  # 0 for WAIT
+    limit: Limit
     limit_value: float
     charging: bool  # which way a VOLTAGE limit is crossed
-    source: dict[str, Any]
+    source: ExpandedStep
 
 
-def _parse_step(position: int, raw: Mapping[str, Any]) -> _Step:
-    number = int(raw.get("step", position))
-    where = f"step {number}" + (f" (line {raw['line']})" if raw.get("line") else "")
-    mode = str(raw.get("mode", "")).upper()
-    limit = str(raw.get("limit", "")).upper()
-    if mode not in _RUNNABLE_LIMITS:
-        raise StepError(f"{where}: mode must be one of CC, CV, CP, WAIT, got {raw.get('mode')!r}")
+def _runnable(step: ExpandedStep) -> _Step:
+    """The step, or StepError if the runner cannot execute it."""
+    where = f"step {step.step}" + (f" (line {step.line})" if step.line else "")
+    mode, limit, limit_value = step.mode, step.limit, step.limit_value
     if limit not in _RUNNABLE_LIMITS[mode]:
         choices = ", ".join(sorted(_RUNNABLE_LIMITS[mode]))
-        raise StepError(f"{where}: a {mode} step stops on {choices}, got {raw.get('limit')!r}")
-    try:
-        limit_value = float(raw["limit_value"])
-    except (KeyError, TypeError, ValueError):
-        raise StepError(
-            f"{where}: limit_value must be a number, got {raw.get('limit_value')!r}"
-        ) from None
+        raise StepError(f"{where}: a {mode} step stops on {choices}, got {str(limit)!r}")
     if not (math.isfinite(limit_value) and limit_value >= 0):
         raise StepError(f"{where}: limit_value must be 0 or more, got {limit_value}")
     setpoint = 0.0
     if mode != Mode.WAIT:
-        try:
-            setpoint = float(raw["setpoint"])
-        except (KeyError, TypeError, ValueError):
-            raise StepError(
-                f"{where}: {mode} needs a numeric setpoint, got {raw.get('setpoint')!r}"
-            ) from None
+        if step.setpoint is None:
+            raise StepError(f"{where}: {mode} needs a numeric setpoint, got None")
+        setpoint = step.setpoint
         if not math.isfinite(setpoint):
             raise StepError(f"{where}: setpoint must be finite, got {setpoint}")
         if mode == Mode.CV and setpoint <= 0:
             raise StepError(f"{where}: CV needs a positive voltage, got {setpoint}")
-    cycle = raw.get("cycle")
     return _Step(
-        number=number,
-        cycle=None if cycle is None else int(cycle),
+        number=step.step,
+        cycle=step.cycle,
         mode=mode,
         setpoint=setpoint,
         limit=limit,
         limit_value=limit_value,
         charging=setpoint >= 0,
-        source=dict(raw),
+        source=step,
     )
 
 
@@ -202,9 +159,9 @@ class ProfileRunner:
 
     def __init__(
         self,
-        steps: Sequence[Mapping[str, Any]],
+        steps: Sequence[ExpandedStep],
         model: BatteryModel,
-        window: SafetyWindow | Mapping[str, float],
+        window: Window,
         sample_period_s: float,
         *,
         max_step_duration_s: float = DEFAULT_MAX_STEP_DURATION_S,
@@ -219,11 +176,9 @@ class ProfileRunner:
             )
         if not (math.isfinite(max_substep_s) and max_substep_s > 0):
             raise ValueError(f"max_substep_s: expected a positive number, got {max_substep_s}")
-        self._steps = [_parse_step(position, raw) for position, raw in enumerate(steps, start=1)]
+        self._steps = [_runnable(step) for step in steps]
         self._model = model
-        self._window = (
-            window if isinstance(window, SafetyWindow) else SafetyWindow.from_mapping(window)
-        )
+        self._window = window.checked()
         self._period = float(sample_period_s)
         self._max_step_s = float(max_step_duration_s)
         self._max_substep = float(max_substep_s)
@@ -262,7 +217,7 @@ class ProfileRunner:
         return self._outcome
 
     @property
-    def current_step(self) -> dict[str, Any] | None:
+    def current_step(self) -> ExpandedStep | None:
         """The step being executed, as given; None once the run is over."""
         if self._finished:
             return None
@@ -525,7 +480,7 @@ class ProfileRunner:
                 voltage * current,
                 step.number,
                 step.cycle,
-                step.mode if mode is None else mode,
+                str(step.mode) if mode is None else mode,
                 {TEMPERATURE_CHANNEL: model.temperature},
             )
         )
@@ -535,9 +490,9 @@ class ProfileRunner:
 
 
 def run_to_completion(
-    steps: Sequence[Mapping[str, Any]],
+    steps: Sequence[ExpandedStep],
     model: BatteryModel,
-    window: SafetyWindow | Mapping[str, float],
+    window: Window,
     sample_period_s: float,
     max_samples: int | None = None,
     **runner_options: Any,

@@ -1,10 +1,10 @@
-"""The cycling-profile language (DESIGN.md section 5), free of Dash, MQTT and SQL.
+"""The cycling-profile language (docs/profiles.md), free of Dash, MQTT and SQL.
 
 - `language`: parse text into a `Profile`, report every problem as a `ProfileError`,
   write canonical text and the stored JSON form.
 - `envelope`: what a profile demands, resolved for a battery, and whether a
   (battery, station) pair can run it.
-- `expansion`: the flat step list a cycler runs.
+- `expansion`: the flat list of `ExpandedStep`s a cycler runs.
 
 Typical use::
 
@@ -20,7 +20,6 @@ from domain.profiles.envelope import (
     Envelope,
     FitBounds,
     FitChecks,
-    Window,
     check_compatibility,
     cp_current_range,
     demand_fits,
@@ -29,7 +28,7 @@ from domain.profiles.envelope import (
     profile_demand,
     resolve_envelope,
 )
-from domain.profiles.expansion import expand_profile
+from domain.profiles.expansion import ExpandedStep, expand_profile
 from domain.profiles.language import (
     ALLOWED_LIMITS,
     MAX_NESTING,
@@ -51,6 +50,7 @@ from domain.profiles.language import (
     profile_from_json,
     profile_to_json,
 )
+from domain.window import Window
 
 __all__ = [
     "ALLOWED_LIMITS",
@@ -60,6 +60,7 @@ __all__ = [
     "Compatibility",
     "Demand",
     "Envelope",
+    "ExpandedStep",
     "FitBounds",
     "FitChecks",
     "Instruction",

@@ -33,6 +33,7 @@ from domain.profiles.language import (
     c_rate_problems,
     iter_steps,
 )
+from domain.window import Window
 
 
 def _extend(bounds: tuple[float, float] | None, *values: float) -> tuple[float, float]:
@@ -89,28 +90,6 @@ def profile_demand(profile: Profile) -> Demand:
         *(c_rate or (None, None)),
         *(power or (None, None)),
     )
-
-
-@dataclass(frozen=True)
-class Window:
-    """A voltage and current window in V and A (current: negative = discharge)."""
-
-    voltage_min: float
-    voltage_max: float
-    current_min: float
-    current_max: float
-
-    def intersect(self, other: Window) -> Window:
-        return Window(
-            max(self.voltage_min, other.voltage_min),
-            min(self.voltage_max, other.voltage_max),
-            max(self.current_min, other.current_min),
-            min(self.current_max, other.current_max),
-        )
-
-    @property
-    def is_empty(self) -> bool:
-        return self.voltage_min > self.voltage_max or self.current_min > self.current_max
 
 
 @dataclass(frozen=True)

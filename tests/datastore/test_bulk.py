@@ -7,7 +7,7 @@ import math
 import pytest
 from sqlalchemy import Engine, text
 
-from datastore.bulk import _literal, insert_rows
+from datastore.bulk import insert_rows, sql_literal
 
 COLUMNS = ("id", "name", "manufacturer", "model", "serial_number", "description", "technology",
            "cells_in_series", "voltage_min", "voltage_max", "current_min", "current_max",
@@ -52,10 +52,10 @@ def test_no_rows_is_a_no_op(engine: Engine) -> None:
     [(None, "NULL"), (3, "3"), (2.5, "2.5e0"), (1e-300, "1e-300"), ("a'b", "'a\\'b'")],
 )
 def test_literals(value: object, literal: str) -> None:
-    assert _literal(value) == literal
+    assert sql_literal(value) == literal
 
 
 @pytest.mark.parametrize("value", [math.nan, math.inf, True, object()])
 def test_values_that_cannot_be_stored_are_refused(value: object) -> None:
     with pytest.raises((ValueError, TypeError)):
-        _literal(value)
+        sql_literal(value)

@@ -19,6 +19,7 @@ from datastore.catalog import (
     IncompatibleProfileError,
     NotFoundError,
     battery_rating,
+    battery_window,
     cancel_experiment,
     compatible_profiles,
     create_battery,
@@ -31,8 +32,15 @@ from datastore.catalog import (
     station_window,
 )
 from datastore.models import Battery, ComputationalUnit, Experiment, Profile, Station
-from domain.profiles import ProfileError, check_compatibility, parse_profile, profile_demand
+from domain.profiles import (
+    ProfileError,
+    check_compatibility,
+    expand_profile,
+    parse_profile,
+    profile_demand,
+)
 from domain.status import ExperimentStatus
+from domain.window import Window
 
 # The site's cap on expanded profile steps (profiles.max_steps).
 MAX_STEPS = default_settings().profiles.max_steps
@@ -77,6 +85,10 @@ def test_a_battery_is_stored_with_its_technology_details(session):
     assert stored.details == {"chemistry": "NMC"}
     assert stored.serial_number == "SN-1"
     assert battery_rating(stored).capacity_ah == 3.0
+
+
+def test_a_battery_window_is_read_from_its_record(session):
+    assert battery_window(battery(session)) == Window(2.5, 4.2, -6.0, 3.0)
 
 
 def test_a_duplicate_battery_identity_is_refused_with_a_clear_message(session):
@@ -380,6 +392,21 @@ def test_queueing_expands_the_steps_against_the_battery_capacity(session):
         (4, 2, "CV", 4.2),
     ]
     assert queued.steps[1]["limit_value"] == pytest.approx(0.1)
+
+
+def test_queued_steps_are_stored_as_the_json_of_the_expanded_steps(session):
+    source = "REPEAT 2\nCC, 1C, VOLTAGE, 4.2\nWAIT, 60\nEND"
+    experiment = queue_experiment(
+        session,
+        name="stored",
+        battery_id=battery(session).id,
+        station_id=station(session).id,
+        profile_id=profile(session, source).id,
+        max_steps=MAX_STEPS,
+    )
+    session.commit()
+    expected = [step.to_json() for step in expand_profile(parse_profile(source), 3.0)]
+    assert session.get(Experiment, experiment.id).steps == expected
 
 
 def test_an_incompatible_profile_is_not_queued(session):

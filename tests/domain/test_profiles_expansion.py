@@ -1,4 +1,5 @@
-"""Expansion: the flat step list of the MQTT start command, in its fixed format."""
+"""Expansion: the flat step list of the MQTT start command, as `ExpandedStep`s and in the
+fixed JSON format they are stored and sent in."""
 
 from __future__ import annotations
 
@@ -6,13 +7,14 @@ import json
 
 import pytest
 
-from domain.profiles import ProfileError, expand_profile, parse_profile
+from domain.profiles import ExpandedStep, Limit, Mode, ProfileError, expand_profile, parse_profile
 
 STEP_KEYS = {"step", "cycle", "line", "mode", "setpoint", "limit", "limit_value"}
 
 
 def expand(text: str, capacity_ah: float | None = None, **options: int) -> list[dict]:
-    return expand_profile(parse_profile(text), capacity_ah, **options)
+    """The expanded steps as the JSON they are stored and sent as."""
+    return [step.to_json() for step in expand_profile(parse_profile(text), capacity_ah, **options)]
 
 
 def test_each_step_has_the_fixed_format():
@@ -62,13 +64,22 @@ def test_the_cycle_is_the_iteration_of_the_outermost_repeat():
         (2, 4),
         (2, 4),
         (2, 6),
-        (1, 8),  # outside again
+        (2, 8),  # after the last REPEAT: its last cycle
     ]
 
 
-def test_each_top_level_repeat_counts_its_own_iterations():
+def test_cycles_count_on_across_top_level_repeats():
     steps = expand("REPEAT 2\nWAIT, 1\nEND\nREPEAT 3\nWAIT, 2\nEND")
-    assert [step["cycle"] for step in steps] == [1, 2, 1, 2, 3]
+    assert [step["cycle"] for step in steps] == [1, 2, 3, 4, 5]
+
+
+def test_a_step_between_repeats_opens_the_cycle_of_the_repeat_after_it():
+    text = "CC, 1, TIME, 1\nREPEAT 2\nWAIT, 1\nEND\nCC, 2, TIME, 1\nREPEAT 2\nWAIT, 2\nEND\nWAIT, 3"
+    assert [step["cycle"] for step in expand(text)] == [1, 1, 2, 3, 3, 4, 4]
+
+
+def test_a_profile_without_repeat_is_one_cycle():
+    assert [step["cycle"] for step in expand("CC, 1, TIME, 1\nCC, -1, TIME, 1")] == [1, 1]
 
 
 def test_c_rates_resolve_to_amperes_through_the_capacity():
@@ -112,3 +123,80 @@ def test_a_profile_at_the_default_cap_expands():
         "limit": "TIME",
         "limit_value": 1.0,
     }
+
+
+# ---------------------------------------------------------------- the ExpandedStep type
+
+
+def test_expansion_gives_typed_steps():
+    (step,) = expand_profile(parse_profile("\n\nCC, 0.5C, VOLTAGE, 4.2"), 3.0)
+    assert step == ExpandedStep(Mode.CC, 1.5, Limit.VOLTAGE, 4.2, step=1, cycle=1, line=3)
+    assert type(step.mode) is Mode and type(step.limit) is Limit
+
+
+def test_json_keys_come_in_the_fixed_order():
+    step = ExpandedStep(Mode.CP, -5.0, Limit.ENERGY, 1.0, step=4, cycle=2, line=7)
+    assert list(step.to_json()) == [
+        "step",
+        "cycle",
+        "line",
+        "mode",
+        "setpoint",
+        "limit",
+        "limit_value",
+    ]
+
+
+def test_a_step_survives_a_json_round_trip():
+    steps = expand_profile(parse_profile("REPEAT 2\nCC, 1, VOLTAGE, 4.2\nWAIT, 60\nEND"))
+    assert [ExpandedStep.from_json(json.loads(json.dumps(s.to_json()))) for s in steps] == steps
+
+
+def test_unknown_cycle_and_line_are_left_out_of_the_json():
+    step = ExpandedStep(Mode.WAIT, None, Limit.TIME, 60.0, step=2)
+    assert step.to_json() == {
+        "step": 2,
+        "mode": "WAIT",
+        "setpoint": None,
+        "limit": "TIME",
+        "limit_value": 60.0,
+    }
+
+
+def test_json_without_step_cycle_and_line_takes_the_position_given():
+    raw = {"mode": "CC", "setpoint": 2, "limit": "TIME", "limit_value": 10}
+    assert ExpandedStep.from_json(raw, step=3) == ExpandedStep(
+        Mode.CC, 2.0, Limit.TIME, 10.0, step=3, cycle=None, line=None
+    )
+
+
+def test_a_step_number_in_the_json_wins_over_the_position():
+    raw = {"step": 5, "mode": "WAIT", "setpoint": None, "limit": "TIME", "limit_value": 1}
+    assert ExpandedStep.from_json(raw, step=1).step == 5
+
+
+def test_json_without_a_step_number_or_position_is_refused():
+    with pytest.raises(ValueError, match="^step: required field is missing"):
+        ExpandedStep.from_json(
+            {"mode": "WAIT", "setpoint": None, "limit": "TIME", "limit_value": 1}
+        )
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"mode": "EIS"}, "'EIS' is not a valid Mode"),
+        ({"limit": "SOC"}, "'SOC' is not a valid Limit"),
+        ({"limit_value": "long"}, "could not convert string to float"),
+        ({"limit_value": None}, "float\\(\\) argument must be"),
+    ],
+)
+def test_json_that_is_not_a_step_is_refused(change, message):
+    raw = {"step": 1, "mode": "CC", "setpoint": 1.0, "limit": "TIME", "limit_value": 1.0}
+    with pytest.raises(ValueError, match=f"^not an expanded step: {message}"):
+        ExpandedStep.from_json(raw | change)
+
+
+def test_json_missing_a_field_is_refused_naming_it():
+    with pytest.raises(ValueError, match="^limit: required field is missing"):
+        ExpandedStep.from_json({"step": 1, "mode": "WAIT", "limit_value": 1.0})

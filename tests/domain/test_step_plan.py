@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from domain.profiles import expand_profile, parse_profile
+from domain.profiles import ExpandedStep, Limit, Mode, expand_profile, parse_profile
 from domain.step_plan import StepPlan, describe_instruction
 
 
-def steps_of(source: str, capacity_ah: float | None = None) -> list[dict]:
+def steps_of(source: str, capacity_ah: float | None = None) -> list[ExpandedStep]:
     return expand_profile(parse_profile(source), capacity_ah)
 
 
@@ -37,5 +37,12 @@ def test_before_the_first_sample_and_outside_the_steps_the_text_says_so():
     assert "not in the 1 steps" in plan.describe(7)
 
 
-def test_an_unknown_mode_is_described_by_its_name():
-    assert describe_instruction({"mode": "EIS"}) == "EIS"
+def test_steps_without_a_cycle_count_as_one_cycle():
+    plan = StepPlan.from_steps([ExpandedStep(Mode.WAIT, None, Limit.TIME, 20.0, step=1)])
+    assert plan.cycles == 1
+    assert plan.describe(1) == "step 1 of 1 · WAIT for 20 s"
+
+
+def test_an_instruction_is_described_on_its_own():
+    step = ExpandedStep(Mode.CV, 4.2, Limit.CURRENT, 0.1, step=3, cycle=2, line=4)
+    assert describe_instruction(step) == "CV 4.20 V until |I| < 0.10 A"

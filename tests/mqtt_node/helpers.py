@@ -34,7 +34,9 @@ from config import MqttSettings, NodeSettings, default_settings
 from datastore import catalog
 from datastore.models import Experiment, ExtraValue, Measurement, RejectedMessage
 from domain.csvformat import ParsedExperiment, channel_identity, parse_csv
+from domain.stations import StationSpec
 from domain.status import ExperimentStatus
+from domain.window import Window
 from mqtt_node import protocol
 from mqtt_node.node import Node
 from mqtt_node.topics import Topics
@@ -46,7 +48,7 @@ MAX_STEPS = default_settings().profiles.max_steps
 ROOT = Path(__file__).resolve().parents[2]
 MOSQUITTO = "/usr/sbin/mosquitto"
 
-# Two cycles of a charge step and a rest, then a discharge: steps 1-4 are cycles 1,1,2,2.
+# Two cycles of a charge step and a rest, then a discharge that stays in the last cycle.
 PROFILE = """\
 REPEAT 2
     CC, 1, TIME, 10
@@ -54,7 +56,7 @@ REPEAT 2
 END
 CC, -1, VOLTAGE, 3.0
 """
-STEP_CYCLES = [1, 1, 2, 2, 1]
+STEP_CYCLES = [1, 1, 2, 2, 2]
 T0 = 1_795_475_000.0
 
 _serials = itertools.count(1)
@@ -502,10 +504,7 @@ def announce_and_register(
     publisher.subscribe(topics.registered(unit))
     payload = protocol.encode_announce(
         unit,
-        [
-            protocol.StationAnnouncement(name, 0.0, 5.0, -10.0, 10.0, location="rack")
-            for name in names
-        ],
+        [StationSpec(name, Window(0.0, 5.0, -10.0, 10.0), location="rack") for name in names],
     )
 
     def answers() -> list[tuple[str, bytes]]:

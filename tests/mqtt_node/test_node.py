@@ -18,7 +18,9 @@ from sqlalchemy.orm import Session
 from datastore import dispatch as dispatch_store
 from datastore import ingest as ingest_store
 from datastore.models import Alarm, Channel, ComputationalUnit, ExtraValue, Station
+from domain.stations import StationSpec
 from domain.status import ExperimentStatus
+from domain.window import Window
 from mqtt_node import protocol
 from mqtt_node.topics import Topics
 from tests.mqtt_node.helpers import (
@@ -37,11 +39,11 @@ from tests.mqtt_node.helpers import (
 )
 
 TOPICS = Topics("bem")
-CH1 = protocol.StationAnnouncement("ch1", 0.0, 5.0, -10.0, 10.0, location="rack A")
-CH2 = protocol.StationAnnouncement("ch2", 0.0, 5.0, -15.0, 15.0, location="rack B")
+CH1 = StationSpec("ch1", Window(0.0, 5.0, -10.0, 10.0), location="rack A")
+CH2 = StationSpec("ch2", Window(0.0, 5.0, -15.0, 15.0), location="rack B")
 
 
-def announce(cycler, unit: str, *stations: protocol.StationAnnouncement) -> None:
+def announce(cycler, unit: str, *stations: StationSpec) -> None:
     cycler.send("announce", unit, protocol.encode_announce(unit, stations, host="10.0.0.7"))
 
 
@@ -102,7 +104,7 @@ def test_a_changed_window_deprecates_the_station_and_answers_a_new_id(engine, st
     start_node(engine)
     announce(cycler, "cu-lab1", CH1, CH2)
     wait_for(lambda: len(cycler.registered()) == 1, 10, "the first answer")
-    wider = protocol.StationAnnouncement("ch1", 0.0, 6.0, -10.0, 10.0, location="rack A")
+    wider = StationSpec("ch1", Window(0.0, 6.0, -10.0, 10.0), location="rack A")
     announce(cycler, "cu-lab1", wider, CH2)
     wait_for(lambda: len(cycler.registered()) == 2, 10, "the second answer")
 
@@ -381,15 +383,10 @@ def test_the_oldest_queued_experiment_of_an_online_idle_station_is_started(
     ((to_station, command),) = cycler.commands("start")
     assert (to_station, command["experiment_id"]) == (station_id, oldest)
     parsed = protocol.parse_command(json.dumps(command).encode())
-    assert [step["cycle"] for step in parsed.instructions] == STEP_CYCLES
-    assert [step["setpoint"] for step in parsed.instructions] == [1.0, None, 1.0, None, -1.0]
+    assert [step.cycle for step in parsed.instructions] == STEP_CYCLES
+    assert [step.setpoint for step in parsed.instructions] == [1.0, None, 1.0, None, -1.0]
     # The battery window (2.5-4.2 V, ±3 A) intersected with the station's (0-4 V, -2..10 A).
-    assert parsed.limits == {
-        "voltage_min": 2.5,
-        "voltage_max": 4.0,
-        "current_min": -2.0,
-        "current_max": 3.0,
-    }
+    assert parsed.limits == Window(2.5, 4.0, -2.0, 3.0)
     assert parsed.battery["nominal_capacity_ah"] == 2.5
     assert experiment(engine, oldest).start_attempts == 1
 

@@ -17,7 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from domain.profiles import ExpandedStep, Limit, Mode
+from domain.stations import StationSpec
 from domain.status import ExperimentStatus
+from domain.window import Window
 from mqtt_node.protocol import (
     MAX_ID,
     PARSERS,
@@ -34,7 +37,6 @@ from mqtt_node.protocol import (
     RegisteredStation,
     Sample,
     StartCommand,
-    StationAnnouncement,
     StationState,
     StatusReport,
     encode,
@@ -96,7 +98,7 @@ def test_design_announce_parses() -> None:
     assert parse_announce(DESIGN_ANNOUNCE.encode()) == Announce(
         unit="cu-lab1",
         host="10.0.0.7",
-        stations=(StationAnnouncement("ch1", 0.0, 5.0, -15.0, 15.0, location="rack A"),),
+        stations=(StationSpec("ch1", Window(0.0, 5.0, -15.0, 15.0), location="rack A"),),
     )
 
 
@@ -118,10 +120,8 @@ def test_design_start_command_parses() -> None:
     assert parse_command(DESIGN_START.encode()) == StartCommand(
         experiment_id=12,
         profile_name="...",
-        instructions=(
-            {"step": 1, "mode": "CC", "setpoint": 2.5, "limit": "VOLTAGE", "limit_value": 4.2},
-        ),
-        limits={"voltage_min": 2.5, "voltage_max": 4.2, "current_min": -5.0, "current_max": 5.0},
+        instructions=(ExpandedStep(Mode.CC, 2.5, Limit.VOLTAGE, 4.2, step=1),),
+        limits=Window(2.5, 4.2, -5.0, 5.0),
     )
 
 
@@ -242,10 +242,9 @@ def test_start_steps_are_normalised_to_the_expanded_format() -> None:
     command = parse_command(json.dumps(raw).encode())
     assert isinstance(command, StartCommand)
     assert command.instructions == (
-        {"step": 1, "cycle": 1, "line": 3, "mode": "CC", "setpoint": 2.0, "limit": "VOLTAGE",
-         "limit_value": 4.2},
-        {"step": 2, "mode": "WAIT", "setpoint": None, "limit": "TIME", "limit_value": 600.0},
-    )  # fmt: skip
+        ExpandedStep(Mode.CC, 2.0, Limit.VOLTAGE, 4.2, step=1, cycle=1, line=3),
+        ExpandedStep(Mode.WAIT, None, Limit.TIME, 600.0, step=2, cycle=None, line=None),
+    )
 
 
 def test_heartbeat_without_experiment_id_means_none() -> None:
@@ -658,8 +657,8 @@ MESSAGES = [
     Announce(
         "cu-lab1",
         (
-            StationAnnouncement("ch1", 0.0, 5.0, -15.0, 15.0, location="rack A"),
-            StationAnnouncement("ch2", 0.0, 60.0, -100.0, 100.0),
+            StationSpec("ch1", Window(0.0, 5.0, -15.0, 15.0), location="rack A"),
+            StationSpec("ch2", Window(0.0, 60.0, -100.0, 100.0)),
         ),
         host="10.0.0.7",
     ),
@@ -673,44 +672,12 @@ MESSAGES = [
         12,
         "1C cycling",
         (
-            {
-                "step": 1,
-                "cycle": 1,
-                "line": 3,
-                "mode": "CC",
-                "setpoint": 2.5,
-                "limit": "VOLTAGE",
-                "limit_value": 4.2,
-            },
-            {
-                "step": 2,
-                "cycle": 1,
-                "line": 4,
-                "mode": "CV",
-                "setpoint": 4.2,
-                "limit": "CURRENT",
-                "limit_value": 0.125,
-            },
-            {
-                "step": 3,
-                "cycle": 1,
-                "line": 5,
-                "mode": "WAIT",
-                "setpoint": None,
-                "limit": "TIME",
-                "limit_value": 600.0,
-            },
-            {
-                "step": 4,
-                "cycle": 1,
-                "line": 6,
-                "mode": "CP",
-                "setpoint": -10.0,
-                "limit": "ENERGY",
-                "limit_value": 9.0,
-            },
+            ExpandedStep(Mode.CC, 2.5, Limit.VOLTAGE, 4.2, step=1, cycle=1, line=3),
+            ExpandedStep(Mode.CV, 4.2, Limit.CURRENT, 0.125, step=2, cycle=1, line=4),
+            ExpandedStep(Mode.WAIT, None, Limit.TIME, 600.0, step=3, cycle=1, line=5),
+            ExpandedStep(Mode.CP, -10.0, Limit.ENERGY, 9.0, step=4, cycle=1, line=6),
         ),
-        {"voltage_min": 2.5, "voltage_max": 4.25, "current_min": -5.0, "current_max": 5.0},
+        Window(2.5, 4.25, -5.0, 5.0),
     ),
     *(ControlCommand(12, action) for action in ControlAction),
     *(StatusReport(12, status, TS) for status in ("RUNNING", "PAUSED", "FINISHED", "ERROR")),
@@ -772,6 +739,56 @@ def test_start_command_encodes_the_contract_layout() -> None:
     assert set(data) == {"command", "experiment_id", "profile", "limits"}
     assert data["command"] == "start"
     assert set(data["profile"]) == {"name", "instructions"}
+
+
+def test_start_command_bytes_are_fixed() -> None:
+    steps = [
+        ExpandedStep(Mode.CC, 2.5, Limit.VOLTAGE, 4.2, step=1, cycle=1, line=3),
+        ExpandedStep(Mode.WAIT, None, Limit.TIME, 600.0, step=2),
+    ]
+    battery = {"technology": "lithium-ion", "chemistry": None, "nominal_capacity_ah": 2.5}
+    payload = encode_start(12, "1C cycling", steps, Window(2.5, 4.2, -5.0, 3.0), battery)
+    assert payload == (
+        b'{"command":"start","experiment_id":12,"profile":{"name":"1C cycling","instructions":['
+        b'{"step":1,"cycle":1,"line":3,"mode":"CC","setpoint":2.5,"limit":"VOLTAGE",'
+        b'"limit_value":4.2},'
+        b'{"step":2,"mode":"WAIT","setpoint":null,"limit":"TIME","limit_value":600.0}]},'
+        b'"limits":{"voltage_min":2.5,"voltage_max":4.2,"current_min":-5.0,"current_max":3.0},'
+        b'"battery":{"technology":"lithium-ion","nominal_capacity_ah":2.5}}'
+    )
+
+
+def test_announce_bytes_are_fixed() -> None:
+    stations = [
+        StationSpec("ch1", Window(0.0, 5.0, -15.0, 15.0), location="rack A"),
+        StationSpec("ch2", Window(0.0, 60.0, -100.0, 100.0)),
+    ]
+    assert encode_announce("cu-lab1", stations, host="10.0.0.7") == (
+        b'{"unit":"cu-lab1","host":"10.0.0.7","stations":['
+        b'{"name":"ch1","location":"rack A","voltage_min":0.0,"voltage_max":5.0,'
+        b'"current_min":-15.0,"current_max":15.0},'
+        b'{"name":"ch2","voltage_min":0.0,"voltage_max":60.0,'
+        b'"current_min":-100.0,"current_max":100.0}]}'
+    )
+
+
+def test_start_steps_are_decoded_as_typed_steps() -> None:
+    command = parse_command(DESIGN_START.encode())
+    assert isinstance(command, StartCommand)
+    (step,) = command.instructions
+    assert type(step) is ExpandedStep
+    assert type(step.mode) is Mode and type(step.limit) is Limit
+
+
+def test_start_limits_are_decoded_as_a_window() -> None:
+    command = parse_command(DESIGN_START.encode())
+    assert isinstance(command, StartCommand)
+    assert command.limits == Window(2.5, 4.2, -5.0, 5.0)
+
+
+def test_announced_stations_are_decoded_with_their_window() -> None:
+    (station,) = parse_announce(DESIGN_ANNOUNCE.encode()).stations
+    assert station.window == Window(0.0, 5.0, -15.0, 15.0)
 
 
 def test_encoders_refuse_non_finite_numbers() -> None:

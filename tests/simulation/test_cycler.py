@@ -18,7 +18,10 @@ from typing import Any
 
 import pytest
 
+from domain.profiles import ExpandedStep
+from domain.stations import StationSpec
 from domain.status import ExperimentStatus
+from domain.window import Window
 from mqtt_node import protocol
 from mqtt_node.topics import NODE_KINDS, Topics
 from mqtt_node.transport import MemoryBroker, Message, wait_until
@@ -83,7 +86,10 @@ class ControlRoom:
         limits: dict[str, float] = LIMITS,
         battery: dict[str, Any] = BATTERY,
     ) -> None:
-        payload = protocol.encode_start(experiment_id, "test profile", steps, limits, battery)
+        instructions = [ExpandedStep.from_json(raw, n) for n, raw in enumerate(steps, start=1)]
+        payload = protocol.encode_start(
+            experiment_id, "test profile", instructions, Window.from_json(limits), battery
+        )
         self._send(self.topics.commands(station), payload)
 
     def command(self, action: str, experiment_id: int, station: int = CH1) -> None:
@@ -217,7 +223,7 @@ def test_it_announces_its_stations_until_it_is_registered(start_cycler, control_
         unit=UNIT,
         host="10.0.0.9",
         stations=tuple(
-            protocol.StationAnnouncement(name, 0.0, 5.0, -10.0, 10.0, location=f"{UNIT} rack")
+            StationSpec(name, Window(0.0, 5.0, -10.0, 10.0), location=f"{UNIT} rack")
             for name in ("left", "right")
         ),
     )
@@ -402,14 +408,14 @@ def test_a_command_for_another_experiment_is_ignored(registered, control_room, a
     registered()
     control_room.start(12)
     control_room.wait_for_samples(5)
+    count = len(control_room.samples())
     control_room.command(action, 13)
     control_room.command(action, 12, station=8)  # ch2 runs nothing
-    time.sleep(0.5)
+    # Twenty more samples: the commands, delivered before them, have been handled.
+    control_room.wait_for_samples(count + 20)
 
     assert control_room.status_words() == ["RUNNING"]
     assert control_room.status_words(8) == []
-    count = len(control_room.samples())
-    control_room.wait_for_samples(count + 5)  # still running
 
 
 # ---------------------------------------------------------------- alarms
@@ -484,10 +490,9 @@ def test_a_start_while_busy_is_ignored(registered, control_room) -> None:
     registered()
     control_room.start(12)
     control_room.wait_for_samples(5)
-    control_room.start(13)
-    time.sleep(0.5)
     count = len(control_room.samples())
-    control_room.wait_for_samples(count + 5)
+    control_room.start(13)
+    control_room.wait_for_samples(count + 20)  # the start, delivered first, was handled
 
     assert {report.experiment_id for report in control_room.statuses()} == {12}
     assert {message.body.experiment_id for message in control_room.of("measures")} == {12}

@@ -8,37 +8,32 @@ from typing import Any
 
 import pytest
 
+from domain.profiles import ExpandedStep, Limit, Mode
 from domain.status import ExperimentStatus
+from domain.window import Window
 from simulation.battery_model import BatteryModel, parameters_for
 from simulation.profile_runner import (
     AlarmCode,
     ProfileRunner,
-    SafetyWindow,
     Sample,
     StepError,
     run_to_completion,
 )
 
-WINDOW = SafetyWindow(voltage_min=2.5, voltage_max=4.25, current_min=-5.0, current_max=5.0)
+WINDOW = Window(voltage_min=2.5, voltage_max=4.25, current_min=-5.0, current_max=5.0)
 
 
 def nmc(soc: float = 0.5) -> BatteryModel:
     return BatteryModel(parameters_for("lithium-ion", 2.5, 1, "NMC"), soc=soc)
 
 
-def steps(*specs: tuple[Any, ...], cycle: int = 1) -> list[dict[str, Any]]:
-    """Step dicts in the expander's format from (mode, setpoint, limit, limit_value) tuples."""
+def steps(*specs: tuple[Any, ...], cycle: int = 1, first: int = 1) -> list[ExpandedStep]:
+    """Expanded steps numbered from `first`, from (mode, setpoint, limit, limit_value) tuples."""
     return [
-        {
-            "step": number,
-            "cycle": cycle,
-            "line": number,
-            "mode": mode,
-            "setpoint": setpoint,
-            "limit": limit,
-            "limit_value": limit_value,
-        }
-        for number, (mode, setpoint, limit, limit_value) in enumerate(specs, start=1)
+        ExpandedStep(
+            Mode(mode), setpoint, Limit(limit), limit_value, step=number, cycle=cycle, line=number
+        )
+        for number, (mode, setpoint, limit, limit_value) in enumerate(specs, start=first)
     ]
 
 
@@ -55,12 +50,11 @@ CC_CV_CYCLE = (
 )
 
 
-def cycles(count: int) -> list[dict[str, Any]]:
+def cycles(count: int) -> list[ExpandedStep]:
     result = []
     for cycle in range(1, count + 1):
-        for step in steps(*CC_CV_CYCLE, cycle=cycle):
-            step["step"] += (cycle - 1) * len(CC_CV_CYCLE)
-            result.append(step)
+        first = 1 + (cycle - 1) * len(CC_CV_CYCLE)
+        result += steps(*CC_CV_CYCLE, cycle=cycle, first=first)
     return result
 
 
@@ -112,10 +106,11 @@ def test_samples_carry_power_and_body_temperature() -> None:
 
 
 def test_steps_without_step_and_cycle_keys_are_numbered_by_position() -> None:
-    profile = [
+    raw = [
         {"mode": "CC", "setpoint": 1.0, "limit": "TIME", "limit_value": 5},
         {"mode": "WAIT", "setpoint": None, "limit": "TIME", "limit_value": 5},
     ]
+    profile = [ExpandedStep.from_json(step, position) for position, step in enumerate(raw, 1)]
     samples, _, _ = run_to_completion(profile, nmc(), WINDOW, 1.0)
     assert samples[-1].instruction == 2 and samples[-1].cycle is None
 
@@ -254,7 +249,7 @@ def test_every_technology_reaches_its_cut_off_voltages(
     technology: str, chemistry: str | None, cells: int
 ) -> None:
     parameters = parameters_for(technology, 20.0, cells, chemistry)
-    window = SafetyWindow(parameters.voltage_min, parameters.voltage_max, -20.0, 20.0)
+    window = Window(parameters.voltage_min, parameters.voltage_max, -20.0, 20.0)
     profile = steps(
         ("CC", 10.0, "VOLTAGE", parameters.voltage_max),
         ("CC", -10.0, "VOLTAGE", parameters.voltage_min),
@@ -317,9 +312,15 @@ def test_the_default_timeout_is_a_day() -> None:
 
 def test_window_can_be_given_as_the_mqtt_limits_object() -> None:
     limits = {"voltage_min": 2.5, "voltage_max": 4.25, "current_min": -5, "current_max": 5}
-    runner = ProfileRunner(steps(("WAIT", None, "TIME", 10)), nmc(), limits, 1.0)
+    runner = ProfileRunner(steps(("WAIT", None, "TIME", 10)), nmc(), Window.from_json(limits), 1.0)
     runner.advance(20)
     assert runner.outcome == ExperimentStatus.FINISHED
+
+
+def test_a_window_the_run_cannot_keep_is_refused() -> None:
+    no_zero_current = Window(2.5, 4.25, 0.5, 5.0)
+    with pytest.raises(ValueError, match="^current_min, current_max: expected current_min <= 0"):
+        ProfileRunner(steps(("WAIT", None, "TIME", 10)), nmc(), no_zero_current, 1.0)
 
 
 @pytest.mark.parametrize(
@@ -329,7 +330,6 @@ def test_window_can_be_given_as_the_mqtt_limits_object() -> None:
         (("CC", 1.0, "CURRENT", 0.1), "CC step stops on"),
         (("CV", -4.2, "CURRENT", 0.1), "CV needs a positive voltage"),
         (("CC", None, "TIME", 10), "CC needs a numeric setpoint"),
-        (("PULSE", 1.0, "TIME", 10), "mode must be one of"),
         (("CC", 1.0, "TIME", -5), "limit_value must be 0 or more"),
     ],
 )

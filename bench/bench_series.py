@@ -1,0 +1,216 @@
+"""The experiment graph at 10,000,000 samples on MariaDB: the whole experiment, and zooms.
+
+Targets: the overview in ≤ 300 ms server time with ≤ 5,000 points and a one-sample spike
+visible; any zoom in ≤ 300 ms with at least one point per horizontal pixel (1,600 px),
+down to the raw samples.
+
+Set-up: one experiment of 10,000,000 samples at 10 Hz (LOAD DATA LOCAL INFILE when the
+server allows it), one sample of them a spike, then its block summaries computed as an
+import does. Timed: `datastore.series.read_series` for the whole experiment and for
+zooms of 50 % down to 0.001 % of it at random places (and on the spike).
+
+Baseline, same run: what the monitor's "whole experiment" view did before summaries, a
+MIN/MAX GROUP BY over the samples in the range cut into 1,250 buckets.
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.orm import Session
+
+from bench import Benchmark, Result
+from bench.support import local_infile_allowed, percentile, scratch_database
+from config import default_settings
+from datastore import catalog, make_engine
+from datastore.bulk import insert_rows
+from datastore.models import Experiment, Measurement
+from datastore.series import read_series
+from datastore.summaries import rebuild_summaries
+from domain.status import ExperimentStatus
+
+MAX_STEPS = default_settings().profiles.max_steps
+FULL_SAMPLES = 10_000_000
+QUICK_SAMPLES = 1_000_000
+RATE_HZ = 10.0
+T0 = 1_760_000_000.0
+SPIKE_VOLTS = 9.0
+TARGET_MS = 300.0
+MAX_POINTS = 5_000
+PIXELS = 1_600
+ZOOM_FRACTIONS = (0.5, 0.1, 0.01, 0.001, 0.0001, 0.00001)
+ZOOMS_PER_FRACTION = 5
+CHUNK = 1_000_000
+
+
+def run(quick: bool) -> list[Result]:
+    samples = QUICK_SAMPLES if quick else FULL_SAMPLES
+    with scratch_database("series") as url:
+        engine = make_engine(url)
+        try:
+            started = time.perf_counter()
+            experiment_id, spike_seq = _load(engine, samples)
+            print(f"  loaded {samples:,} samples in {time.perf_counter() - started:.1f} s")
+            started = time.perf_counter()
+            with engine.begin() as connection:
+                rebuild_summaries(connection, experiment_id)
+            print(f"  summaries computed in {time.perf_counter() - started:.1f} s", flush=True)
+            return _measure(engine, experiment_id, spike_seq, samples)
+        finally:
+            engine.dispose()
+
+
+BENCHMARK = Benchmark(
+    name="series",
+    description="experiment graph of 10,000,000 samples on MariaDB: overview and zooms",
+    run=run,
+)
+
+
+def _load(engine: Engine, samples: int) -> tuple[int, int]:
+    """(experiment id, seq of the spike) of a finished experiment with `samples` samples."""
+    with Session(engine) as session, session.begin():
+        battery = catalog.create_battery(
+            session, name="bench cell", technology="lithium-ion", voltage_min=2.5,
+            voltage_max=4.2, current_min=-5.0, current_max=5.0, nominal_capacity_ah=2.5,
+        )  # fmt: skip
+        station = catalog.create_station(
+            session, name="ch1", voltage_min=0, voltage_max=5, current_min=-10, current_max=10
+        )
+        profile = catalog.create_profile(
+            session, name="bench", source="CC, 2.5, TIME, 3600\n", max_steps=MAX_STEPS
+        )
+        experiment_id = catalog.queue_experiment(
+            session, name="ten million", battery_id=battery.id, station_id=station.id,
+            profile_id=profile.id, max_steps=MAX_STEPS,
+        ).id  # fmt: skip
+    spike_seq = samples * 7 // 13
+    with tempfile.TemporaryDirectory() as folder, engine.begin() as connection:
+        fast = local_infile_allowed(connection)
+        for first in range(0, samples, CHUNK):
+            table = _frame(first, min(CHUNK, samples - first), spike_seq)
+            if fast:
+                path = Path(folder) / "samples.csv"
+                np.savetxt(
+                    path, table, delimiter=",", fmt=["%d", "%.17g", "%.17g", "%.17g", "%.17g"]
+                )
+                connection.exec_driver_sql(
+                    f"LOAD DATA LOCAL INFILE '{path}' INTO TABLE measurements "
+                    "FIELDS TERMINATED BY ',' LINES TERMINATED BY '\\n' "
+                    f"(seq, ts, voltage, current, power) SET experiment_id = {experiment_id}"
+                )
+            else:
+                rows = [(experiment_id, int(r[0]), *map(float, r[1:])) for r in table]
+                insert_rows(
+                    connection,
+                    "measurements",
+                    ["experiment_id", "seq", "ts", "voltage", "current", "power"],
+                    rows,
+                )
+        connection.execute(
+            update(Experiment)
+            .where(Experiment.id == experiment_id)
+            .values(
+                status=ExperimentStatus.FINISHED,
+                sample_count=samples,
+                last_sample_at=T0 + (samples - 1) / RATE_HZ,
+            )
+        )
+        connection.exec_driver_sql("ANALYZE TABLE measurements")
+    return experiment_id, spike_seq
+
+
+def _frame(first: int, count: int, spike_seq: int) -> np.ndarray:
+    seq = np.arange(first, first + count)
+    rng = np.random.default_rng(first)
+    charging = (seq // 36_000) % 2 == 0
+    current = np.where(charging, 2.5, -2.5)
+    voltage = 3.7 + 0.3 * np.sin(seq / 36_000 * np.pi) + rng.normal(0, 0.002, count)
+    voltage[seq == spike_seq] = SPIKE_VOLTS
+    return np.column_stack([seq, T0 + seq / RATE_HZ, voltage, current, voltage * current])
+
+
+def _measure(engine: Engine, experiment_id: int, spike_seq: int, samples: int) -> list[Result]:
+    end_ts = T0 + (samples - 1) / RATE_HZ
+    with engine.connect() as connection:
+        overview_ms, overview = _timed(lambda: read_series(connection, experiment_id))
+        baseline_ms, _ = _timed(
+            lambda: _group_by(connection, experiment_id, 0, samples - 1, MAX_POINTS // 4)
+        )
+        spike_seen = bool(np.nanmax(overview.values["voltage"]) == SPIKE_VOLTS)
+        rng = random.Random(3)
+        zoom_ms: list[float] = []
+        zoom_baseline_ms: list[float] = []
+        too_few: list[str] = []
+        for fraction in ZOOM_FRACTIONS:
+            width = (end_ts - T0) * fraction
+            starts = [rng.uniform(T0, end_ts - width) for _ in range(ZOOMS_PER_FRACTION)]
+            starts.append(T0 + spike_seq / RATE_HZ - width / 2)
+            for start in starts:
+                elapsed, series = _timed(
+                    lambda start=start, width=width: read_series(
+                        connection, experiment_id, start, start + width
+                    )
+                )
+                zoom_ms.append(elapsed)
+                first = int((start - T0) * RATE_HZ)
+                last = min(samples - 1, int((start + width - T0) * RATE_HZ))
+                base, _ = _timed(
+                    lambda first=first, last=last: _group_by(
+                        connection, experiment_id, first, last, MAX_POINTS // 4
+                    )
+                )
+                zoom_baseline_ms.append(base)
+                enough = len(series.ts) >= min(PIXELS, series.samples)
+                if not enough or len(series.ts) > MAX_POINTS:
+                    too_few.append(f"{fraction:g}: {len(series.ts)} points")
+    worst = max(zoom_ms)
+    return [
+        Result(
+            what=(
+                f"overview of {samples:,} samples: server time ({len(overview.ts):,} points, "
+                f"{overview.source}, spike {'visible' if spike_seen else 'LOST'})"
+            ),
+            figure=overview_ms,
+            unit="ms",
+            baseline=baseline_ms,
+            baseline_what="MIN/MAX GROUP BY over the samples",
+            target=f"≤ {TARGET_MS:g} ms, ≤ {MAX_POINTS:,} points, spike visible",
+            met=overview_ms <= TARGET_MS and len(overview.ts) <= MAX_POINTS and spike_seen,
+        ),
+        Result(
+            what=(
+                f"zoom, worst of {len(zoom_ms)} ({', '.join(f'{f:g}' for f in ZOOM_FRACTIONS)}"
+                f" of the experiment; p50 {percentile(zoom_ms, 0.5):.1f} ms)"
+            ),
+            figure=worst,
+            unit="ms",
+            baseline=max(zoom_baseline_ms),
+            baseline_what=f"GROUP BY over the range, worst (p50 {percentile(zoom_baseline_ms, 0.5):.1f} ms)",
+            target=f"≤ {TARGET_MS:g} ms, ≥ 1 point per pixel ({PIXELS} px) or every sample",
+            met=worst <= TARGET_MS and not too_few,
+        ),
+    ]
+
+
+def _timed(work):  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    result = work()
+    return (time.perf_counter() - started) * 1000, result
+
+
+def _group_by(connection, experiment_id: int, first: int, last: int, buckets: int) -> list:  # type: ignore[no-untyped-def]
+    m = Measurement.__table__.c
+    width = max(1, -(-(last - first + 1) // buckets))
+    bucket = ((m.seq - first) // width).label("bucket")
+    return connection.execute(
+        select(bucket, func.min(m.ts), func.max(m.ts), func.min(m.voltage), func.max(m.voltage),
+               func.min(m.current), func.max(m.current))
+        .where(m.experiment_id == experiment_id, m.seq.between(first, last))
+        .group_by(bucket)
+    ).all()  # fmt: skip
