@@ -1,16 +1,23 @@
 """The web application: `create_app(settings, store)` builds the Dash app (multipage, Bootstrap).
 
 Processes get it from the composition root (`bootstrap.web_app`, `bootstrap.wsgi`).
+
+Callbacks are checked against a validation layout: the shell and every page's
+components, so a callback naming an id that no page has fails in the browser console at
+once. Each page gives its components without data through `validation_layout()` (a page
+whose `layout()` reads nothing may go without).
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+import sys
 from pathlib import Path
 
 import dash
 import flask
+from dash import html
 
 from components import appshell, context
 from components.routes import STYLESHEETS, register_routes
@@ -26,7 +33,7 @@ def _report_callback_error(error: Exception) -> None:
     """Log the full error for the operator; show the user one sentence."""
     log.exception("callback failed", exc_info=error)
     dash.set_props(
-        appshell.ERROR_TOAST_ID,
+        appshell.ids.ERROR_TOAST,
         {
             "is_open": True,
             "children": f"{type(error).__name__}: {error}. Details are in the server log.",
@@ -48,10 +55,34 @@ def create_app(settings: Settings, store: Datastore) -> dash.Dash:
         pages_folder=str(ROOT / "pages"),
         assets_folder=str(ROOT / "assets"),
         external_stylesheets=STYLESHEETS,
-        suppress_callback_exceptions=True,
+        suppress_callback_exceptions=False,
         title="Battery Experiments Manager",
         on_error=_report_callback_error,
         health_endpoint="health",
     )
     app.layout = appshell.layout
+    appshell.register_callbacks(app)
+    _keep_validation_layout(app, validation_layout())
     return app
+
+
+def validation_layout() -> html.Div:
+    """Every component a callback may name: the shell and each registered page in full."""
+    pages = []
+    for page in dash.page_registry.values():
+        module = sys.modules[page["module"]]
+        pages.append(getattr(module, "validation_layout", page["layout"])())
+    return html.Div([appshell.layout(), *pages])
+
+
+def _keep_validation_layout(app: dash.Dash, layout: html.Div) -> None:
+    # Dash types the attribute as its initial None.
+    app.validation_layout = layout  # type: ignore[assignment]
+
+    # Dash's page router, on the first request, replaces the validation layout with each
+    # page's layout() called without arguments: that reads the database, and for the
+    # monitor gives only its station picker. This hook runs after the router's (Dash
+    # registered that one when the app was built) and puts the complete layout back.
+    @app.server.before_request
+    def restore() -> None:
+        app.validation_layout = layout  # type: ignore[assignment]

@@ -1,11 +1,11 @@
 """Live monitor refresh with 10 stations running, 1,000,000 samples each, on MariaDB
-(DESIGN.md section 8: ≤ 50 ms server time p95, only new points sent).
+(target: ≤ 50 ms server time p95, only new points sent).
 
 Set-up: a scratch database with 10 running experiments (a 400-step profile each) of
 1,000,000 samples at 10 Hz, loaded with LOAD DATA LOCAL INFILE when the server allows
 it (executemany batches otherwise). Then, for ~100 refresh rounds, each experiment
 gets 5 s worth of new samples through the ingest code, as the node writes them, and
-each station's monitor refreshes: `components.monitor_panels.refresh_outputs`, the
+each station's monitor refreshes: `pages.monitor.panels.refresh_outputs`, the
 whole body of the page's refresh callback, plus the JSON encoding Dash does. Timed:
 the server time per refresh (p50, p95) and the bytes of each JSON response.
 
@@ -34,13 +34,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from bench import Benchmark, Result
-from components.live_chart import TraceDef, build_figure
-from components.monitor_panels import refresh_outputs
 from components.station_card import station_grid
 from config import default_settings
 from datastore import catalog, ingest, make_engine, upgrade
-from datastore import monitor as store
+from datastore import telemetry as store
 from domain.status import ExperimentStatus
+from pages.monitor.chart import TraceDef, build_figure
+from pages.monitor.panels import refresh_outputs
 
 # The site's cap on expanded profile steps (profiles.max_steps).
 MAX_STEPS = default_settings().profiles.max_steps
@@ -140,8 +140,7 @@ def run(quick: bool) -> list[Result]:
 BENCHMARK = Benchmark(
     name="monitor",
     description=(
-        "live monitor refresh, 10 stations running with 1,000,000 samples each, on MariaDB "
-        "(DESIGN.md section 8)"
+        "live monitor refresh, 10 stations running with 1,000,000 samples each, on MariaDB"
     ),
     run=run,
 )

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,7 +38,8 @@ def _plain(text: str, status: int) -> flask.Response:
 
 
 def _experiment_csv(experiment_id: int) -> flask.Response:
-    """Stream the CSV export (docs/formats.md) chunk by chunk: memory stays flat."""
+    """Stream the CSV export (docs/formats.md) chunk by chunk: memory stays flat. `start`
+    and `end` (Unix seconds, inclusive) keep the samples of a time window."""
     window = {}
     for name, key in (("start", "start_ts"), ("end", "end_ts")):
         raw = flask.request.args.get(name)
@@ -57,11 +59,23 @@ def _experiment_csv(experiment_id: int) -> flask.Response:
         yield first
         yield from chunks
 
-    suffix = "-window" if window else ""
+    filename = _csv_filename(experiment_id, window.get("start_ts"), window.get("end_ts"))
     return flask.Response(
         flask.stream_with_context(stream()),
         mimetype="text/csv",
-        headers={
-            "Content-Disposition": f'attachment; filename="experiment-{experiment_id}{suffix}.csv"'
-        },
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+def _csv_filename(experiment_id: int, start_ts: float | None, end_ts: float | None) -> str:
+    """`experiment-7.csv`, or with the window: `experiment-7_20261125T100000Z-20261125T100500Z.csv`."""
+
+    def stamp(ts: float | None, otherwise: str) -> str:
+        if ts is None:
+            return otherwise
+        return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+
+    if start_ts is None and end_ts is None:
+        return f"experiment-{experiment_id}.csv"
+    span = f"{stamp(start_ts, 'start')}-{stamp(end_ts, 'end')}"
+    return f"experiment-{experiment_id}_{span}.csv"

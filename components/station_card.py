@@ -13,18 +13,12 @@ from collections.abc import Callable, Sequence
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from datastore.monitor import StationSnapshot
-from domain.monitor import (
-    Liveness,
-    StepPlan,
-    elapsed_s,
-    format_age,
-    format_duration,
-    format_quantity,
-    heartbeat_age,
-    liveness,
-)
+from components.urls import monitor_url
+from datastore.telemetry import StationSnapshot
+from domain.formatting import format_age, format_duration, format_quantity
+from domain.liveness import Liveness, elapsed_s, heartbeat_age, liveness
 from domain.status import ExperimentStatus
+from domain.step_plan import StepPlan
 
 STATUS_COLORS = {
     ExperimentStatus.QUEUED: "secondary",
@@ -39,10 +33,6 @@ STATUS_COLORS = {
 def status_badge(status: ExperimentStatus | str, **kwargs: object) -> dbc.Badge:
     status = ExperimentStatus(status)
     return dbc.Badge(status.value, color=STATUS_COLORS[status], **kwargs)
-
-
-def monitor_href(station_id: int) -> str:
-    return f"/monitor/{station_id}"
 
 
 def station_liveness(station: StationSnapshot, now: dt.datetime, timeout_s: float) -> Liveness:
@@ -96,7 +86,7 @@ def station_card(
     return html.Div(
         dcc.Link(
             dbc.Card([header, body], className=f"station-card h-100 {modifier}".strip()),
-            href=monitor_href(station.id),
+            href=monitor_url(station.id),
             className="station-card-link",
         ),
         id=f"{id_prefix}-station-{station.id}",

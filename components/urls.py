@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+import dash
+
 EXPERIMENT_CSV_ROUTE = "/export/experiments/<int:experiment_id>.csv"
+OVERVIEW_URL = "/"
+EXPERIMENTS_URL = "/experiments"
 VENDOR_URL = "/_vendor/bootstrap5"
 
 
@@ -29,3 +33,13 @@ def experiment_csv_url(
 def monitor_url(station_id: int) -> str:
     """The live monitor of one station."""
     return f"/monitor/{station_id}"
+
+
+def experiment_preview_url(experiment_id: int) -> str:
+    """Where an experiment's preview lives: its own page once one is registered (a path
+    template `/experiments/<id>`), else the experiments list."""
+    for page in dash.page_registry.values():
+        template = page.get("path_template") or ""
+        if template.startswith(f"{EXPERIMENTS_URL}/<") and template.count("<") == 1:
+            return template[: template.index("<")] + str(experiment_id)
+    return EXPERIMENTS_URL

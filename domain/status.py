@@ -54,3 +54,12 @@ ALLOWED_TRANSITIONS: dict[ExperimentStatus, frozenset[ExperimentStatus]] = {
 def can_transition(current: ExperimentStatus, new: ExperimentStatus) -> bool:
     """Whether `current` may become `new` (staying in the same status is always allowed)."""
     return current == new or new in ALLOWED_TRANSITIONS[current]
+
+
+def allowed_commands(status: ExperimentStatus | None) -> frozenset[str]:
+    """The operator commands that make sense in this status."""
+    if status == ExperimentStatus.RUNNING:
+        return frozenset({"pause", "stop"})
+    if status == ExperimentStatus.PAUSED:
+        return frozenset({"resume", "stop"})
+    return frozenset()

@@ -1,5 +1,7 @@
 """Batteries: the registered batteries and their safe windows."""
 
+from typing import Any
+
 import dash
 from dash import html
 
@@ -7,7 +9,14 @@ from components import context
 from components.tables import record_grid
 from datastore.queries import list_batteries
 
-dash.register_page(__name__, path="/batteries", name="Batteries", order=4)
+dash.register_page(__name__, path="/batteries", name="Batteries", order=5)
+
+
+class ids:
+    """The ids of this page's components, each written once."""
+
+    GRID = "batteries-grid"
+
 
 COLUMNS = [
     {"field": "id", "headerName": "ID", "maxWidth": 90},
@@ -27,4 +36,13 @@ COLUMNS = [
 def layout(**_params: str) -> html.Div:
     with context.session() as session:
         rows = list_batteries(session)
-    return html.Div([html.H2("Batteries"), record_grid("batteries-grid", rows, COLUMNS)])
+    return _page(rows)
+
+
+def validation_layout() -> html.Div:
+    """The page's components without data, for checking the callbacks' ids."""
+    return _page([])
+
+
+def _page(rows: list[dict[str, Any]]) -> html.Div:
+    return html.Div([html.H2("Batteries"), record_grid(ids.GRID, rows, COLUMNS)])

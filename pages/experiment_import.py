@@ -4,7 +4,9 @@ import dash
 
 from components.placeholder import coming_soon
 
-dash.register_page(__name__, path="/experiments/import", name="Import experiment", order=3)
+dash.register_page(
+    __name__, path="/experiments/import", name="Import", title="Import experiment", order=4
+)
 
 
 def layout(**_params: str) -> object:

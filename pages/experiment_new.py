@@ -4,7 +4,7 @@ import dash
 
 from components.placeholder import coming_soon
 
-dash.register_page(__name__, path="/experiments/new", name="New experiment", order=2)
+dash.register_page(__name__, path="/experiments/new", name="New experiment", order=3)
 
 
 def layout(**_params: str) -> object:

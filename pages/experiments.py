@@ -1,5 +1,7 @@
 """Experiments: every experiment in a sortable, filterable table."""
 
+from typing import Any
+
 import dash
 from dash import html
 
@@ -8,7 +10,14 @@ from components.tables import record_grid
 from components.urls import experiment_csv_url
 from datastore.queries import list_experiments
 
-dash.register_page(__name__, path="/experiments", name="Experiments", order=1)
+dash.register_page(__name__, path="/experiments", name="Experiments", order=2)
+
+
+class ids:
+    """The ids of this page's components, each written once."""
+
+    GRID = "experiments-grid"
+
 
 COLUMNS = [
     {"field": "id", "headerName": "ID", "maxWidth": 90},
@@ -38,4 +47,13 @@ def layout(**_params: str) -> html.Div:
     for row in rows:
         if row["samples"]:
             row["download"] = f"[CSV]({experiment_csv_url(row['id'])})"
-    return html.Div([html.H2("Experiments"), record_grid("experiments-grid", rows, COLUMNS)])
+    return _page(rows)
+
+
+def validation_layout() -> html.Div:
+    """The page's components without data, for checking the callbacks' ids."""
+    return _page([])
+
+
+def _page(rows: list[dict[str, Any]]) -> html.Div:
+    return html.Div([html.H2("Experiments"), record_grid(ids.GRID, rows, COLUMNS)])

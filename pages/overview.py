@@ -9,37 +9,54 @@ import dash
 from dash import Input, Output, callback, dcc, html
 
 from components import context
-from components.live_chart import now_utc
 from components.station_card import station_grid, station_liveness
-from datastore.monitor import StationSnapshot, station_overview, step_plan
-from domain.monitor import Liveness, StepPlan
+from datastore.telemetry import StationSnapshot, station_overview, step_plan
+from domain.liveness import Liveness
+from domain.step_plan import StepPlan
 
 dash.register_page(__name__, path="/", name="Overview", order=0)
 
 REFRESH_MS = 5000
 
 
+class ids:
+    """The ids of this page's components, each written once."""
+
+    SUMMARY = "overview-summary"
+    CARDS = "overview-cards"
+    CARD_PREFIX = "overview"  # prefix of each station card's id
+    INTERVAL = "overview-interval"
+
+
 def layout(**_params: str) -> html.Div:
-    summary, cards = _render()
+    return _page(*_render())
+
+
+def validation_layout() -> html.Div:
+    """The page's components without data, for checking the callbacks' ids."""
+    return _page("", None)
+
+
+def _page(summary: object, cards: object) -> html.Div:
     return html.Div(
         [
             html.Div(
                 [
                     html.H2("Overview", className="mb-0"),
-                    html.Div(summary, id="overview-summary", className="text-muted"),
+                    html.Div(summary, id=ids.SUMMARY, className="text-muted"),
                 ],
                 className="d-flex align-items-baseline gap-3 mb-3 flex-wrap",
             ),
-            html.Div(cards, id="overview-cards"),
-            dcc.Interval(id="overview-interval", interval=REFRESH_MS),
+            html.Div(cards, id=ids.CARDS),
+            dcc.Interval(id=ids.INTERVAL, interval=REFRESH_MS),
         ]
     )
 
 
 @callback(
-    Output("overview-summary", "children"),
-    Output("overview-cards", "children"),
-    Input("overview-interval", "n_intervals"),
+    Output(ids.SUMMARY, "children"),
+    Output(ids.CARDS, "children"),
+    Input(ids.INTERVAL, "n_intervals"),
     prevent_initial_call=True,
 )
 def refresh_cards(_n_intervals: int) -> tuple[object, object]:
@@ -49,7 +66,7 @@ def refresh_cards(_n_intervals: int) -> tuple[object, object]:
 def _render() -> tuple[object, object]:
     """(summary line, card grid) from one overview query (plus cached step plans)."""
     timeout_s = context.current().settings.node.heartbeat_timeout_s
-    now = now_utc()
+    now = dt.datetime.now(dt.UTC)
     with context.session() as session:
         stations = station_overview(session)
 
@@ -59,7 +76,7 @@ def _render() -> tuple[object, object]:
                 return None
             return step_plan(session, experiment.id, experiment.created_at)
 
-        grid = station_grid(stations, plan_of, now, timeout_s, "overview")
+        grid = station_grid(stations, plan_of, now, timeout_s, ids.CARD_PREFIX)
     return _summary(stations, now, timeout_s), grid
 
 

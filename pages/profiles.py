@@ -1,5 +1,7 @@
 """Profiles: the stored cycling profiles and their envelopes."""
 
+from typing import Any
+
 import dash
 from dash import html
 
@@ -7,7 +9,14 @@ from components import context
 from components.tables import record_grid
 from datastore.queries import list_profiles
 
-dash.register_page(__name__, path="/profiles", name="Profiles", order=5)
+dash.register_page(__name__, path="/profiles", name="Profiles", order=6)
+
+
+class ids:
+    """The ids of this page's components, each written once."""
+
+    GRID = "profiles-grid"
+
 
 COLUMNS = [
     {"field": "id", "headerName": "ID", "maxWidth": 90},
@@ -24,4 +33,13 @@ COLUMNS = [
 def layout(**_params: str) -> html.Div:
     with context.session() as session:
         rows = list_profiles(session)
-    return html.Div([html.H2("Profiles"), record_grid("profiles-grid", rows, COLUMNS)])
+    return _page(rows)
+
+
+def validation_layout() -> html.Div:
+    """The page's components without data, for checking the callbacks' ids."""
+    return _page([])
+
+
+def _page(rows: list[dict[str, Any]]) -> html.Div:
+    return html.Div([html.H2("Profiles"), record_grid(ids.GRID, rows, COLUMNS)])

@@ -1,5 +1,7 @@
 """Stations: cycler channels, their computational units and windows."""
 
+from typing import Any
+
 import dash
 from dash import html
 
@@ -7,7 +9,14 @@ from components import context
 from components.tables import record_grid
 from datastore.queries import list_stations
 
-dash.register_page(__name__, path="/stations", name="Stations", order=6)
+dash.register_page(__name__, path="/stations", name="Stations", order=7)
+
+
+class ids:
+    """The ids of this page's components, each written once."""
+
+    GRID = "stations-grid"
+
 
 COLUMNS = [
     {"field": "id", "headerName": "ID", "maxWidth": 90},
@@ -25,4 +34,13 @@ COLUMNS = [
 def layout(**_params: str) -> html.Div:
     with context.session() as session:
         rows = list_stations(session)
-    return html.Div([html.H2("Stations"), record_grid("stations-grid", rows, COLUMNS)])
+    return _page(rows)
+
+
+def validation_layout() -> html.Div:
+    """The page's components without data, for checking the callbacks' ids."""
+    return _page([])
+
+
+def _page(rows: list[dict[str, Any]]) -> html.Div:
+    return html.Div([html.H2("Stations"), record_grid(ids.GRID, rows, COLUMNS)])

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,6 +28,7 @@ from domain.status import ExperimentStatus
 from mqtt_node.node import Node
 from mqtt_node.topics import Topics
 from mqtt_node.transport import MemoryBroker
+from pages.monitor import chart
 from simulation.cycler import SimulatedCycler, SimulatorOptions
 
 # The site's cap on expanded profile steps (profiles.max_steps).
@@ -114,6 +116,20 @@ class LiveLab:
                 .order_by(Measurement.seq)
             ).all()
         return [tuple(row) for row in rows]
+
+    def samples_shown(
+        self, experiment_id: int, range_ms: tuple[float, float]
+    ) -> list[tuple[float, float, float, float]]:
+        """(ts, voltage, current, power) of the samples whose point the graph draws inside
+        the time axis range `range_ms` (points sit at the time in ms, rounded as the app
+        rounds it)."""
+        start, end = range_ms
+        around = self.samples(experiment_id, start / 1000 - 1, end / 1000 + 1)
+        return [
+            row
+            for row in around
+            if start <= float(np.round(row[0] * 1000.0, chart.X_DECIMALS_MS)) <= end
+        ]
 
     def silence(self, station: str) -> None:
         """Mute the station: no more heartbeats, no more samples."""
@@ -253,6 +269,16 @@ def last_x_ms(browser: Any) -> float | None:
         "const x = g.data[0].x; return x[x.length - 1];",
         GRAPH,
     )
+
+
+def x_range_ms(browser: Any) -> tuple[float, float]:
+    """The x axis range the user sees, in Unix ms as plotly holds it."""
+    start, end = browser.driver.execute_script(
+        "const ax = document.querySelector(arguments[0])._fullLayout.xaxis;"
+        "return ax.range.map(v => ax.r2l(v));",
+        GRAPH,
+    )
+    return start, end
 
 
 def x_range_s(browser: Any) -> tuple[float, float] | None:

@@ -1,4 +1,4 @@
-"""CSV downloads from the browser: the streamed export of DESIGN.md section 7."""
+"""CSV downloads from the browser: the streamed export route."""
 
 from __future__ import annotations
 
@@ -58,7 +58,9 @@ def test_the_whole_experiment_downloads_as_csv(client_and_experiment, tmp_path) 
     response = client.get(experiment_csv_url(experiment_id))
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
-    assert "attachment" in response.headers["Content-Disposition"]
+    assert response.headers["Content-Disposition"] == (
+        f'attachment; filename="experiment-{experiment_id}.csv"'
+    )
     path = tmp_path / "download.csv"
     path.write_bytes(response.data)
     parsed = parse_csv(path)
@@ -70,6 +72,9 @@ def test_a_time_window_downloads_only_its_samples(client_and_experiment, tmp_pat
     client, experiment_id = client_and_experiment
     start, end = 1_800_000_100.0, 1_800_000_149.0
     response = client.get(experiment_csv_url(experiment_id, start, end))
+    assert response.headers["Content-Disposition"] == (
+        f'attachment; filename="experiment-{experiment_id}_20270115T080140Z-20270115T080229Z.csv"'
+    )
     path = tmp_path / "window.csv"
     path.write_bytes(response.data)
     parsed = parse_csv(path)

@@ -18,11 +18,12 @@ from dash.testing.wait import until
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from components import live_chart
-from components.live_chart import refresh
 from config import default_settings
 from datastore import catalog, ingest
+from datastore.models import Experiment
 from domain.status import ExperimentStatus
+from pages.monitor import chart
+from pages.monitor.chart import refresh
 from tests.web.monitor_helpers import (
     GRAPH,
     SHORT_PROFILE,
@@ -31,6 +32,7 @@ from tests.web.monitor_helpers import (
     select_option,
     trace_names,
     trace_points,
+    x_range_ms,
     x_range_s,
 )
 
@@ -164,33 +166,20 @@ def test_power_and_extra_channels_can_be_added_with_their_units(monitor, live_la
     assert monitor.get_logs() == []
 
 
-@pytest.mark.browser
-def test_the_csv_download_has_exactly_the_samples_of_the_window(monitor, live_lab):
-    experiment_id = open_running_experiment(monitor, live_lab)
-    live_lab.wait_for_samples(experiment_id, 60)  # more than the window holds
-    select_option(monitor, "#monitor-window", "30")
-    until(lambda: x_range_s(monitor) and x_range_s(monitor)[1] - x_range_s(monitor)[0] < 31, 10)
-    set_refresh(monitor, "0")  # paused: the window stays where it is
-    seen = []
-
-    def settled() -> bool:  # a refresh already on its way may still land
-        seen.append(last_x_ms(monitor))
-        return len(seen) > 1 and seen[-1] == seen[-2]
-
-    until(settled, 10, poll=1.0)
-    shown_until_ms = seen[-1]
-    monitor.find_element("#monitor-download-button").click()
-
+def download(monitor) -> tuple[str, list[dict[str, str]]]:
+    """Click "Download CSV"; (file name, rows) of what the browser saved."""
     folder = Path(monitor.download_path)
+    for old in folder.glob("*"):
+        old.unlink()
+    monitor.find_element("#monitor-download-button").click()
     until(lambda: [p for p in folder.glob("*.csv")], WAIT_S)
     (downloaded,) = folder.glob("*.csv")
     until(lambda: downloaded.stat().st_size > 0, 5)
-    rows = list(csv.DictReader(io.StringIO(downloaded.read_text(encoding="utf-8"))))
+    text = downloaded.read_text(encoding="utf-8")
+    return downloaded.name, list(csv.DictReader(io.StringIO(text)))
 
-    last_ts = float(rows[-1]["Unix Time / s"])
-    assert abs(last_ts * 1000 - shown_until_ms) < 1  # it ends where the graph ends
-    expected = live_lab.samples(experiment_id, last_ts - 30, last_ts)
-    assert len(expected) > 50 and len(rows) == len(expected)
+
+def assert_rows_are(rows: list[dict[str, str]], expected: list[tuple]) -> None:
     assert list(rows[0])[:5] == [
         "Test Time / s",
         "Unix Time / s",
@@ -198,12 +187,105 @@ def test_the_csv_download_has_exactly_the_samples_of_the_window(monitor, live_la
         "Current / A",
         "Power / W",
     ]
+    assert len(rows) == len(expected)
     for row, (ts, voltage, current, power) in zip(rows, expected, strict=True):
         assert float(row["Unix Time / s"]) == ts
         assert float(row["Voltage / V"]) == voltage
         assert float(row["Current / A"]) == current
         assert float(row["Power / W"]) == power
-    assert downloaded.name.startswith(f"experiment-{experiment_id}_")
+
+
+def settle(monitor) -> float:
+    """Wait until a refresh already on its way has landed; the newest x shown (ms)."""
+    seen = []
+
+    def settled() -> bool:
+        seen.append(last_x_ms(monitor))
+        return len(seen) > 1 and seen[-1] == seen[-2]
+
+    until(settled, 10, poll=1.0)
+    return seen[-1]
+
+
+@pytest.mark.browser
+def test_the_csv_download_has_exactly_the_samples_of_the_window(monitor, live_lab):
+    experiment_id = open_running_experiment(monitor, live_lab)
+    live_lab.wait_for_samples(experiment_id, 60)
+    select_option(monitor, "#monitor-window", "30")
+    until(lambda: x_range_s(monitor) and x_range_s(monitor)[1] - x_range_s(monitor)[0] < 31, 10)
+    set_refresh(monitor, "0")  # paused: the window stays where it is
+    shown_until_ms = settle(monitor)
+    name, rows = download(monitor)
+
+    last_ts = float(rows[-1]["Unix Time / s"])
+    assert abs(last_ts * 1000 - shown_until_ms) < 1  # it ends where the graph ends
+    expected = live_lab.samples_shown(experiment_id, x_range_ms(monitor))
+    assert len(expected) > 50
+    assert_rows_are(rows, expected)
+    assert name.startswith(f"experiment-{experiment_id}_")
+
+
+@pytest.mark.browser
+def test_the_csv_download_has_exactly_the_samples_of_the_zoomed_range(monitor, live_lab):
+    experiment_id = open_running_experiment(monitor, live_lab)
+    live_lab.wait_for_samples(experiment_id, 60)
+    set_refresh(monitor, "0")
+    settle(monitor)
+    x = monitor.driver.execute_script(
+        "return document.querySelector(arguments[0]).data[0].x;", GRAPH
+    )
+
+    def zoom(start, end) -> None:
+        before = monitor.find_element("#monitor-download-button").get_attribute("href")
+        monitor.driver.execute_script(
+            "Plotly.relayout(document.querySelector(arguments[0]),"
+            " {'xaxis.range[0]': arguments[1], 'xaxis.range[1]': arguments[2]});",
+            GRAPH,
+            start,
+            end,
+        )
+        until(
+            lambda: (
+                monitor.find_element("#monitor-download-button").get_attribute("href") != before
+            ),
+            10,
+        )
+
+    # Both ends exactly on a sample's point: both samples are shown, and downloaded.
+    zoom(x[10], x[40])
+    assert x_range_ms(monitor) == (x[10], x[40])
+    _name, rows = download(monitor)
+    expected = live_lab.samples_shown(experiment_id, (x[10], x[40]))
+    assert len(expected) == 31
+    assert_rows_are(rows, expected)
+    assert float(rows[0]["Unix Time / s"]) * 1000 == pytest.approx(x[10], abs=0.05)
+    assert float(rows[-1]["Unix Time / s"]) * 1000 == pytest.approx(x[40], abs=0.05)
+
+    # Ends between samples, given as plotly's date strings (as after a drag): the samples
+    # in between, which are also those whose time is within the range.
+    start_ms, end_ms = x[20] + 50.0, x[50] + 50.0
+    zoom(plotly_date(start_ms), plotly_date(end_ms))
+    assert x_range_ms(monitor) == pytest.approx((start_ms, end_ms), abs=1e-3)
+    _name, rows = download(monitor)
+    expected = live_lab.samples_shown(experiment_id, (start_ms, end_ms))
+    assert len(expected) == 30
+    assert expected == live_lab.samples(experiment_id, start_ms / 1000, end_ms / 1000)
+    assert_rows_are(rows, expected)
+
+    # Follow live again: the download is the window once more.
+    monitor.find_element("#monitor-follow-button").click()
+    until(lambda: x_range_s(monitor)[1] - x_range_s(monitor)[0] > 299, WAIT_S)
+    settle(monitor)
+    _name, rows = download(monitor)
+    assert_rows_are(rows, live_lab.samples_shown(experiment_id, x_range_ms(monitor)))
+    assert monitor.get_logs() == []
+
+
+def plotly_date(ms: float) -> str:
+    """Unix ms as plotly writes a date axis value: "2026-11-25 10:00:01.2345" (UTC)."""
+    tenths = round(ms * 10)
+    moment = dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=tenths * 100)
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:-2]
 
 
 # ---------------------------------------------------------------- what the cycler does
@@ -463,8 +545,8 @@ def test_a_smaller_window_within_the_held_samples_only_moves_the_range(running):
 
 
 def test_the_browser_holds_a_bounded_number_of_points_and_keeps_extremes(running, monkeypatch):
-    monkeypatch.setattr(live_chart, "MAX_POINTS_PER_TRACE", 400)
-    monkeypatch.setattr(live_chart, "BASE_POINTS", 100)
+    monkeypatch.setattr(chart, "MAX_POINTS_PER_TRACE", 400)
+    monkeypatch.setattr(chart, "BASE_POINTS", 100)
     engine, station_id, experiment_id, _channel = running
     add_samples(engine, experiment_id, range(0, 50))
     view = None
@@ -517,3 +599,98 @@ def test_power_and_extra_channels_go_to_a_lower_panel_with_their_units(running):
     assert [trace["yaxis"] for trace in update.figure["data"]] == ["y", "y2", "y3", "y3"]
     assert update.figure["layout"]["yaxis3"]["title"]["text"] == "W, °C"
     assert sent_points(more.figure, 3) == [25.0] * 5
+
+
+class CountingStore:
+    """The datastore module as the chart sees it, counting the calls to each function."""
+
+    def __init__(self, module) -> None:
+        self.module = module
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str):
+        value = getattr(self.module, name)
+        if not callable(value) or isinstance(value, type):
+            return value
+
+        def counted(*args, **kwargs):
+            self.calls.append(name)
+            return value(*args, **kwargs)
+
+        return counted
+
+    def take(self) -> list[str]:
+        calls, self.calls = self.calls, []
+        return sorted(calls)
+
+
+def test_each_refresh_reads_the_header_once_and_its_samples_in_one_call(running, monkeypatch):
+    engine, station_id, experiment_id, _channel = running
+    store = CountingStore(chart.store)
+    monkeypatch.setattr(chart, "store", store)
+    monkeypatch.setattr(chart, "MAX_POINTS_PER_TRACE", 300)
+    monkeypatch.setattr(chart, "BASE_POINTS", 100)
+    add_samples(engine, experiment_id, range(0, 100))
+
+    def again(view, window_s=300):
+        with engine.connect() as connection:
+            return refresh(
+                connection, station_id, view, window_s=window_s, extra_keys=[], follow=True
+            )
+
+    first = again(None)  # the traces are built
+    assert store.take() == ["experiment_channels", "monitor_header", "window_series"]
+    add_samples(engine, experiment_id, range(100, 150))
+    second = again(first.view)  # new samples are appended
+    assert store.take() == ["monitor_header", "samples_after"]
+    add_samples(engine, experiment_id, range(150, 400))
+    third = again(second.view)  # too many points held: the window is reloaded
+    assert store.take() == ["monitor_header", "window_series"]
+    assert third.view.last_seq == 399 and third.view.points <= 100
+
+    # The experiment ends and another starts on the station: the monitor moves to it.
+    with Session(engine) as session, session.begin():
+        ended = session.get(Experiment, experiment_id)
+        following = catalog.queue_experiment(
+            session,
+            name="next run",
+            battery_id=ended.battery_id,
+            station_id=station_id,
+            profile_id=ended.profile_id,
+            max_steps=MAX_STEPS,
+        ).id
+    with engine.begin() as connection:
+        now = dt.datetime.now(dt.UTC)
+        ingest.set_status(connection, experiment_id, ExperimentStatus.FINISHED, now)
+        ingest.set_status(connection, following, ExperimentStatus.RUNNING, now, set_began=True)
+    add_samples(engine, following, range(0, 10))
+    fourth = again(third.view)
+    assert fourth.view.experiment_id == following and fourth.view.last_seq == 9
+    assert store.take() == ["experiment_channels", "monitor_header", "window_series"]
+
+
+def test_a_zoom_is_read_from_plotly_dates_or_milliseconds():
+    assert chart.x_range_of(
+        {"xaxis.range[0]": "2026-11-25 10:00:01.2345", "xaxis.range[1]": "2026-11-25 10:00:02"}
+    ) == [1795600801234.5, 1795600802000.0]
+    assert chart.x_range_of({"xaxis.range": [1_800_000_000_200.5, 1_800_000_000_100]}) == [
+        1_800_000_000_100.0,
+        1_800_000_000_200.5,
+    ]
+    assert chart.x_range_of({"yaxis.range[0]": 1, "yaxis.range[1]": 2}) is None
+    assert chart.x_range_of({"xaxis.range[0]": "soon", "xaxis.range[1]": "later"}) is None
+    assert chart.x_range_of(None) is None
+
+
+def test_the_seconds_of_a_time_range_hold_exactly_the_samples_drawn_inside_it():
+    rng = np.random.default_rng(7)
+    ts = np.sort(T0 + rng.uniform(0, 100, 5000))  # irregular times, down to microseconds
+    drawn = np.round(ts * 1000.0, chart.X_DECIMALS_MS)  # where the points sit (ms)
+    ranges = [sorted(rng.uniform(T0, T0 + 100, 2) * 1000.0) for _ in range(300)]
+    ranges += [sorted(rng.choice(drawn, 2)) for _ in range(300)]  # ends on points
+    ranges += [[x - 1e-4, x + 1e-4] for x in rng.choice(drawn, 100)]  # a point, a few ulps off
+    for start_ms, end_ms in ranges:
+        start_s, end_s = chart.samples_shown_s([start_ms, end_ms])
+        shown = (drawn >= start_ms) & (drawn <= end_ms)
+        selected = (ts >= start_s) & (ts <= end_s)
+        assert np.array_equal(selected, shown), (start_ms, end_ms)

@@ -1,18 +1,21 @@
-"""Read queries for the live monitor and the station overview.
+"""Reading what the cyclers report, for the live pages (the overview and the monitor):
+station snapshots, samples, channels, alarms, and the steps an experiment runs.
 
-Every function takes a Session, Connection or Engine and returns plain data:
-dataclasses, or numpy arrays for samples. What each costs, since the monitor runs
-them every few seconds for every open page:
+The node writes these (`datastore.ingest`); this module only reads. Every function
+takes a Session, Connection or Engine and returns plain data: dataclasses, or numpy
+arrays for samples. What each costs, since the monitor runs them every few seconds for
+every open page:
 
 - `station_overview`: one query for all stations, their active experiment, its
-  battery, alarm count and last sample (found through the primary key's maximum).
-- `monitor_header`: the same for one station, in one query.
+  battery, alarm count and last sample (found through `last_sample_at`).
+- `monitor_header`: the same for one station and the experiment it shows, in one query.
 - `samples_after`: new samples of one experiment, a range scan on the primary key
   (experiment_id, seq), with the chosen extra channels joined in the same query.
-- `window_seq_range` and `samples_in_window`: a time window through the
-  (experiment_id, ts) index.
-- `bucket_extremes`: per-bucket minimum and maximum computed by the database, for
-  windows too long to fetch sample by sample.
+- `window_series`: what a graph needs for a time window, in one call: a lookup in the
+  (experiment_id, ts) index, then the samples, or per-bucket extremes computed by the
+  database (`bucket_extremes`) for windows too long to fetch sample by sample.
+- `samples_in_window`: every sample of a time window, through the (experiment_id, ts)
+  index.
 - `step_plan`: the experiment's expanded steps, cached in memory (they never change
   once queued, and a long profile is megabytes of JSON).
 """
@@ -28,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Engine, and_, func, select
+from sqlalchemy import Connection, Engine, and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from datastore.models import (
@@ -41,9 +44,9 @@ from datastore.models import (
     Measurement,
     Station,
 )
-from domain.monitor import StepPlan
 from domain.profiles.expansion import ExpandedStep
 from domain.status import ACTIVE_STATUSES, ExperimentStatus
+from domain.step_plan import StepPlan
 
 Bind = Session | Connection | Engine
 
@@ -99,15 +102,6 @@ class StationSnapshot:
     reported_state: str | None
     deprecated: bool
     experiment: ExperimentSnapshot | None  # running or paused, or the one asked for
-
-
-@dataclass(frozen=True)
-class MonitorHeader:
-    """One refresh's worth of state for a station monitor."""
-
-    station: StationSnapshot
-    # The station's running or paused experiment, if another than the one shown.
-    active_experiment_id: int | None
 
 
 @dataclass(frozen=True)
@@ -178,25 +172,16 @@ def _connection(bind: Bind) -> AbstractContextManager[Connection]:
 # ---------------------------------------------------------------- snapshots
 
 
-def _last_sample_join(experiment: Any, *, by_time: bool) -> tuple[Any, Any]:
+def _last_sample_join(experiment: Any) -> tuple[Any, Any]:
     """The measurements alias holding each experiment's last sample, and its join condition.
 
-    By seq (the monitor header, one experiment): MAX(seq) for a constant experiment is
-    read off the primary key. By time (the overview, correlated over many experiments):
-    the sample at `last_sample_at`, which ingest keeps, found through the
-    (experiment_id, ts) index; a correlated MAX(seq) would make MariaDB read every
-    index entry of each experiment.
+    The last sample is the one at `last_sample_at`, which ingest keeps, found through the
+    (experiment_id, ts) index. A newest seq correlated to the experiment (MAX(seq), or
+    ORDER BY seq DESC LIMIT 1) would make MariaDB read every index entry of the experiment,
+    or more. Should two samples share that time, the caller keeps the later one.
     """
     last = aliased(Measurement, name="last_sample")
-    if by_time:
-        return last, and_(last.experiment_id == experiment.id, last.ts == experiment.last_sample_at)
-    newest_seq = (
-        select(func.max(Measurement.seq))
-        .where(Measurement.experiment_id == experiment.id)
-        .correlate(experiment)
-        .scalar_subquery()
-    )
-    return last, and_(last.experiment_id == experiment.id, last.seq == newest_seq)
+    return last, and_(last.experiment_id == experiment.id, last.ts == experiment.last_sample_at)
 
 
 def _alarm_count(experiment: Any) -> Any:
@@ -294,7 +279,7 @@ def station_overview(bind: Bind) -> list[StationSnapshot]:
     """Every current (not deprecated) station with its running or paused experiment, in one
     query; stations in id order."""
     experiment = aliased(Experiment, name="active")
-    last, last_condition = _last_sample_join(experiment, by_time=True)
+    last, last_condition = _last_sample_join(experiment)
     query = (
         select(*_station_columns(), *_snapshot_columns(experiment, last))
         .select_from(Station)
@@ -322,69 +307,57 @@ def station_overview(bind: Bind) -> list[StationSnapshot]:
     return list(stations.values())
 
 
-def current_experiment_id(bind: Bind, station_id: int) -> int | None:
-    """The station's running or paused experiment, else the one that began last."""
-    with _connection(bind) as connection:
-        active = connection.scalar(
+def monitor_header(
+    bind: Bind, station_id: int, experiment_id: int | None = None
+) -> StationSnapshot | None:
+    """The station and the experiment to show, with its last sample and alarm count, in one
+    query; None if there is no such station.
+
+    The experiment shown is the station's running or paused one if it has one (so an
+    experiment that ends gives way to the next), else `experiment_id` (the one already
+    on screen), else the one that began last.
+    """
+    shown = aliased(Experiment, name="shown")
+    last, last_condition = _last_sample_join(shown)
+    if experiment_id is None:
+        latest = (
             select(Experiment.id)
-            .where(
-                Experiment.station_id == station_id,
-                Experiment.status.in_(list(ACTIVE_STATUSES)),
-            )
-            .order_by(Experiment.id.desc())
-            .limit(1)
-        )
-        if active is not None:
-            return active
-        return connection.scalar(
-            select(Experiment.id)
-            .where(Experiment.station_id == station_id, Experiment.began_at.is_not(None))
+            .where(Experiment.station_id == Station.id, Experiment.began_at.is_not(None))
             .order_by(Experiment.began_at.desc(), Experiment.id.desc())
             .limit(1)
+            .correlate(Station)
+            .scalar_subquery()
         )
-
-
-def monitor_header(bind: Bind, station_id: int, experiment_id: int | None) -> MonitorHeader | None:
-    """The station, the experiment shown (if any) with its last sample and alarm count, and
-    the station's active experiment id, in one query; None if there is no such station."""
-    experiment = aliased(Experiment, name="shown")
-    last, last_condition = _last_sample_join(experiment, by_time=False)
-    active_id = (
-        select(Experiment.id)
-        .where(
-            Experiment.station_id == Station.id,
-            Experiment.status.in_(list(ACTIVE_STATUSES)),
-        )
-        .order_by(Experiment.id.desc())
-        .limit(1)
-        .correlate(Station)
-        .scalar_subquery()
-    )
+        wanted = shown.id == latest
+    else:
+        wanted = shown.id == experiment_id
+    # A row per candidate: the active experiment(s) and the wanted one (each once, or once
+    # per sample sharing its last time).
     query = (
-        select(
-            *_station_columns(),
-            *_snapshot_columns(experiment, last),
-            active_id.label("active_id"),
-        )
+        select(*_station_columns(), *_snapshot_columns(shown, last))
         .select_from(Station)
         .outerjoin(ComputationalUnit, Station.computational_unit_id == ComputationalUnit.id)
         .outerjoin(
-            experiment,
+            shown,
             and_(
-                experiment.id == (experiment_id if experiment_id is not None else -1),
-                experiment.station_id == Station.id,
+                shown.station_id == Station.id,
+                or_(shown.status.in_(list(ACTIVE_STATUSES)), wanted),
             ),
         )
-        .outerjoin(Battery, Battery.id == experiment.battery_id)
+        .outerjoin(Battery, Battery.id == shown.battery_id)
         .outerjoin(last, last_condition)
         .where(Station.id == station_id)
     )
     with _connection(bind) as connection:
-        row = connection.execute(query).first()
-    if row is None:
+        rows = connection.execute(query).all()
+    if not rows:
         return None
-    active = row.active_id if row.active_id != row.e_id else None
-    return MonitorHeader(_station_snapshot(row), active)
+
+    def preference(row: Any) -> tuple[bool, int, int]:
+        active = row.e_status is not None and ExperimentStatus(row.e_status).is_active
+        return active, row.e_id or 0, row.m_seq if row.m_seq is not None else -1
+
+    return _station_snapshot(max(rows, key=preference))
 
 
 # ---------------------------------------------------------------- samples
@@ -485,40 +458,65 @@ def samples_in_window(
     return _block(rows, channel_ids)
 
 
-def window_seq_range(
-    bind: Bind, experiment_id: int, start_ts: float | None, end_ts: float | None
-) -> tuple[int, int] | None:
-    """(first seq, last seq) of the samples in [start_ts, end_ts] (None: open), or None when
-    the window has none. Two lookups at the ends of the (experiment_id, ts) index."""
-    conditions = [_measurements.c.experiment_id == experiment_id]
+@dataclass
+class WindowSeries:
+    """What a graph needs to draw a span of an experiment: every sample of the span when
+    there are few enough, else per-bucket extremes; and when the experiment began."""
+
+    first_ts: float | None  # the experiment's first sample (None: it has none)
+    samples: SampleBlock | None = None
+    buckets: BucketBlock | None = None
+
+
+def window_series(
+    bind: Bind,
+    experiment_id: int,
+    start_ts: float | None,
+    until_seq: int,
+    channel_ids: Sequence[int] = (),
+    *,
+    raw_limit: int,
+    buckets: int,
+) -> WindowSeries:
+    """The samples from `start_ts` (None: the first) up to the sample `until_seq`: all of
+    them if the span holds at most `raw_limit`, else about `buckets` buckets of extremes.
+
+    One lookup finds where the span starts (through the (experiment_id, ts) index) and
+    the experiment's first sample time; then one range scan on the primary key, or the
+    bucket GROUP BYs.
+    """
+    in_experiment = _measurements.c.experiment_id == experiment_id
+    first_ts = (
+        select(_measurements.c.ts)
+        .where(in_experiment)
+        .order_by(_measurements.c.seq)
+        .limit(1)
+        .scalar_subquery()
+    )
+    span = [in_experiment]
     if start_ts is not None:
-        conditions.append(_measurements.c.ts >= start_ts)
-    if end_ts is not None:
-        conditions.append(_measurements.c.ts <= end_ts)
-    ends = []
+        span.append(_measurements.c.ts >= start_ts)
+    first_seq = (
+        select(_measurements.c.seq)
+        .where(*span)
+        .order_by(_measurements.c.ts, _measurements.c.seq)
+        .limit(1)
+        .scalar_subquery()
+    )
     with _connection(bind) as connection:
-        for order in (_measurements.c.ts.asc(), _measurements.c.ts.desc()):
-            ends.append(
-                connection.scalar(
-                    select(_measurements.c.seq)
-                    .where(*conditions)
-                    .order_by(order, _measurements.c.seq)
-                    .limit(1)
-                )
-            )
-    if ends[0] is None or ends[1] is None:
-        return None
-    return min(ends), max(ends)
-
-
-def first_sample_ts(bind: Bind, experiment_id: int) -> float | None:
-    with _connection(bind) as connection:
-        return connection.scalar(
-            select(_measurements.c.ts)
-            .where(_measurements.c.experiment_id == experiment_id)
-            .order_by(_measurements.c.seq)
-            .limit(1)
+        row = connection.execute(select(first_ts.label("ts"), first_seq.label("seq"))).one()
+    result = WindowSeries(first_ts=row.ts)
+    if row.seq is None or row.seq > until_seq:
+        result.samples = SampleBlock.empty(channel_ids[:MAX_JOINED_CHANNELS])
+    elif until_seq - row.seq + 1 <= raw_limit:
+        result.samples = samples_after(
+            bind, experiment_id, row.seq - 1, channel_ids, until_seq=until_seq
         )
+    else:
+        result.buckets = bucket_extremes(
+            bind, experiment_id, row.seq, until_seq, buckets, channel_ids
+        )
+    return result
 
 
 def bucket_extremes(

@@ -13,12 +13,13 @@ traces replaced ("rebased") only when something calls for it:
   old part is dropped, so the y axes' autorange keeps to recent data.
 
 The x axis is a date axis fed with Unix milliseconds (UTC); time windows are real
-time, never sample counts (DESIGN.md section 9).
+time, never sample counts.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -28,10 +29,10 @@ from dash import Patch
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
-from datastore import monitor as store
-from datastore.monitor import ChannelInfo, MonitorHeader, SampleBlock
+from datastore import telemetry as store
+from datastore.telemetry import ChannelInfo, SampleBlock, StationSnapshot
 from domain.downsample import downsample, envelope_points
-from domain.monitor import WHOLE_EXPERIMENT, window_range
+from domain.time_windows import WHOLE_EXPERIMENT, window_range
 
 MAX_POINTS_PER_TRACE = 20_000
 BASE_POINTS = 5_000
@@ -119,7 +120,7 @@ class Refresh:
     """The result of one refresh, for the page callback to send."""
 
     view: View
-    header: MonitorHeader | None
+    station: StationSnapshot | None  # with the experiment shown; None: no such station
     figure: dict[str, Any] | Patch | None = None  # None: leave the graph as it is
     channels: list[ChannelInfo] | None = None  # set when the experiment was (re)loaded
     alarms_changed: bool = False
@@ -136,23 +137,16 @@ def refresh(
     extra_keys: Sequence[str],
     follow: bool,
 ) -> Refresh:
-    """Bring the browser's graph up to date: one header query, then the new samples."""
-    experiment_id = (
-        previous.experiment_id if previous and previous.station_id == station_id else None
-    )
-    if experiment_id is None:
-        experiment_id = store.current_experiment_id(bind, station_id)
-    header = store.monitor_header(bind, station_id, experiment_id)
-    if header is not None and header.active_experiment_id is not None:
-        # The shown experiment is over and another one runs on the station: show that.
-        experiment_id = header.active_experiment_id
-        header = store.monitor_header(bind, station_id, experiment_id)
+    """Bring the browser's graph up to date: one header query, then one read of samples
+    (the new ones, or a whole window when the traces are rebuilt or rebased)."""
+    shown = previous.experiment_id if previous and previous.station_id == station_id else None
+    station = store.monitor_header(bind, station_id, shown)
     view = View(station_id, window_s=window_s)
-    if header is None or header.station.experiment is None:
+    if station is None or station.experiment is None:
         figure = None if previous and previous.experiment_id is None else empty_figure()
-        return Refresh(view, header, figure, channels=[], rebuilt=figure is not None)
+        return Refresh(view, station, figure, channels=[], rebuilt=figure is not None)
 
-    experiment = header.station.experiment
+    experiment = station.experiment
     requested = list(dict.fromkeys(extra_keys or ()))
     same_experiment = previous is not None and previous.experiment_id == experiment.id
     rebuild = previous is None or not same_experiment or requested != previous.requested
@@ -162,12 +156,12 @@ def refresh(
     if rebuild or previous is None:
         channels = store.experiment_channels(bind, experiment.id)
         traces = trace_defs(channels, requested)
-        return _rebuild(bind, station_id, header, traces, window_s, requested, channels)
+        return _rebuild(bind, station, traces, window_s, requested, channels)
     traces = [_trace_from_key(key, previous.labels) for key in previous.keys]
 
     result = Refresh(
         replace(previous, window_s=window_s),
-        header,
+        station,
         alarms_changed=experiment.alarm_count != previous.alarm_count,
     )
     result.view.alarm_count = experiment.alarm_count
@@ -226,17 +220,16 @@ def _window_is_held(view: View, window_s: int) -> bool:
 
 def _rebuild(
     bind: Bind,
-    station_id: int,
-    header: MonitorHeader,
+    station: StationSnapshot,
     traces: list[TraceDef],
     window_s: int,
     requested: list[str],
     channels: list[ChannelInfo],
 ) -> Refresh:
-    experiment = header.station.experiment
+    experiment = station.experiment
     assert experiment is not None
     view = View(
-        station_id,
+        station.id,
         experiment.id,
         keys=[trace.key for trace in traces],
         requested=requested,
@@ -247,14 +240,15 @@ def _rebuild(
     last = experiment.last_sample
     series: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     if last is not None:
-        view.first_ts = store.first_sample_ts(bind, experiment.id)
         start = None if window_s == WHOLE_EXPERIMENT else last.ts - window_s
-        series, view.raw_from, view.points = _load(bind, experiment.id, traces, start, last.seq)
+        view.first_ts, series, view.raw_from, view.points = _load(
+            bind, experiment.id, traces, start, last.seq
+        )
         view.held_from = start if start is not None else view.first_ts
         view.last_seq, view.last_ts = last.seq, last.ts
     figure = build_figure(traces, series, _x_range(view) if last else None, experiment.id)
     points = sum(len(x) for x, _y in series.values())
-    return Refresh(view, header, figure, channels, True, points, True)
+    return Refresh(view, station, figure, channels, True, points, True)
 
 
 def _load(
@@ -263,23 +257,27 @@ def _load(
     traces: Sequence[TraceDef],
     start_ts: float | None,
     until_seq: int,
-) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], float | None, int]:
-    """The traces over [start_ts, the sample until_seq], at most BASE_POINTS each.
+) -> tuple[float | None, dict[str, tuple[np.ndarray, np.ndarray]], float | None, int]:
+    """The traces over [start_ts, the sample until_seq], at most BASE_POINTS each, from one
+    datastore call.
 
-    Returns (series by trace key, the time from which they hold every sample, the most
-    points in a trace).
+    Returns (the experiment's first sample time, series by trace key, the time from which
+    they hold every sample, the most points in a trace).
     """
-    seq_range = store.window_seq_range(bind, experiment_id, start_ts, None)
-    if seq_range is None:
-        return {trace.key: _nothing() for trace in traces}, start_ts, 0
-    first_seq, last_seq = seq_range[0], min(seq_range[1], until_seq)
     channel_ids = [t.channel_id for t in traces if t.channel_id is not None]
+    read = store.window_series(
+        bind,
+        experiment_id,
+        start_ts,
+        until_seq,
+        channel_ids,
+        raw_limit=RAW_FETCH_LIMIT,
+        buckets=BASE_POINTS // 2,
+    )
     series: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    raw = last_seq - first_seq + 1 <= RAW_FETCH_LIMIT
-    if raw:
-        block = store.samples_after(
-            bind, experiment_id, first_seq - 1, channel_ids, until_seq=last_seq
-        )
+    raw = read.samples is not None
+    if read.samples is not None:
+        block = read.samples
         for trace in traces:
             x, y = _columns(block, trace)
             if len(x) > BASE_POINTS:
@@ -288,9 +286,8 @@ def _load(
             series[trace.key] = (x, y)
         last_ts = float(block.ts[-1]) if len(block) else start_ts
     else:
-        buckets = store.bucket_extremes(
-            bind, experiment_id, first_seq, last_seq, BASE_POINTS // 2, channel_ids
-        )
+        assert read.buckets is not None
+        buckets = read.buckets
         for trace in traces:
             key: str | int = trace.channel_id if trace.channel_id is not None else trace.key
             series[trace.key] = envelope_points(
@@ -299,7 +296,7 @@ def _load(
         last_ts = float(buckets.last_ts[-1]) if len(buckets) else start_ts
     raw_from = start_ts if raw else last_ts
     points = max((len(x) for x, _y in series.values()), default=0)
-    return series, raw_from, points
+    return read.first_ts, series, raw_from, points
 
 
 def _columns(block: SampleBlock, trace: TraceDef) -> tuple[np.ndarray, np.ndarray]:
@@ -358,7 +355,7 @@ def _rebase(
     patch: Patch,
 ) -> None:
     """Replace every trace by the span from `start_ts`, downsampled if long."""
-    series, raw_from, points = _load(bind, experiment_id, traces, start_ts, until_seq)
+    _first_ts, series, raw_from, points = _load(bind, experiment_id, traces, start_ts, until_seq)
     for index, trace in enumerate(traces):
         x, y = series[trace.key]
         patch["data"][index]["x"] = _x_values(x)
@@ -388,6 +385,60 @@ def _x_range(view: View) -> list[float] | None:
     if end - start < 1.0:  # a lone sample: give the axis a second of room
         start, end = start - 0.5, end + 0.5
     return [round(start * 1000.0, X_DECIMALS_MS), round(end * 1000.0, X_DECIMALS_MS)]
+
+
+def x_range_of(relayout: dict[str, Any] | None) -> list[float] | None:
+    """The time axis range (Unix ms) a zoom or pan set, from the graph's relayoutData;
+    None when it set none. Plotly gives date strings ("2026-11-25 10:00:01.2345", UTC)
+    after a drag and whatever was passed to Plotly.relayout (here ms) otherwise."""
+    relayout = relayout or {}
+    ends = relayout.get("xaxis.range")
+    if ends is None and "xaxis.range[0]" in relayout and "xaxis.range[1]" in relayout:
+        ends = [relayout["xaxis.range[0]"], relayout["xaxis.range[1]"]]
+    if not isinstance(ends, list | tuple) or len(ends) != 2:
+        return None
+    try:
+        start, end = sorted(_axis_ms(value) for value in ends)
+    except (TypeError, ValueError):
+        return None
+    return [start, end]
+
+
+def _axis_ms(value: Any) -> float:
+    if isinstance(value, int | float):
+        return float(value)
+    moment = dt.datetime.fromisoformat(str(value).strip().replace(" ", "T"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    # Whole microseconds, so the milliseconds are exact to the digit plotly gave.
+    return ((moment - _EPOCH) // dt.timedelta(microseconds=1)) / 1000.0
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def shown_range_ms(view: View, zoom_ms: Sequence[float] | None) -> list[float] | None:
+    """The time axis range on screen (Unix ms): the user's zoom, else the window."""
+    if zoom_ms is not None and len(zoom_ms) == 2:
+        return [float(zoom_ms[0]), float(zoom_ms[1])]
+    return _x_range(view)
+
+
+def samples_shown_s(range_ms: Sequence[float]) -> tuple[float, float]:
+    """[start, end] in Unix seconds holding exactly the samples whose point lies in the time
+    axis range `range_ms`.
+
+    A point sits at the sample's time rounded to X_DECIMALS_MS: it is inside the range when
+    that rounded time is, so each bound moves to the first (last) rounded time inside the
+    range and then half a rounding step outwards, where no sample's point can sit. (The
+    range itself, in float ms, may be off the rounding grid by a few ulps: a microsecond of
+    slack absorbs that.)
+    """
+    steps_per_ms = 10**X_DECIMALS_MS
+    first = math.ceil(range_ms[0] * steps_per_ms - 0.01)
+    last = math.floor(range_ms[1] * steps_per_ms + 0.01)
+    scale = 1000.0 * steps_per_ms
+    return (first - 0.5) / scale, (last + 0.5) / scale
 
 
 def empty_figure(message: str = "No samples yet") -> dict[str, Any]:

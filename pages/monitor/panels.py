@@ -1,6 +1,6 @@
 """The "what the cycler is doing" panels of the station monitor, and one refresh's outputs.
 
-`now_panel` turns a refresh's header into the step line, the facts line, the warning,
+`now_panel` turns a refresh's station snapshot into the step line, the facts line, the warning,
 the end-of-experiment notice and which operator buttons apply. Times are UTC and say so.
 `refresh_outputs` is the whole work of the monitor's refresh callback (graph update,
 panels, alarms), as a plain function so the benchmark can time exactly that.
@@ -17,29 +17,22 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from components.live_chart import View, extra_choices, refresh
 from components.station_card import status_badge
-from datastore.monitor import (
+from components.urls import experiment_preview_url
+from datastore.telemetry import (
     ALARM_LIMIT,
     AlarmRecord,
     Bind,
-    MonitorHeader,
+    StationSnapshot,
     experiment_alarms,
     step_plan,
 )
-from domain.monitor import (
-    Liveness,
-    StepPlan,
-    allowed_commands,
-    elapsed_s,
-    format_age,
-    format_duration,
-    format_quantity,
-    format_utc,
-    heartbeat_age,
-    liveness,
-)
-from domain.status import ExperimentStatus
+from domain.formatting import format_age, format_duration, format_quantity, format_utc
+from domain.liveness import Liveness, elapsed_s, heartbeat_age, liveness
+from domain.status import ExperimentStatus, allowed_commands
+from domain.step_plan import StepPlan
+from pages.monitor import ids
+from pages.monitor.chart import View, extra_choices, refresh
 
 COMMANDS = ("pause", "resume", "stop")
 
@@ -54,19 +47,9 @@ class NowPanel:
     disabled: dict[str, bool]  # command -> whether its button is disabled
 
 
-def preview_href(experiment_id: int) -> str:
-    """Where an experiment's preview lives: its own page if the app has one, else the list."""
-    for page in dash.page_registry.values():
-        template = page.get("path_template") or ""
-        if template.startswith("/experiments/<") and template.count("<") == 1:
-            return template[: template.index("<")] + str(experiment_id)
-    return "/experiments"
-
-
 def now_panel(
-    header: MonitorHeader, plan: StepPlan | None, now: dt.datetime, timeout_s: float
+    station: StationSnapshot, plan: StepPlan | None, now: dt.datetime, timeout_s: float
 ) -> NowPanel:
-    station = header.station
     experiment = station.experiment
     nobody = {command: True for command in COMMANDS}
     if experiment is None:
@@ -100,7 +83,7 @@ def now_panel(
     sample_age = now.timestamp() - experiment.last_sample_at if experiment.last_sample_at else None
     elapsed = elapsed_s(experiment.began_at, experiment.finished_at, now)
     facts = [
-        status_badge(experiment.status, id="monitor-status", className="me-2"),
+        status_badge(experiment.status, id=ids.STATUS, className="me-2"),
         html.Span(experiment.name, className="fw-semibold me-2"),
         html.Span(f"on {experiment.battery_name}", className="text-muted me-3"),
         _fact("elapsed", format_duration(elapsed)),
@@ -109,7 +92,7 @@ def now_panel(
             f"{format_utc(experiment.last_sample_at)} ({format_age(sample_age)})"
             if experiment.last_sample_at
             else "none yet",
-            id="monitor-last-sample",
+            id=ids.LAST_SAMPLE,
         ),
         _fact(
             "now" if experiment.status.is_active else "last",
@@ -160,7 +143,7 @@ def _warning(
             ],
             color="danger",
             className="mb-2 py-2",
-            id="monitor-offline",
+            id=ids.OFFLINE,
         )
     if verdict == Liveness.SILENT:
         return dbc.Alert(
@@ -171,7 +154,7 @@ def _warning(
             ],
             color="warning",
             className="mb-2 py-2",
-            id="monitor-silent",
+            id=ids.SILENT,
         )
     return None
 
@@ -195,11 +178,15 @@ def _ended(
         [
             html.Strong(f"The experiment {verb}{when}. "),
             f"{message[:1].upper()}{message[1:].rstrip('.')}. " if message else "",
-            dcc.Link("Open its preview", href=preview_href(experiment_id), className="alert-link"),
+            dcc.Link(
+                "Open its preview",
+                href=experiment_preview_url(experiment_id),
+                className="alert-link",
+            ),
         ],
         color=color,
         className="mb-2 py-2",
-        id="monitor-ended",
+        id=ids.ENDED,
     )
 
 
@@ -256,8 +243,9 @@ def refresh_outputs(
     now: dt.datetime,
 ) -> dict[str, Any]:
     """Everything one refresh of the monitor sends, by output name; `dash.no_update` where
-    nothing changed. Queries: the header and the new samples (more only on a rebuild,
-    a rebase, a new alarm or the first sight of an experiment's steps)."""
+    nothing changed. Datastore calls: the header and one read of samples (plus the
+    channels on a rebuild, the alarms when they changed, and the steps at the first sight
+    of an experiment)."""
     update = refresh(
         bind,
         station_id,
@@ -266,8 +254,8 @@ def refresh_outputs(
         extra_keys=extra_keys,
         follow=follow,
     )
-    header = update.header
-    if header is None:
+    station = update.station
+    if station is None:
         return {
             "figure": dash.no_update,
             "view": None,
@@ -280,7 +268,7 @@ def refresh_outputs(
             "alarms": dash.no_update,
             "extra_options": dash.no_update,
         }
-    experiment = header.station.experiment
+    experiment = station.experiment
     plan = step_plan(bind, experiment.id, experiment.created_at) if experiment else None
     alarms: Any = dash.no_update
     if experiment is None:
@@ -289,7 +277,7 @@ def refresh_outputs(
         alarms = alarms_table(
             experiment_alarms(bind, experiment.id, ALARM_LIMIT), experiment.alarm_count
         )
-    panel = now_panel(header, plan, now, timeout_s)
+    panel = now_panel(station, plan, now, timeout_s)
     return {
         "figure": update.figure if update.figure is not None else dash.no_update,
         "view": update.view.to_store(),

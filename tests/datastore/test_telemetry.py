@@ -1,4 +1,4 @@
-"""Monitor queries: station overview, headers, new samples, windows, buckets, alarms, steps.
+"""Telemetry reads: station overview, headers, new samples, windows, buckets, alarms, steps.
 
 Every test runs on SQLite and on MariaDB (the `engine` fixture).
 """
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from config import default_settings
 from datastore import catalog, ingest
-from datastore import monitor as store
+from datastore import telemetry as store
 from datastore.models import Experiment, Station
 from domain.status import ExperimentStatus
 
@@ -134,42 +134,55 @@ def test_the_overview_lists_current_stations_with_their_active_experiment_in_one
     assert idle.experiment is None
 
 
-def test_the_monitor_header_is_one_query_and_names_a_newly_active_experiment(engine, lab):
+def test_the_monitor_header_is_one_query_and_moves_on_to_a_newly_active_experiment(engine, lab):
     with counted_queries(engine) as statements, engine.connect() as connection:
-        header = store.monitor_header(connection, lab.stations[0], lab.experiments[0])
+        station = store.monitor_header(connection, lab.stations[0], lab.experiments[0])
     assert len(statements) == 1
-    assert header.station.experiment.id == lab.experiments[0]
-    assert header.active_experiment_id is None
+    assert station.experiment.id == lab.experiments[0]
+    assert station.experiment.last_sample.seq == 999 and station.experiment.alarm_count == 2
 
     with engine.begin() as connection:
         now = dt.datetime.now(dt.UTC)
         ingest.set_status(connection, lab.experiments[0], ExperimentStatus.FINISHED, now)
+    with engine.connect() as connection:
+        station = store.monitor_header(connection, lab.stations[0], lab.experiments[0])
+    assert station.experiment.status == ExperimentStatus.FINISHED  # nothing else runs
+
+    with engine.begin() as connection:
         ingest.set_status(
             connection, lab.experiments[1], ExperimentStatus.RUNNING, now, set_began=True
         )
+    with counted_queries(engine) as statements, engine.connect() as connection:
+        station = store.monitor_header(connection, lab.stations[0], lab.experiments[0])
+    assert len(statements) == 1
+    assert station.experiment.id == lab.experiments[1]
+    assert station.experiment.status == ExperimentStatus.RUNNING
+    assert station.experiment.last_sample is None and station.experiment.alarm_count == 0
+
+
+def test_without_an_experiment_on_screen_the_header_shows_the_active_one(engine, lab):
     with engine.connect() as connection:
-        header = store.monitor_header(connection, lab.stations[0], lab.experiments[0])
-        assert header.station.experiment.status == ExperimentStatus.FINISHED
-        assert header.active_experiment_id == lab.experiments[1]
-        assert store.current_experiment_id(connection, lab.stations[0]) == lab.experiments[1]
+        station = store.monitor_header(connection, lab.stations[0])
+    assert station.experiment.id == lab.experiments[0]
 
 
 def test_a_station_that_ran_nothing_has_no_experiment_and_an_unknown_one_no_header(engine, lab):
     with engine.connect() as connection:
-        assert store.current_experiment_id(connection, lab.stations[1]) is None
-        header = store.monitor_header(connection, lab.stations[1], None)
-        assert header.station.name == "ch2" and header.station.experiment is None
-        assert store.monitor_header(connection, 987_654, None) is None
+        station = store.monitor_header(connection, lab.stations[1])
+        assert station.name == "ch2" and station.experiment is None
+        assert store.monitor_header(connection, 987_654) is None
 
 
-def test_the_last_finished_experiment_is_the_current_one_when_nothing_runs(engine, lab):
+def test_the_last_finished_experiment_is_shown_when_nothing_runs(engine, lab):
     with engine.begin() as connection:
         connection.execute(
             update(Experiment)
             .where(Experiment.id == lab.experiments[0])
             .values(status=ExperimentStatus.FINISHED)
         )
-        assert store.current_experiment_id(connection, lab.stations[0]) == lab.experiments[0]
+        station = store.monitor_header(connection, lab.stations[0])
+    assert station.experiment.id == lab.experiments[0]
+    assert station.experiment.status == ExperimentStatus.FINISHED
 
 
 # ---------------------------------------------------------------- samples
@@ -195,11 +208,47 @@ def test_new_samples_stop_at_until_seq_and_are_empty_when_none_are_new(engine, l
 def test_a_time_window_is_selected_by_time_not_by_sample_count(engine, lab):
     with engine.connect() as connection:
         block = store.samples_in_window(connection, lab.experiments[0], T0 + 90, T0 + 95)
-        seqs = store.window_seq_range(connection, lab.experiments[0], T0 + 90, T0 + 95)
-        assert store.window_seq_range(connection, lab.experiments[0], T0 + 500, None) is None
-        assert store.first_sample_ts(connection, lab.experiments[0]) == T0
     assert block.seq[0] == 900 and block.seq[-1] == 950
-    assert seqs == (900, 950)
+
+
+def test_a_window_series_is_every_sample_of_the_window_when_few_in_two_queries(engine, lab):
+    with counted_queries(engine) as statements, engine.connect() as connection:
+        read = store.window_series(
+            connection,
+            lab.experiments[0],
+            T0 + 90,
+            950,
+            [lab.channel],
+            raw_limit=100,
+            buckets=10,
+        )
+    assert len(statements) == 2
+    assert read.first_ts == T0 and read.buckets is None
+    assert read.samples.seq[0] == 900 and read.samples.seq[-1] == 950
+    assert read.samples.extras[lab.channel][0] == pytest.approx(34.0)
+
+
+def test_a_window_series_is_bucket_extremes_when_the_window_holds_too_many(engine, lab):
+    with engine.connect() as connection:
+        read = store.window_series(
+            connection, lab.experiments[0], None, 999, [lab.channel], raw_limit=100, buckets=10
+        )
+    assert read.first_ts == T0 and read.samples is None
+    assert 9 <= len(read.buckets) <= 11
+    assert read.buckets.first_ts[0] == T0 and read.buckets.last_ts[-1] == pytest.approx(T0 + 99.9)
+    assert np.nanmax(read.buckets.high[lab.channel]) == pytest.approx(34.98)
+
+
+def test_a_window_series_after_the_last_sample_is_empty(engine, lab):
+    with engine.connect() as connection:
+        read = store.window_series(
+            connection, lab.experiments[0], T0 + 500, 999, [lab.channel], raw_limit=100, buckets=10
+        )
+        nothing = store.window_series(
+            connection, lab.experiments[1], None, 0, raw_limit=100, buckets=10
+        )
+    assert read.first_ts == T0 and len(read.samples) == 0 and lab.channel in read.samples.extras
+    assert nothing.first_ts is None and len(nothing.samples) == 0
 
 
 def test_bucket_extremes_are_computed_by_the_database_and_keep_a_spike(engine, lab):
@@ -232,8 +281,8 @@ def test_alarms_come_newest_first_and_channels_with_their_unit(engine, lab):
 
 def test_the_step_plan_is_read_once_per_experiment(engine, lab):
     with engine.connect() as connection:
-        header = store.monitor_header(connection, lab.stations[0], lab.experiments[0])
-        created_at = header.station.experiment.created_at
+        station = store.monitor_header(connection, lab.stations[0], lab.experiments[0])
+        created_at = station.experiment.created_at
         plan = store.step_plan(connection, lab.experiments[0], created_at)
         with counted_queries(engine) as statements:
             again = store.step_plan(connection, lab.experiments[0], created_at)
@@ -245,5 +294,5 @@ def test_the_step_plan_is_read_once_per_experiment(engine, lab):
 def test_deprecated_stations_stay_out_of_the_overview_but_keep_their_header(engine, lab):
     with Session(engine) as session:
         assert session.get(Station, lab.stations[2]).deprecated
-        assert store.monitor_header(session, lab.stations[2], None) is not None
+        assert store.monitor_header(session, lab.stations[2]) is not None
         assert lab.stations[2] not in [s.id for s in store.station_overview(session)]
