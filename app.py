@@ -50,7 +50,7 @@ def create_app(settings: Settings, store: Datastore) -> dash.Dash:
 
     app = dash.Dash(
         __name__,
-        server=server,
+        server=server,  # type: ignore[arg-type]  # Dash types it as bool, but takes a Flask
         use_pages=True,
         pages_folder=str(ROOT / "pages"),
         assets_folder=str(ROOT / "assets"),

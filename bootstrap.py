@@ -12,7 +12,7 @@ it. The simulation package is imported here lazily, only by the builders that ne
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from config import MqttSettings, Settings, load_settings
 from datastore import Datastore, open_datastore
@@ -49,7 +49,7 @@ def broker_settings(
     mqtt = settings.mqtt
     if not mqtt.host:
         raise StartupError("mqtt.host: no broker configured; set BEM_MQTT_HOST (or mqtt.host)")
-    changes: dict[str, object] = {}
+    changes: dict[str, Any] = {}
     if client_id:
         changes["client_id"] = client_id
     if persistent is not None:

@@ -67,9 +67,9 @@ def _details(technology: str, chemistry: str | None, pairs: list[str]) -> dict[s
         for f in TECHNOLOGIES[technology].fields
         if f.kind == "choice"
     }
-    for field, value in details.items():
-        if field in choices and isinstance(value, str):
-            details[field] = choices[field].get(value.lower(), value)
+    for name, given in details.items():
+        if name in choices and isinstance(given, str):
+            details[name] = choices[name].get(given.lower(), given)
     return details
 
 

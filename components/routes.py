@@ -40,7 +40,7 @@ def _plain(text: str, status: int) -> flask.Response:
 def _experiment_csv(experiment_id: int) -> flask.Response:
     """Stream the CSV export (docs/formats.md) chunk by chunk: memory stays flat. `start`
     and `end` (Unix seconds, inclusive) keep the samples of a time window."""
-    window = {}
+    window: dict[str, float] = {}
     for name, key in (("start", "start_ts"), ("end", "end_ts")):
         raw = flask.request.args.get(name)
         if raw is None:
@@ -49,7 +49,12 @@ def _experiment_csv(experiment_id: int) -> flask.Response:
             window[key] = float(raw)
         except ValueError:
             return _plain(f"{name}: expected Unix seconds, got {raw!r}", 400)
-    chunks = iter_experiment_csv(context.current().store.engine, experiment_id, **window)
+    chunks = iter_experiment_csv(
+        context.current().store.engine,
+        experiment_id,
+        start_ts=window.get("start_ts"),
+        end_ts=window.get("end_ts"),
+    )
     try:
         first = next(chunks)  # an unknown experiment fails here, before any byte is sent
     except LookupError:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pymysql.converters import escape_string
-from sqlalchemy import Connection
+from sqlalchemy import Connection, CursorResult
 
 # Rows per statement on MariaDB: about 1 MB of SQL text, under max_allowed_packet (16 MiB).
 MYSQL_ROWS_PER_STATEMENT = 10_000
@@ -79,3 +79,11 @@ def insert_rows(
         return 0
     result = connection.exec_driver_sql(f"{verb} INTO {table} ({names}) VALUES ({marks})", rows)
     return max(result.rowcount, 0)
+
+
+def inserted_id(result: CursorResult[Any]) -> int:
+    """The primary key of the row an INSERT statement just added."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise RuntimeError("the statement inserted no row")
+    return int(key[0])

@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import CursorResult, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -431,7 +431,7 @@ def cancel_experiment(session: Session, experiment_id: int) -> Experiment:
     The status test and the change are one UPDATE, so an experiment the node starts
     at the same moment is never both running and cancelled.
     """
-    result = session.execute(
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(Experiment)
         .where(Experiment.id == experiment_id, Experiment.status == ExperimentStatus.QUEUED)
         .values(status=ExperimentStatus.CANCELLED, finished_at=utcnow())

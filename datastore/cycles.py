@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, insert, select
 
 from datastore.bulk import insert_rows
 from datastore.engine import Bind, connection_of
@@ -245,13 +245,13 @@ def _store(
         )
     insert_rows(
         connection,
-        Cycle.__table__.name,
+        Cycle.__tablename__,
         _CYCLE_COLUMNS,
         [_cycle_values(experiment_id, totals[number]) for number in numbers],
     )
     connection.execute(delete(CycleProgress).where(CycleProgress.experiment_id == experiment_id))
     connection.execute(
-        CycleProgress.__table__.insert().values(
+        insert(CycleProgress).values(
             experiment_id=experiment_id,
             numbered=numbered,
             last_seq=state.last_seq,

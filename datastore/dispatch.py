@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, exists, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
+from datastore.bulk import inserted_id
 from datastore.catalog import battery_window, station_window
 from datastore.models import Battery, Experiment, Profile, Station, StationCommand, utcnow
 from domain.profiles.expansion import ExpandedStep
@@ -165,8 +166,10 @@ def request_command(connection: Connection, experiment_id: int, command: str) ->
     """Queue an operator's stop, pause or resume for the node to send."""
     if command not in ("stop", "pause", "resume"):
         raise ValueError(f"unknown command {command!r}: expected stop, pause or resume")
-    return connection.execute(
-        insert(StationCommand).values(
-            experiment_id=experiment_id, command=command, requested_at=utcnow()
+    return inserted_id(
+        connection.execute(
+            insert(StationCommand).values(
+                experiment_id=experiment_id, command=command, requested_at=utcnow()
+            )
         )
-    ).inserted_primary_key[0]
+    )

@@ -119,7 +119,7 @@ def _joined(query: Select[Any]) -> Select[Any]:
 
 def experiment_page(session: Session, view: TableView) -> ExperimentPage:
     """The rows of `view`'s page and how many experiments match its filter in all."""
-    columns = (
+    columns: list[Any] = [
         Experiment.id,
         Experiment.name,
         Experiment.status,
@@ -136,7 +136,7 @@ def experiment_page(session: Session, view: TableView) -> ExperimentPage:
         Experiment.finished_at,
         Experiment.sample_count,
         Experiment.imported,
-    )
+    ]
     query = _filtered(_joined(select(*columns)), view.filter)
     order = []
     for key, ascending in view.sort:

@@ -253,7 +253,7 @@ class _PageReader:
         """The samples joined to these channels' values, and the cells of a row: the
         sample's quantities (if asked), then one value per channel (NULL where none)."""
         joined: Any = _measurements
-        extras = []
+        extras: list[Any] = []
         for index, channel_id in enumerate(channel_ids):
             extra = _extra_values.alias(f"extra_{index}")
             joined = joined.outerjoin(

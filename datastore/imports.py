@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, Table
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from datastore.bulk import insert_rows
@@ -92,7 +92,10 @@ def _import(
         store_cycles(
             connection,
             experiment.id,
-            *(samples[name].to_numpy() for name in ("seq", "ts", "voltage", "current")),
+            samples["seq"].to_numpy(),
+            samples["ts"].to_numpy(),
+            samples["voltage"].to_numpy(),
+            samples["current"].to_numpy(),
             _cycle_column(samples["cycle"]),
         )
         session.commit()
@@ -135,7 +138,7 @@ def _insert_measurements(
     )
     _insert_rows(
         connection,
-        Measurement.__table__,
+        Measurement.__tablename__,
         [
             _Values("experiment_id", np.full(len(samples), experiment_id)),
             _Values("seq", samples["seq"].to_numpy()),
@@ -157,7 +160,7 @@ def _insert_extra_values(
     summaries.add_channel(channel_id, present, values[present])
     _insert_rows(
         connection,
-        ExtraValue.__table__,
+        ExtraValue.__tablename__,
         [
             _Values("channel_id", np.full(len(present), channel_id)),
             _Values("seq", present),
@@ -195,8 +198,8 @@ class _Values:
         return [None if gap else value for value, gap in zip(values, gaps, strict=True)]
 
 
-def _insert_rows(connection: Connection, table: Table, columns: list[_Values]) -> None:
+def _insert_rows(connection: Connection, table: str, columns: list[_Values]) -> None:
     names = [column.name for column in columns]
     for start in range(0, len(columns[0]), BATCH_ROWS):
         batch = [column.python_values(start, start + BATCH_ROWS) for column in columns]
-        insert_rows(connection, table.name, names, zip(*batch, strict=True))
+        insert_rows(connection, table, names, zip(*batch, strict=True))

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, case, insert, select, update
 
-from datastore.bulk import insert_rows
+from datastore.bulk import insert_rows, inserted_id
 from datastore.models import (
     Channel,
     ComputationalUnit,
@@ -129,11 +129,11 @@ def channel_ids(
         # database which row it compares equal to.
         for name in channels:
             if name not in existing:
-                existing[name] = connection.scalar(
+                existing[name] = connection.execute(
                     select(Channel.id).where(
                         Channel.experiment_id == experiment_id, Channel.name == name
                     )
-                )
+                ).scalar_one()
     return existing
 
 
@@ -243,11 +243,15 @@ def record_heartbeats(
         )
     if not reports:
         return
-    unit_ids = connection.scalars(
-        select(Station.computational_unit_id)
-        .where(Station.id.in_(sorted(reports)), Station.computational_unit_id.is_not(None))
-        .distinct()
-    ).all()
+    unit_ids = [
+        unit_id
+        for unit_id in connection.scalars(
+            select(Station.computational_unit_id)
+            .where(Station.id.in_(sorted(reports)), Station.computational_unit_id.is_not(None))
+            .distinct()
+        )
+        if unit_id is not None
+    ]
     for unit_id in sorted(unit_ids):
         connection.execute(
             update(ComputationalUnit)
@@ -269,9 +273,11 @@ def register_unit(
     )
     now = utcnow()
     if unit_id is None:
-        unit_id = connection.execute(
-            insert(ComputationalUnit).values(name=unit_name, host=host, last_heartbeat=now)
-        ).inserted_primary_key[0]
+        unit_id = inserted_id(
+            connection.execute(
+                insert(ComputationalUnit).values(name=unit_name, host=host, last_heartbeat=now)
+            )
+        )
     else:
         connection.execute(
             update(ComputationalUnit)
@@ -309,20 +315,22 @@ def register_unit(
             connection.execute(
                 update(Station).where(Station.id == current.id).values(deprecated=True)
             )
-        ids[announced.name] = connection.execute(
-            insert(Station).values(
-                name=announced.name,
-                location=announced.location,
-                computational_unit_id=unit_id,
-                devices=[],
-                deprecated=False,
-                created_at=now,
-                voltage_min=window.voltage_min,
-                voltage_max=window.voltage_max,
-                current_min=window.current_min,
-                current_max=window.current_max,
+        ids[announced.name] = inserted_id(
+            connection.execute(
+                insert(Station).values(
+                    name=announced.name,
+                    location=announced.location,
+                    computational_unit_id=unit_id,
+                    devices=[],
+                    deprecated=False,
+                    created_at=now,
+                    voltage_min=window.voltage_min,
+                    voltage_max=window.voltage_max,
+                    current_min=window.current_min,
+                    current_max=window.current_max,
+                )
             )
-        ).inserted_primary_key[0]
+        )
     return ids
 
 

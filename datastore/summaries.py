@@ -93,10 +93,10 @@ class SummaryWriter:
     def write(self, connection: Connection) -> None:
         """Merge what was collected into the stored summaries, then start afresh."""
         if self._sample_rows:
-            _upsert(connection, SampleSummary.__table__.name, _SAMPLE_COLUMNS, self._sample_rows,
+            _upsert(connection, SampleSummary.__tablename__, _SAMPLE_COLUMNS, self._sample_rows,
                     owner="experiment_id", quantities=QUANTITIES, with_times=True)  # fmt: skip
         if self._channel_rows:
-            _upsert(connection, ChannelSummary.__table__.name, _CHANNEL_COLUMNS,
+            _upsert(connection, ChannelSummary.__tablename__, _CHANNEL_COLUMNS,
                     self._channel_rows, owner="channel_id", quantities=("value",),
                     with_times=False)  # fmt: skip
         self._sample_rows = []
@@ -109,13 +109,21 @@ class SummaryWriter:
 class _Blocks:
     """Per block of one level: number, first/last seq (and ts), per column min/max/first/last."""
 
-    def __init__(self, number, seq_first, seq_last, ts_first, ts_last, stats) -> None:  # type: ignore[no-untyped-def]
-        self.number: np.ndarray = number
-        self.seq_first: np.ndarray = seq_first
-        self.seq_last: np.ndarray = seq_last
-        self.ts_first: np.ndarray | None = ts_first
-        self.ts_last: np.ndarray | None = ts_last
-        self.stats: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = stats
+    def __init__(
+        self,
+        number: np.ndarray,
+        seq_first: np.ndarray,
+        seq_last: np.ndarray,
+        ts_first: np.ndarray | None,
+        ts_last: np.ndarray | None,
+        stats: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+    ) -> None:
+        self.number = number
+        self.seq_first = seq_first
+        self.seq_last = seq_last
+        self.ts_first = ts_first
+        self.ts_last = ts_last
+        self.stats = stats
 
 
 def _starts(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -356,12 +356,12 @@ def parse_csv(
 
     ts, time_column = _sample_times(frame, quantities, values, blank, lines, problems, start_time)
     for quantity in REQUIRED_QUANTITIES:
-        problems.add_cells(
-            blank[quantity.key],
-            lines,
-            quantities[quantity.key].header,
-            lambda _row, quantity=quantity: f"empty cell (a {quantity.description} is required)",
-        )
+        required = f"empty cell (a {quantity.description} is required)"
+
+        def describe(_row: int, message: str = required) -> str:
+            return message
+
+        problems.add_cells(blank[quantity.key], lines, quantities[quantity.key].header, describe)
 
     extra_values: dict[tuple[str, str], np.ndarray] = {}
     skipped = [column.header or f"column {column.position + 1}" for column in unnamed]

@@ -83,7 +83,7 @@ def _date(values: Sequence[str]) -> dt.date | None:
 
 
 def _sort(values: Sequence[str]) -> tuple[tuple[str, bool], ...]:
-    keys = []
+    keys: list[tuple[str, bool]] = []
     for key in ",".join(values).split(","):
         key = key.strip()
         ascending = not key.startswith("-")

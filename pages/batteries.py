@@ -18,7 +18,7 @@ class ids:
     GRID = "batteries-grid"
 
 
-COLUMNS = [
+COLUMNS: list[dict[str, Any]] = [
     {"field": "id", "headerName": "ID", "maxWidth": 90},
     {"field": "name", "headerName": "Name", "minWidth": 160},
     {"field": "technology", "headerName": "Technology"},

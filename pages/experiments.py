@@ -19,7 +19,7 @@ class ids:
     GRID = "experiments-grid"
 
 
-COLUMNS = [
+COLUMNS: list[dict[str, Any]] = [
     {"field": "id", "headerName": "ID", "maxWidth": 90},
     {"field": "name", "headerName": "Name", "minWidth": 200},
     {"field": "status", "headerName": "Status"},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from typing import Any
 
 import dash
 from dash import Input, Output, callback, dcc, html
@@ -37,7 +38,7 @@ def validation_layout() -> html.Div:
     return _page("", None)
 
 
-def _page(summary: object, cards: object) -> html.Div:
+def _page(summary: Any, cards: Any) -> html.Div:
     return html.Div(
         [
             html.Div(

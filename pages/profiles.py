@@ -18,7 +18,7 @@ class ids:
     GRID = "profiles-grid"
 
 
-COLUMNS = [
+COLUMNS: list[dict[str, Any]] = [
     {"field": "id", "headerName": "ID", "maxWidth": 90},
     {"field": "name", "headerName": "Name", "minWidth": 160},
     {"field": "description", "headerName": "Description", "minWidth": 220},

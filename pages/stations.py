@@ -18,7 +18,7 @@ class ids:
     GRID = "stations-grid"
 
 
-COLUMNS = [
+COLUMNS: list[dict[str, Any]] = [
     {"field": "id", "headerName": "ID", "maxWidth": 90},
     {"field": "name", "headerName": "Name"},
     {"field": "unit", "headerName": "Computational unit"},

@@ -168,14 +168,15 @@ class SimulatedCycler:
     def _advance(self, simulated_dt: float) -> None:
         for station in self.stations.values():
             runner = station.runner
-            if runner is None or station.station_id is None:
+            experiment_id = station.experiment_id
+            if runner is None or station.station_id is None or experiment_id is None:
                 continue
             samples = runner.advance(simulated_dt)
             if samples and not station.silent:
                 self.transport.publish(
                     self.topics.measures(station.station_id),
                     protocol.encode_measures(
-                        station.experiment_id,
+                        experiment_id,
                         [
                             protocol.Sample(
                                 seq=s.seq,
@@ -196,7 +197,7 @@ class SimulatedCycler:
                 self.transport.publish(
                     self.topics.alarms(station.station_id),
                     protocol.encode_alarm(
-                        station.experiment_id,
+                        experiment_id,
                         station.started_at + alarm.t,
                         str(alarm.code),
                         alarm.value,
@@ -239,6 +240,8 @@ class SimulatedCycler:
     def _send_status(
         self, station: SimulatedStation, status: ExperimentStatus, message: str = ""
     ) -> None:
+        # Only a station that is registered and running something reports a status.
+        assert station.station_id is not None and station.experiment_id is not None
         self.transport.publish(
             self.topics.status(station.station_id),
             protocol.encode_status(station.experiment_id, status, self.clock(), message),

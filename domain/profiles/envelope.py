@@ -184,14 +184,13 @@ class FitBounds:
 def fit_bounds(battery: BatteryRating, station: Window) -> FitBounds:
     """The bounds of `FitBounds` for one battery on one station."""
     window = battery.window.intersect(station)
-    capacity = battery.capacity_ah
-    has_capacity = battery.has_capacity
+    capacity = battery.capacity_ah if battery.has_capacity else None
     low_voltage, high_voltage = battery.window.voltage_min, battery.window.voltage_max
     return FitBounds(
         window=window,
         window_empty=window.is_empty,
-        c_rate_min=window.current_min / capacity if has_capacity else None,
-        c_rate_max=window.current_max / capacity if has_capacity else None,
+        c_rate_min=window.current_min / capacity if capacity is not None else None,
+        c_rate_max=window.current_max / capacity if capacity is not None else None,
         charge_power_max=window.current_max * low_voltage,
         discharge_power_max=window.current_max * high_voltage,
         discharge_power_min=window.current_min * low_voltage,

@@ -116,7 +116,7 @@ def now_panel(
     )
 
 
-def _fact(label: str, value: str, **kwargs: object) -> html.Span:
+def _fact(label: str, value: str, **kwargs: Any) -> html.Span:
     return html.Span(
         [html.Span(f"{label} ", className="text-muted"), html.Span(value, **kwargs)],
         className="me-3 text-nowrap",

@@ -30,7 +30,7 @@ REFRESH_PERIODS: tuple[tuple[int, str], ...] = (
 )
 DEFAULT_REFRESH_S = 5
 
-GRAPH_CONFIG = {"displaylogo": False, "scrollZoom": False, "responsive": True}
+GRAPH_CONFIG: Any = {"displaylogo": False, "scrollZoom": False, "responsive": True}
 
 
 def station_view(
