@@ -1,4 +1,4 @@
-"""Benchmarks for the targets of DESIGN.md section 8.
+"""Benchmarks for the performance targets of docs/performance.md.
 
 Each module `bench/bench_*.py` defines `BENCHMARK = Benchmark(...)`. Its `run(quick)`
 returns results, each with the figure, a baseline measured in the same run, and the

@@ -1,4 +1,4 @@
-"""CSV export and import of 1,000,000 samples on MariaDB (DESIGN.md section 8).
+"""CSV export and import of 1,000,000 samples on MariaDB (docs/performance.md).
 
 Export: `datastore.export.write_experiment_csv` to a file, timed, then run again
 under tracemalloc for its peak memory; baseline: the obvious way, pandas.read_sql of
@@ -107,7 +107,7 @@ def run(quick: bool) -> list[Result]:
 
 BENCHMARK = Benchmark(
     name="csv",
-    description="CSV export and import of 1,000,000 samples on MariaDB (DESIGN.md section 8)",
+    description="CSV export and import of 1,000,000 samples on MariaDB (docs/performance.md)",
     run=run,
 )
 

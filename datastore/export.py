@@ -9,7 +9,7 @@ On MariaDB/MySQL the server writes the CSV text: CONCAT_WS makes each line and
 GROUP_CONCAT packs a block of lines into one result row. The server writes doubles
 in their shortest round-trip form, as repr does, and PyMySQL, pure Python, spends
 about 3 µs on every result row: a million one-row-per-sample results cost more CPU
-than the whole 5 s budget of DESIGN.md section 8 on a loaded 2-core machine, a
+than the whole 5 s budget of docs/performance.md on a loaded 2-core machine, a
 thousand blocks cost nothing. Elsewhere (SQLite) rows come back as values and
 `domain.csvformat.format_csv_rows` writes them.
 """

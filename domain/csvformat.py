@@ -1,4 +1,4 @@
-"""The CSV file formats of DESIGN.md section 7: the one column map, the importer and the writer.
+"""The CSV file formats of docs/formats.md: the one column map, the importer and the writer.
 
 Export writes the Battery Data Format (BDF) preferred labels, SI units, and every float
 at full precision, so that export then import gives the same numbers back. Import

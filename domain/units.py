@@ -1,7 +1,7 @@
 """Unit conversion to SI: the one table of the units the application understands.
 
-Everything is stored, sent and shown in SI units (V, A, W, s, Ah, Wh, °C; DESIGN.md
-section 3). Files and forms may declare other units (`mV`, `mAh`, `kW`, `min`...);
+Everything is stored, sent and shown in SI units (V, A, W, s, Ah, Wh, °C; see
+docs/formats.md). Files and forms may declare other units (`mV`, `mAh`, `kW`, `min`...);
 `to_si` turns such values into SI and names the SI unit they are now in.
 """
 

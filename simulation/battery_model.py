@@ -10,7 +10,7 @@ temperature relax exponentially), so large steps stay stable; the cycler relies 
 generate long experiments quickly. Plain floats and the standard library only: the model
 is stepped hundreds of thousands of times per demo experiment.
 
-Sign convention (design brief §3): current is positive when charging.
+Sign convention (docs/formats.md): current is positive when charging.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The CSV formats (DESIGN.md section 7): import aliases and units, checks, export, round trip."""
+"""The CSV formats (docs/formats.md): import aliases and units, checks, export, round trip."""
 
 from __future__ import annotations
 
@@ -536,7 +536,7 @@ def test_export_text_is_stable_through_a_round_trip() -> None:
 
 
 def test_a_million_rows_parse_in_a_few_seconds() -> None:
-    """DESIGN.md section 8 budgets 15 s for a whole import; parsing must be a small part."""
+    """docs/performance.md budgets 15 s for a whole import; parsing must be a small part."""
     count = 1_000_000
     rows = np.arange(count, dtype=np.float64)
     text = "time,voltage,current\n" + "\n".join(map("{0},3.7,1.5".format, range(count)))

@@ -65,37 +65,37 @@ from mqtt_node.topics import Topics
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 TS = 1795475647.25
 
-# ---------------------------------------------------------------- DESIGN.md section 6
+# ---------------------------------------------------------------- the examples of docs/protocol.md
 # The table's example payloads, copied as written; only each "..." is given a value
 # (a time for "ts", nothing for a trailing list element) and one word is picked
 # where the table lists alternatives with "|".
 
-DESIGN_ANNOUNCE = (
+CONTRACT_ANNOUNCE = (
     '{"unit": "cu-lab1", "host": "10.0.0.7", "stations": [{"name": "ch1", "location": "rack A", '
     '"voltage_min": 0, "voltage_max": 5, "current_min": -15, "current_max": 15}]}'
 )
-DESIGN_REGISTERED = '{"unit": "cu-lab1", "stations": [{"name": "ch1", "station": 7}]}'
-DESIGN_HEARTBEAT = '{"ts": 1795475647.25, "state": "%s", "experiment_id": %s}'
-DESIGN_START = (
+CONTRACT_REGISTERED = '{"unit": "cu-lab1", "stations": [{"name": "ch1", "station": 7}]}'
+CONTRACT_HEARTBEAT = '{"ts": 1795475647.25, "state": "%s", "experiment_id": %s}'
+CONTRACT_START = (
     '{"command": "start", "experiment_id": 12, "profile": {"name": "...", "instructions": '
     '[{"mode": "CC", "setpoint": 2.5, "limit": "VOLTAGE", "limit_value": 4.2}]}, '
     '"limits": {"voltage_min": 2.5, "voltage_max": 4.2, "current_min": -5, "current_max": 5}}'
 )
-DESIGN_CONTROL = '{"command": "%s", "experiment_id": 12}'
-DESIGN_STATUS = '{"experiment_id": 12, "status": "%s", "ts": 1795475647.25, "message": "optional"}'
-DESIGN_MEASURES = (
+CONTRACT_CONTROL = '{"command": "%s", "experiment_id": 12}'
+CONTRACT_STATUS = '{"experiment_id": 12, "status": "%s", "ts": 1795475647.25, "message": "optional"}'
+CONTRACT_MEASURES = (
     '{"experiment_id": 12, "samples": [{"seq": 0, "ts": 1795475647.25, "voltage": 3.71, '
     '"current": 1.5, "power": 5.57, "instruction": 1, "mode": "CC", '
     '"extra": {"temp_body": 25.1}}]}'
 )
-DESIGN_ALARM = (
+CONTRACT_ALARM = (
     '{"experiment_id": 12, "ts": 1795475647.25, "code": "OVER_VOLTAGE", "value": 4.31, '
     '"message": "optional"}'
 )
 
 
 def test_design_announce_parses() -> None:
-    assert parse_announce(DESIGN_ANNOUNCE.encode()) == Announce(
+    assert parse_announce(CONTRACT_ANNOUNCE.encode()) == Announce(
         unit="cu-lab1",
         host="10.0.0.7",
         stations=(StationSpec("ch1", Window(0.0, 5.0, -15.0, 15.0), location="rack A"),),
@@ -103,7 +103,7 @@ def test_design_announce_parses() -> None:
 
 
 def test_design_registered_parses() -> None:
-    assert parse_registered(DESIGN_REGISTERED.encode()) == Registered(
+    assert parse_registered(CONTRACT_REGISTERED.encode()) == Registered(
         "cu-lab1", (RegisteredStation("ch1", 7),)
     )
 
@@ -111,13 +111,13 @@ def test_design_registered_parses() -> None:
 @pytest.mark.parametrize("state", ["idle", "running", "paused", "error"])
 @pytest.mark.parametrize("experiment_id", ["12", "null"])
 def test_design_heartbeat_parses_in_every_state(state: str, experiment_id: str) -> None:
-    heartbeat = parse_heartbeat((DESIGN_HEARTBEAT % (state, experiment_id)).encode())
+    heartbeat = parse_heartbeat((CONTRACT_HEARTBEAT % (state, experiment_id)).encode())
     assert heartbeat == Heartbeat(TS, StationState(state), json.loads(experiment_id))
     assert type(heartbeat.state) is StationState
 
 
 def test_design_start_command_parses() -> None:
-    assert parse_command(DESIGN_START.encode()) == StartCommand(
+    assert parse_command(CONTRACT_START.encode()) == StartCommand(
         experiment_id=12,
         profile_name="...",
         instructions=(ExpandedStep(Mode.CC, 2.5, Limit.VOLTAGE, 4.2, step=1),),
@@ -127,27 +127,27 @@ def test_design_start_command_parses() -> None:
 
 @pytest.mark.parametrize("word", ["stop", "pause", "resume"])
 def test_design_control_commands_parse(word: str) -> None:
-    command = parse_command((DESIGN_CONTROL % word).encode())
+    command = parse_command((CONTRACT_CONTROL % word).encode())
     assert command == ControlCommand(12, ControlAction(word))
     assert type(command.command) is ControlAction
 
 
 @pytest.mark.parametrize("word", ["RUNNING", "PAUSED", "FINISHED", "ERROR"])
 def test_design_status_parses_with_the_domain_status(word: str) -> None:
-    report = parse_status((DESIGN_STATUS % word).encode())
+    report = parse_status((CONTRACT_STATUS % word).encode())
     assert report == StatusReport(12, ExperimentStatus(word), TS, "optional")
     assert type(report.status) is ExperimentStatus
 
 
 def test_design_measures_parse() -> None:
-    assert parse_measures(DESIGN_MEASURES.encode()) == Measures(
+    assert parse_measures(CONTRACT_MEASURES.encode()) == Measures(
         12,
         (Sample(0, TS, 3.71, 1.5, 5.57, instruction=1, mode="CC", extra={"temp_body": 25.1}),),
     )
 
 
 def test_design_alarm_parses() -> None:
-    assert parse_alarm(DESIGN_ALARM.encode()) == Alarm(12, TS, "OVER_VOLTAGE", 4.31, "optional")
+    assert parse_alarm(CONTRACT_ALARM.encode()) == Alarm(12, TS, "OVER_VOLTAGE", 4.31, "optional")
 
 
 def test_qos_is_zero_for_heartbeats_and_one_for_the_rest() -> None:
@@ -218,22 +218,22 @@ def test_samples_keep_their_order_and_seq_need_not_be_sorted() -> None:
 
 def test_unknown_keys_are_ignored_everywhere() -> None:
     future = {"unit_of": "V", "nested": {"a": [1, 2]}}
-    announce = json.loads(DESIGN_ANNOUNCE) | {"firmware": "2.1"}
+    announce = json.loads(CONTRACT_ANNOUNCE) | {"firmware": "2.1"}
     announce["stations"][0]["channels"] = future
-    assert parse_announce(json.dumps(announce).encode()) == parse_announce(DESIGN_ANNOUNCE.encode())
+    assert parse_announce(json.dumps(announce).encode()) == parse_announce(CONTRACT_ANNOUNCE.encode())
 
-    start = json.loads(DESIGN_START) | {"priority": 3}
+    start = json.loads(CONTRACT_START) | {"priority": 3}
     start["profile"]["instructions"][0]["comment"] = "charge"
     start["limits"]["temperature_max"] = 45
-    assert parse_command(json.dumps(start).encode()) == parse_command(DESIGN_START.encode())
+    assert parse_command(json.dumps(start).encode()) == parse_command(CONTRACT_START.encode())
 
-    measures = json.loads(DESIGN_MEASURES) | {"version": 2}
+    measures = json.loads(CONTRACT_MEASURES) | {"version": 2}
     measures["samples"][0]["quality"] = future
-    assert parse_measures(json.dumps(measures).encode()) == parse_measures(DESIGN_MEASURES.encode())
+    assert parse_measures(json.dumps(measures).encode()) == parse_measures(CONTRACT_MEASURES.encode())
 
 
 def test_start_steps_are_normalised_to_the_expanded_format() -> None:
-    raw = json.loads(DESIGN_START)
+    raw = json.loads(CONTRACT_START)
     raw["profile"]["instructions"] = [
         {"step": 1, "cycle": 1, "line": 3, "mode": "CC", "setpoint": 2, "limit": "VOLTAGE",
          "limit_value": 4.2, "setpoint_c_rate": False},
@@ -258,7 +258,7 @@ def test_status_and_alarm_message_default_to_empty() -> None:
 
 
 def test_messages_are_frozen() -> None:
-    sample = parse_measures(DESIGN_MEASURES.encode()).samples[0]
+    sample = parse_measures(CONTRACT_MEASURES.encode()).samples[0]
     with pytest.raises(AttributeError):
         sample.voltage = 0.0  # type: ignore[misc]
 
@@ -773,7 +773,7 @@ def test_announce_bytes_are_fixed() -> None:
 
 
 def test_start_steps_are_decoded_as_typed_steps() -> None:
-    command = parse_command(DESIGN_START.encode())
+    command = parse_command(CONTRACT_START.encode())
     assert isinstance(command, StartCommand)
     (step,) = command.instructions
     assert type(step) is ExpandedStep
@@ -781,13 +781,13 @@ def test_start_steps_are_decoded_as_typed_steps() -> None:
 
 
 def test_start_limits_are_decoded_as_a_window() -> None:
-    command = parse_command(DESIGN_START.encode())
+    command = parse_command(CONTRACT_START.encode())
     assert isinstance(command, StartCommand)
     assert command.limits == Window(2.5, 4.2, -5.0, 5.0)
 
 
 def test_announced_stations_are_decoded_with_their_window() -> None:
-    (station,) = parse_announce(DESIGN_ANNOUNCE.encode()).stations
+    (station,) = parse_announce(CONTRACT_ANNOUNCE.encode()).stations
     assert station.window == Window(0.0, 5.0, -15.0, 15.0)
 
 
