@@ -38,6 +38,7 @@ from components.station_card import station_grid
 from config import default_settings
 from datastore import catalog, ingest, make_engine, upgrade
 from datastore import telemetry as store
+from datastore.summaries import rebuild_summaries
 from domain.status import ExperimentStatus
 from pages.monitor.chart import TraceDef, build_figure
 from pages.monitor.panels import refresh_outputs
@@ -235,7 +236,10 @@ def _load_lab(engine: Engine, samples: int) -> list[tuple[int, int]]:
                 ingest.record_heartbeat(
                     connection, station_id, dt.datetime.now(dt.UTC), "running", experiment_id
                 )
-        with engine.connect() as connection:
+        with engine.begin() as connection:
+            # As the node keeps them while samples arrive (LOAD DATA bypasses it).
+            for _station_id, experiment_id in pairs:
+                rebuild_summaries(connection, experiment_id)
             connection.exec_driver_sql("ANALYZE TABLE measurements")
     return pairs
 

@@ -36,6 +36,8 @@ def sql_literal(value: Any) -> str:
         return str(value)
     if value is None:
         return "NULL"
+    if kind is bool:
+        return "1" if value else "0"
     if kind is str:
         return "'" + escape_string(value) + "'"
     if isinstance(value, float):  # numpy floats

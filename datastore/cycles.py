@@ -12,21 +12,32 @@ The arithmetic is `domain.cycles`; this module only reads and writes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, select, tuple_
 
 from datastore.bulk import insert_rows
 from datastore.engine import Bind, connection_of
 from datastore.models import Battery, Cycle, CycleProgress, Experiment, Measurement
-from domain.cycles import CycleIntegrator, CycleTotals, IntegratorState, detection_threshold
+from domain.cycles import (
+    DEFAULT_THRESHOLD_A,
+    CycleIntegrator,
+    CycleTotals,
+    IntegratorState,
+    detection_threshold,
+)
 
 # Samples read per query while integrating.
 _CHUNK = 200_000
 DEFAULT_HOLE_WAIT_S = 60.0
 _CYCLE_COLUMNS = [c.name for c in Cycle.__table__.columns]
+_PROGRESS_COLUMNS = [
+    "experiment_id", "numbered", "blocked", "last_seq", "last_ts", "last_voltage",
+    "last_current", "cycle", "discharged",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -62,54 +73,176 @@ def experiment_cycles(bind: Bind, experiment_id: int) -> list[CycleRow]:
     return [CycleRow(*row) for row in rows]
 
 
+@dataclass(frozen=True)
+class NewSamples:
+    """Samples of one experiment just written, as the writer has them (any order, maybe
+    repeated): integrated from memory when they follow on from the stored progress."""
+
+    seq: Sequence[int]
+    ts: Sequence[float]
+    voltage: Sequence[float]
+    current: Sequence[float]
+    cycle: Sequence[int | None]
+
+
 def advance_cycles(
     connection: Connection, experiment_id: int, *, hole_wait_s: float = DEFAULT_HOLE_WAIT_S
 ) -> int:
     """Integrate the samples stored since the last call; returns how many were added."""
-    progress = _load_progress(connection, experiment_id)
-    integrator = CycleIntegrator(
-        threshold_a=_threshold(connection, experiment_id),
-        state=progress.state if progress else IntegratorState(),
-    )
-    numbered = progress.numbered if progress else None
-    m = Measurement.__table__.c
+    return advance_cycles_of(connection, {experiment_id: None}, hole_wait_s=hole_wait_s)
+
+
+def advance_cycles_of(
+    connection: Connection,
+    experiments: Mapping[int, NewSamples | None],
+    *,
+    hole_wait_s: float = DEFAULT_HOLE_WAIT_S,
+) -> int:
+    """Advance the cycle tables of several experiments in a few statements; with the
+    samples just written (`NewSamples`) they are integrated without reading them back
+    when they continue the stored progress. Returns how many samples were added."""
+    ids = sorted(experiments)
+    if not ids:
+        return 0
+    progress = _load_progress(connection, ids)
+    thresholds = _thresholds(connection, ids)
+    stored = _load_current_cycles(connection, progress)
     added = 0
-    totals: dict[int, CycleTotals] = {}
-    while True:
-        rows = connection.execute(
-            select(m.seq, m.ts, m.voltage, m.current, m.cycle)
-            .where(m.experiment_id == experiment_id, m.seq > integrator.state.last_seq)
-            .order_by(m.seq)
-            .limit(_CHUNK)
-        ).all()
-        if not rows:
-            break
-        seq = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
-        ts = np.fromiter((row[1] for row in rows), dtype=np.float64, count=len(rows))
-        usable = _before_open_hole(integrator.state.last_seq, seq, ts, hole_wait_s)
-        if usable == 0:
-            break
-        cycles = [row[4] for row in rows[:usable]]
-        if numbered is None:
-            numbered = any(number is not None for number in cycles)
-        wanted = {integrator.state.cycle}
-        if numbered:
-            wanted |= {number for number in cycles if number is not None}
-        _load_cycles(connection, experiment_id, totals, wanted)
-        integrator.add(
-            seq[:usable],
-            ts[:usable],
-            [row[2] for row in rows[:usable]],
-            [row[3] for row in rows[:usable]],
-            cycles if numbered else None,
-            totals,
+    results: list[_Advanced] = []
+    for experiment_id in ids:
+        known = progress.get(experiment_id)
+        integrator = CycleIntegrator(
+            threshold_a=thresholds.get(experiment_id, DEFAULT_THRESHOLD_A),
+            state=known.state if known else IntegratorState(),
         )
-        added += usable
-        if usable < len(rows):
-            break
-    if added:
-        _store(connection, experiment_id, totals, integrator.state, bool(numbered))
+        totals = {cycle: row for (owner, cycle), row in stored.items() if owner == experiment_id}
+        advanced = _Advanced(experiment_id, integrator, totals, known.numbered if known else None)
+        advanced.looked_up |= set(totals) | {integrator.state.cycle}
+        new = experiments[experiment_id]
+        from_memory = None if known and known.blocked else _continuation(new, integrator.state)
+        if from_memory is not None:
+            try:
+                advanced.add(*from_memory)
+            except _NeedStoredCycles as needed:
+                advanced.look_up(connection, needed.numbers)
+                advanced.add(*from_memory)
+        else:
+            advanced.read_stored(connection, hole_wait_s)
+        if advanced.count:
+            added += advanced.count
+            results.append(advanced)
+    if results:
+        _store(connection, results)
     return added
+
+
+@dataclass
+class _Advanced:
+    """One experiment's integration in progress."""
+
+    experiment_id: int
+    integrator: CycleIntegrator
+    totals: dict[int, CycleTotals]
+    numbered: bool | None
+    count: int = 0
+    blocked: bool = False
+    # Cycle numbers whose stored rows were looked for already (found or not).
+    looked_up: set[int] = field(default_factory=set)
+
+    def add(
+        self,
+        seq: np.ndarray,
+        ts: np.ndarray,
+        voltage: Sequence[float] | np.ndarray,
+        current: Sequence[float] | np.ndarray,
+        cycles: Sequence[int | None],
+    ) -> None:
+        if self.numbered is None:
+            self.numbered = any(number is not None for number in cycles)
+        if self.numbered:
+            unknown = {n for n in cycles if n is not None} - set(self.totals) - self.looked_up
+            if unknown:
+                raise _NeedStoredCycles(unknown)
+        self.integrator.add(
+            seq, ts, voltage, current, cycles if self.numbered else None, self.totals
+        )
+        self.count += len(seq)
+
+    def look_up(self, connection: Connection, numbers: set[int]) -> None:
+        self.totals.update(_load_cycles(connection, self.experiment_id, numbers))
+        self.looked_up |= numbers
+
+    def read_stored(self, connection: Connection, hole_wait_s: float) -> None:
+        """Integrate from the stored samples after the progress, up to an open hole."""
+        m = Measurement.__table__.c
+        while True:
+            rows = connection.execute(
+                select(m.seq, m.ts, m.voltage, m.current, m.cycle)
+                .where(
+                    m.experiment_id == self.experiment_id, m.seq > self.integrator.state.last_seq
+                )
+                .order_by(m.seq)
+                .limit(_CHUNK)
+            ).all()
+            if not rows:
+                self.blocked = False
+                return
+            seq = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+            ts = np.fromiter((row[1] for row in rows), dtype=np.float64, count=len(rows))
+            usable = _before_open_hole(self.integrator.state.last_seq, seq, ts, hole_wait_s)
+            if usable == 0:
+                self.blocked = True
+                return
+            cycles = [row[4] for row in rows[:usable]]
+            try:
+                self.add(
+                    seq[:usable],
+                    ts[:usable],
+                    [row[2] for row in rows[:usable]],
+                    [row[3] for row in rows[:usable]],
+                    cycles,
+                )
+            except _NeedStoredCycles as needed:
+                self.look_up(connection, needed.numbers)
+                continue
+            if usable < len(rows):
+                self.blocked = True
+                return
+
+
+class _NeedStoredCycles(Exception):
+    """Samples of cycles whose stored rows were not loaded (numbers that went back)."""
+
+    def __init__(self, numbers: set[int]) -> None:
+        super().__init__(numbers)
+        self.numbers = numbers
+
+
+def _continuation(
+    new: NewSamples | None, state: IntegratorState
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[int | None]] | None:
+    """The new samples in seq order, when they follow the progress without a hole (the
+    usual case: a cycler sends in order); None when they must be read back instead."""
+    if new is None or not len(new.seq):
+        return None
+    seq = np.asarray(new.seq, dtype=np.int64)
+    order = np.argsort(seq, kind="stable")
+    seq = seq[order]
+    keep = np.r_[True, seq[1:] != seq[:-1]] & (seq > state.last_seq)
+    if not keep.any():
+        return None
+    seq = seq[keep]
+    if seq[0] != state.last_seq + 1 or (len(seq) > 1 and np.any(np.diff(seq) != 1)):
+        return None
+    picked = order[keep]
+    cycles = [new.cycle[i] for i in picked.tolist()]
+    return (
+        seq,
+        np.asarray(new.ts, dtype=np.float64)[picked],
+        np.asarray(new.voltage, dtype=np.float64)[picked],
+        np.asarray(new.current, dtype=np.float64)[picked],
+        cycles,
+    )
 
 
 def store_cycles(
@@ -124,10 +257,12 @@ def store_cycles(
     """The cycle table of a new experiment whose samples are all given here (an import),
     in ascending seq; `cycle` is the file's cycle column (None: detect the cycles)."""
     numbered = cycle is not None and any(number is not None for number in cycle)
-    integrator = CycleIntegrator(threshold_a=_threshold(connection, experiment_id))
-    totals = integrator.add(seq, ts, voltage, current, cycle if numbered else None)
-    if totals:
-        _store(connection, experiment_id, totals, integrator.state, numbered)
+    threshold = _thresholds(connection, [experiment_id]).get(experiment_id, DEFAULT_THRESHOLD_A)
+    advanced = _Advanced(experiment_id, CycleIntegrator(threshold_a=threshold), {}, numbered)
+    advanced.looked_up |= {number for number in cycle or () if number is not None}  # all new
+    advanced.add(seq, ts, voltage, current, list(cycle) if cycle is not None else [None] * len(seq))
+    if advanced.count:
+        _store(connection, [advanced])
 
 
 def rebuild_cycles(connection: Connection, experiment_id: int) -> None:
@@ -155,35 +290,36 @@ def cycle_unprocessed(connection: Connection) -> list[int]:
 @dataclass
 class _Progress:
     numbered: bool
+    blocked: bool
     state: IntegratorState
 
 
-def _load_progress(connection: Connection, experiment_id: int) -> _Progress | None:
-    row = connection.execute(
-        select(CycleProgress.__table__).where(CycleProgress.experiment_id == experiment_id)
-    ).first()
-    if row is None:
-        return None
-    return _Progress(
-        bool(row.numbered),
-        IntegratorState(
-            last_seq=row.last_seq,
-            last_ts=row.last_ts,
-            last_voltage=row.last_voltage,
-            last_current=row.last_current,
-            cycle=row.cycle,
-            discharged=bool(row.discharged),
-        ),
-    )
+def _load_progress(connection: Connection, ids: Sequence[int]) -> dict[int, _Progress]:
+    p = CycleProgress.__table__.c
+    found = {}
+    for row in connection.execute(select(CycleProgress.__table__).where(p.experiment_id.in_(ids))):
+        found[row.experiment_id] = _Progress(
+            bool(row.numbered),
+            bool(row.blocked),
+            IntegratorState(
+                last_seq=row.last_seq,
+                last_ts=row.last_ts,
+                last_voltage=row.last_voltage,
+                last_current=row.last_current,
+                cycle=row.cycle,
+                discharged=bool(row.discharged),
+            ),
+        )
+    return found
 
 
-def _threshold(connection: Connection, experiment_id: int) -> float:
-    capacity = connection.scalar(
-        select(Battery.nominal_capacity_ah)
-        .join(Experiment, Experiment.battery_id == Battery.id)
-        .where(Experiment.id == experiment_id)
+def _thresholds(connection: Connection, ids: Sequence[int]) -> dict[int, float]:
+    rows = connection.execute(
+        select(Experiment.id, Battery.nominal_capacity_ah)
+        .join(Battery, Experiment.battery_id == Battery.id)
+        .where(Experiment.id.in_(ids))
     )
-    return detection_threshold(capacity)
+    return {experiment_id: detection_threshold(capacity) for experiment_id, capacity in rows}
 
 
 def _before_open_hole(last_seq: int, seq: np.ndarray, ts: np.ndarray, wait_s: float) -> int:
@@ -200,67 +336,87 @@ def _before_open_hole(last_seq: int, seq: np.ndarray, ts: np.ndarray, wait_s: fl
     return usable
 
 
-def _load_cycles(
-    connection: Connection, experiment_id: int, totals: dict[int, CycleTotals], numbers: set[int]
-) -> None:
-    """Put the stored rows of these cycles into `totals`, to be continued."""
-    missing = sorted(number for number in numbers if number and number not in totals)
-    if not missing:
-        return
+def _totals(row: Any) -> CycleTotals:
+    return CycleTotals(
+        cycle=row.cycle,
+        first_seq=row.first_seq,
+        last_seq=row.last_seq,
+        start_ts=row.start_ts,
+        end_ts=row.end_ts,
+        start_voltage=row.start_voltage,
+        end_voltage=row.end_voltage,
+        charge_ah=row.charge_ah,
+        discharge_ah=row.discharge_ah,
+        charge_wh=row.charge_wh,
+        discharge_wh=row.discharge_wh,
+        samples=row.samples,
+    )
+
+
+def _load_current_cycles(
+    connection: Connection, progress: Mapping[int, _Progress]
+) -> dict[tuple[int, int], CycleTotals]:
+    """The stored row of the cycle each experiment's integration is in, to be continued."""
+    pairs = [(experiment_id, known.state.cycle) for experiment_id, known in progress.items()]
+    if not pairs:
+        return {}
     c = Cycle.__table__.c
-    for row in connection.execute(
-        select(Cycle.__table__).where(c.experiment_id == experiment_id, c.cycle.in_(missing))
-    ):
-        totals[row.cycle] = CycleTotals(
-            cycle=row.cycle,
-            first_seq=row.first_seq,
-            last_seq=row.last_seq,
-            start_ts=row.start_ts,
-            end_ts=row.end_ts,
-            start_voltage=row.start_voltage,
-            end_voltage=row.end_voltage,
-            charge_ah=row.charge_ah,
-            discharge_ah=row.discharge_ah,
-            charge_wh=row.charge_wh,
-            discharge_wh=row.discharge_wh,
-            samples=row.samples,
+    rows = connection.execute(
+        select(Cycle.__table__).where(tuple_(c.experiment_id, c.cycle).in_(pairs))
+    )
+    return {(row.experiment_id, row.cycle): _totals(row) for row in rows}
+
+
+def _load_cycles(
+    connection: Connection, experiment_id: int, numbers: set[int]
+) -> dict[int, CycleTotals]:
+    c = Cycle.__table__.c
+    rows = connection.execute(
+        select(Cycle.__table__).where(
+            c.experiment_id == experiment_id, c.cycle.in_(sorted(numbers))
         )
+    )
+    return {row.cycle: _totals(row) for row in rows}
 
 
-def _store(
-    connection: Connection,
-    experiment_id: int,
-    totals: dict[int, CycleTotals],
-    state: IntegratorState,
-    numbered: bool,
-) -> None:
-    """Rewrite the cycles in `totals` (whole rows; cycles met again were loaded first)."""
-    numbers = sorted(totals)
-    for start in range(0, len(numbers), 1_000):
+def _store(connection: Connection, advanced: Sequence[_Advanced]) -> None:
+    """Rewrite the cycles each integration touched and its progress, in four statements."""
+    pairs = [(a.experiment_id, number) for a in advanced for number in sorted(a.totals)]
+    c = Cycle.__table__.c
+    for start in range(0, len(pairs), 500):
         connection.execute(
-            delete(Cycle).where(
-                Cycle.experiment_id == experiment_id,
-                Cycle.cycle.in_(numbers[start : start + 1_000]),
-            )
+            delete(Cycle).where(tuple_(c.experiment_id, c.cycle).in_(pairs[start : start + 500]))
         )
     insert_rows(
         connection,
         Cycle.__tablename__,
         _CYCLE_COLUMNS,
-        [_cycle_values(experiment_id, totals[number]) for number in numbers],
+        [
+            _cycle_values(a.experiment_id, a.totals[number])
+            for a in advanced
+            for number in sorted(a.totals)
+        ],
     )
-    connection.execute(delete(CycleProgress).where(CycleProgress.experiment_id == experiment_id))
-    connection.execute(
-        insert(CycleProgress).values(
-            experiment_id=experiment_id,
-            numbered=numbered,
-            last_seq=state.last_seq,
-            last_ts=state.last_ts,
-            last_voltage=state.last_voltage,
-            last_current=state.last_current,
-            cycle=state.cycle,
-            discharged=state.discharged,
-        )
+    ids = [a.experiment_id for a in advanced]
+    connection.execute(delete(CycleProgress).where(CycleProgress.experiment_id.in_(ids)))
+    insert_rows(
+        connection,
+        CycleProgress.__tablename__,
+        _PROGRESS_COLUMNS,
+        [
+            (
+                a.experiment_id,
+                bool(a.numbered),
+                a.blocked,
+                a.integrator.state.last_seq,
+                a.integrator.state.last_ts,
+                a.integrator.state.last_voltage,
+                a.integrator.state.last_current,
+                a.integrator.state.cycle,
+                a.integrator.state.discharged,
+            )
+            for a in advanced
+        ],
     )
 
 

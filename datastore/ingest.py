@@ -24,6 +24,7 @@ from datastore.models import (
     Station,
     utcnow,
 )
+from datastore.summaries import SummaryWriter
 from domain.stations import StationSpec
 from domain.status import ExperimentStatus
 from domain.window import Window
@@ -147,8 +148,13 @@ def insert_samples(
     experiment_id: int,
     samples: Iterable[SampleRow],
     extra_values: Iterable[ExtraValueRow] = (),
+    summaries: SummaryWriter | None = None,
 ) -> int:
     """Insert samples and extra values of one experiment; returns how many samples were new.
+
+    The block summaries that draw long experiments (datastore/summaries.py) follow every
+    write: into `summaries` when given (the caller writes it once for many experiments),
+    else written here.
 
     Both are read once, so they may come from generators, as the node's are: then only one
     typed row exists at a time. Thousands held at once cost the garbage collector dearly
@@ -165,6 +171,10 @@ def insert_samples(
     extras = [(*value,) for value in extra_values]
     if extras:
         insert_rows(connection, "extra_values", ExtraValueRow._fields, extras, ignore_existing=True)
+    writer = SummaryWriter() if summaries is None else summaries
+    _summarise(writer, experiment_id, rows, extras)
+    if summaries is None:
+        writer.write(connection)
     last_ts = max(map(_ts_of, rows))
     connection.execute(
         update(Experiment)
@@ -175,6 +185,24 @@ def insert_samples(
         )
     )
     return inserted
+
+
+def _summarise(
+    writer: SummaryWriter,
+    experiment_id: int,
+    rows: list[tuple[Any, ...]],
+    extras: list[tuple[Any, ...]],
+) -> None:
+    # Rows are (experiment_id, seq, ts, voltage, current, power, ...).
+    columns = list(zip(*rows, strict=False))
+    writer.add_samples(experiment_id, *columns[1:6])
+    by_channel: dict[int, tuple[list[int], list[float]]] = {}
+    for channel_id, seq, value in extras:
+        seqs, values = by_channel.setdefault(channel_id, ([], []))
+        seqs.append(seq)
+        values.append(value)
+    for channel_id, (seqs, values) in by_channel.items():
+        writer.add_channel(channel_id, seqs, values)
 
 
 def _latest(column: Any, value: float) -> Any:

@@ -284,6 +284,8 @@ class CycleProgress(Base):
     )
     # Whether cycles come from the samples' cycle numbers (else they are detected).
     numbered: Mapped[bool] = mapped_column(Boolean)
+    # Whether integration stopped at a hole in the seq numbers with samples stored after it.
+    blocked: Mapped[bool] = mapped_column(Boolean)
     last_seq: Mapped[int] = mapped_column(Integer)
     last_ts: Mapped[float] = mapped_column(Double)
     last_voltage: Mapped[float] = mapped_column(Double)

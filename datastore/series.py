@@ -97,15 +97,21 @@ def read_series(
     *,
     quantities: Sequence[str] = QUANTITIES,
     max_points: int = DEFAULT_MAX_POINTS,
+    until_seq: int | None = None,
 ) -> Series:
     """The points to draw for [start_ts, end_ts] (None: from the start / to the end), for
-    `quantities` (of "voltage", "current", "power") and the extra channels `channel_ids`."""
+    `quantities` (of "voltage", "current", "power") and the extra channels `channel_ids`;
+    with `until_seq`, no sample after that one (what a live graph has already read)."""
     keys = _Keys(tuple(quantities), tuple(channel_ids))
     with connection_of(bind) as connection:
         bounds = seq_range(connection, experiment_id, start_ts, end_ts)
         if bounds is None:
             return Series.empty(keys.all)
         first, last = bounds
+        if until_seq is not None:
+            last = min(last, until_seq)
+            if last < first:
+                return Series.empty(keys.all)
         count = last - first + 1
         if count <= max_points:
             series = _raw(connection, experiment_id, first, last, keys)

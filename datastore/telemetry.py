@@ -12,8 +12,8 @@ every open page:
 - `samples_after`: new samples of one experiment, a range scan on the primary key
   (experiment_id, seq), with the chosen extra channels joined in the same query.
 - `window_series`: what a graph needs for a time window, in one call: a lookup in the
-  (experiment_id, ts) index, then the samples, or per-bucket extremes computed by the
-  database (`bucket_extremes`) for windows too long to fetch sample by sample.
+  (experiment_id, ts) index, then the samples, or for windows too long to fetch sample
+  by sample, points drawn from the block summaries (`datastore.series.read_series`).
 - `samples_in_window`: every sample of a time window, through the (experiment_id, ts)
   index.
 - `step_plan`: the experiment's expanded steps, cached in memory (they never change
@@ -44,6 +44,7 @@ from datastore.models import (
     Measurement,
     Station,
 )
+from datastore.series import Series, read_series
 from domain.profiles.expansion import ExpandedStep
 from domain.status import ACTIVE_STATUSES, ExperimentStatus
 from domain.step_plan import StepPlan
@@ -145,20 +146,6 @@ class SampleBlock:
             nothing,
             {channel_id: nothing for channel_id in channel_ids},
         )
-
-
-@dataclass
-class BucketBlock:
-    """Per-bucket time span and extremes: `low[key]`/`high[key]` for "voltage", "current",
-    "power" and each channel id."""
-
-    first_ts: np.ndarray
-    last_ts: np.ndarray
-    low: dict[str | int, np.ndarray]
-    high: dict[str | int, np.ndarray]
-
-    def __len__(self) -> int:
-        return len(self.first_ts)
 
 
 def _connection(bind: Bind) -> AbstractContextManager[Connection]:
@@ -461,11 +448,12 @@ def samples_in_window(
 @dataclass
 class WindowSeries:
     """What a graph needs to draw a span of an experiment: every sample of the span when
-    there are few enough, else per-bucket extremes; and when the experiment began."""
+    there are few enough, else points drawn from the block summaries (extremes kept);
+    and when the experiment began."""
 
     first_ts: float | None  # the experiment's first sample (None: it has none)
     samples: SampleBlock | None = None
-    buckets: BucketBlock | None = None
+    points: Series | None = None
 
 
 def window_series(
@@ -476,14 +464,15 @@ def window_series(
     channel_ids: Sequence[int] = (),
     *,
     raw_limit: int,
-    buckets: int,
+    max_points: int,
 ) -> WindowSeries:
     """The samples from `start_ts` (None: the first) up to the sample `until_seq`: all of
-    them if the span holds at most `raw_limit`, else about `buckets` buckets of extremes.
+    them if the span holds at most `raw_limit`, else at most `max_points` points per
+    series from the block summaries (datastore/series.py).
 
     One lookup finds where the span starts (through the (experiment_id, ts) index) and
     the experiment's first sample time; then one range scan on the primary key, or the
-    bucket GROUP BYs.
+    read of the summaries.
     """
     in_experiment = _measurements.c.experiment_id == experiment_id
     first_ts = (
@@ -513,82 +502,16 @@ def window_series(
             bind, experiment_id, row.seq - 1, channel_ids, until_seq=until_seq
         )
     else:
-        result.buckets = bucket_extremes(
-            bind, experiment_id, row.seq, until_seq, buckets, channel_ids
+        result.points = read_series(
+            bind,
+            experiment_id,
+            start_ts,
+            None,
+            channel_ids,
+            max_points=max_points,
+            until_seq=until_seq,
         )
     return result
-
-
-def bucket_extremes(
-    bind: Bind,
-    experiment_id: int,
-    first_seq: int,
-    last_seq: int,
-    buckets: int,
-    channel_ids: Sequence[int] = (),
-) -> BucketBlock:
-    """Samples first_seq..last_seq cut into about `buckets` runs of consecutive samples; per
-    run the database returns its time span and the minimum and maximum of each quantity.
-
-    One GROUP BY over the primary-key range for the samples, one per extra channel.
-    """
-    width = max(1, -(-(last_seq - first_seq + 1) // max(1, buckets)))
-    in_range = and_(
-        _measurements.c.experiment_id == experiment_id,
-        _measurements.c.seq.between(first_seq, last_seq),
-    )
-    bucket = ((_measurements.c.seq - first_seq) // width).label("bucket")
-    quantities = ("voltage", "current", "power")
-    query = (
-        select(
-            bucket,
-            func.min(_measurements.c.ts),
-            func.max(_measurements.c.ts),
-            *[func.min(_measurements.c[name]) for name in quantities],
-            *[func.max(_measurements.c[name]) for name in quantities],
-        )
-        .where(in_range)
-        .group_by(bucket)
-        .order_by(bucket)
-    )
-    with _connection(bind) as connection:
-        rows = connection.execute(query).all()
-        if not rows:
-            nothing = np.array([], dtype=float)
-            keys: list[str | int] = [*quantities, *channel_ids]
-            return BucketBlock(
-                nothing, nothing, dict.fromkeys(keys, nothing), dict.fromkeys(keys, nothing)
-            )
-        table = np.array(rows, dtype=float)
-        numbers = table[:, 0].astype(np.int64)
-        position = {int(number): index for index, number in enumerate(numbers)}
-        low: dict[str | int, np.ndarray] = {
-            name: table[:, 3 + i] for i, name in enumerate(quantities)
-        }
-        high: dict[str | int, np.ndarray] = {
-            name: table[:, 6 + i] for i, name in enumerate(quantities)
-        }
-        extra_bucket = ((_extra_values.c.seq - first_seq) // width).label("bucket")
-        for channel_id in channel_ids:
-            channel_low = np.full(len(rows), np.nan)
-            channel_high = np.full(len(rows), np.nan)
-            for number, lowest, highest in connection.execute(
-                select(
-                    extra_bucket, func.min(_extra_values.c.value), func.max(_extra_values.c.value)
-                )
-                .where(
-                    _extra_values.c.channel_id == channel_id,
-                    _extra_values.c.seq.between(first_seq, last_seq),
-                )
-                .group_by(extra_bucket)
-            ):
-                index = position.get(int(number))
-                if index is not None:
-                    channel_low[index] = lowest
-                    channel_high[index] = highest
-            low[channel_id] = channel_low
-            high[channel_id] = channel_high
-    return BucketBlock(table[:, 1], table[:, 2], low, high)
 
 
 # ---------------------------------------------------------------- alarms and steps

@@ -26,7 +26,7 @@ from typing import TypeAlias
 from sqlalchemy import Connection
 
 from datastore import ingest as store
-from datastore.cycles import advance_cycles
+from datastore.cycles import NewSamples, advance_cycles_of
 from datastore.summaries import SummaryWriter
 from domain.csvformat import channel_identity
 from domain.status import ExperimentStatus, can_transition
@@ -267,8 +267,10 @@ class Ingest:
         # What long experiments are drawn from, and their cycle tables, in the same
         # transaction as the samples.
         summaries.write(connection)
-        for experiment_id in sorted(pending):
-            advance_cycles(connection, experiment_id)
+        advance_cycles_of(
+            connection,
+            {experiment_id: samples.new_samples() for experiment_id, samples in pending.items()},
+        )
         self._liveness.record(connection, heartbeats)
         counts.batches += 1
         return outcome
@@ -348,11 +350,9 @@ class _PendingSamples:
 
     def rows(self) -> Iterator[store.SampleRow]:
         """The samples as rows, made one by one as they are written (see insert_samples)."""
-        cycles = self._cycles
         for sample in self.samples:
-            step = sample.instruction
             # The cycle is the experiment's own for the step: a sample's `cycle` is not stored.
-            cycle = cycles[step - 1] if step is not None and 0 < step <= len(cycles) else None
+            cycle = self._cycle_of(sample.instruction)
             yield store.SampleRow(
                 sample.seq,
                 sample.ts,
@@ -364,6 +364,21 @@ class _PendingSamples:
                 sample.mode,
             )
 
+    def new_samples(self) -> NewSamples:
+        """The samples for the cycle table (with the cycles of their steps)."""
+        samples = self.samples
+        return NewSamples(
+            [sample.seq for sample in samples],
+            [sample.ts for sample in samples],
+            [sample.voltage for sample in samples],
+            [sample.current for sample in samples],
+            [self._cycle_of(sample.instruction) for sample in samples],
+        )
+
+    def _cycle_of(self, step: int | None) -> int | None:
+        cycles = self._cycles
+        return cycles[step - 1] if step is not None and 0 < step <= len(cycles) else None
+
     def insert(self, connection: Connection, experiment_id: int, summaries: SummaryWriter) -> int:
         """Write the samples (creating the channels they need) and hand them to `summaries`;
         returns how many were new."""
@@ -374,21 +389,4 @@ class _PendingSamples:
             store.ExtraValueRow(channel_ids[name], seq, value)
             for seq, name, value in self.extra_values
         )
-        inserted = store.insert_samples(connection, experiment_id, self.rows(), extras)
-        samples = self.samples
-        summaries.add_samples(
-            experiment_id,
-            [sample.seq for sample in samples],
-            [sample.ts for sample in samples],
-            [sample.voltage for sample in samples],
-            [sample.current for sample in samples],
-            [sample.power for sample in samples],
-        )
-        by_channel: dict[int, tuple[list[int], list[float]]] = {}
-        for seq, name, value in self.extra_values:
-            seqs, values = by_channel.setdefault(channel_ids[name], ([], []))
-            seqs.append(seq)
-            values.append(value)
-        for channel_id, (seqs, values) in by_channel.items():
-            summaries.add_channel(channel_id, seqs, values)
-        return inserted
+        return store.insert_samples(connection, experiment_id, self.rows(), extras, summaries)

@@ -40,7 +40,6 @@ from datastore.catalog import (
 from datastore.cycles import rebuild_cycles
 from datastore.ingest import ExtraValueRow, SampleRow, channel_ids, insert_alarm, insert_samples
 from datastore.models import Battery, Experiment, Profile, Station
-from datastore.summaries import rebuild_summaries
 from datastore.types import utcnow
 from domain.profiles import expand_profile
 from domain.stations import StationSpec
@@ -815,8 +814,7 @@ def _insert_measurements(connection: Connection, experiment_id: int, timed: _Tim
             insert_samples(connection, experiment_id, samples, extras)
             samples, extras = [], []
     insert_samples(connection, experiment_id, samples, extras)
-    # What the node keeps current as samples arrive: the block summaries and the cycles.
-    rebuild_summaries(connection, experiment_id)
+    # What the node keeps current as samples arrive (the summaries follow every insert).
     rebuild_cycles(connection, experiment_id)
     for alarm in timed.recording.alarms:
         insert_alarm(

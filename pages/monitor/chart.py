@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from datastore import telemetry as store
 from datastore.telemetry import ChannelInfo, SampleBlock, StationSnapshot
-from domain.downsample import downsample, envelope_points
+from domain.downsample import downsample
 from domain.time_windows import WHOLE_EXPERIMENT, window_range
 
 MAX_POINTS_PER_TRACE = 20_000
@@ -272,7 +272,7 @@ def _load(
         until_seq,
         channel_ids,
         raw_limit=RAW_FETCH_LIMIT,
-        buckets=BASE_POINTS // 2,
+        max_points=BASE_POINTS,
     )
     series: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     raw = read.samples is not None
@@ -286,14 +286,14 @@ def _load(
             series[trace.key] = (x, y)
         last_ts = float(block.ts[-1]) if len(block) else start_ts
     else:
-        assert read.buckets is not None
-        buckets = read.buckets
+        assert read.points is not None
+        drawn = read.points
         for trace in traces:
             key: str | int = trace.channel_id if trace.channel_id is not None else trace.key
-            series[trace.key] = envelope_points(
-                buckets.first_ts, buckets.last_ts, buckets.low[key], buckets.high[key]
-            )
-        last_ts = float(buckets.last_ts[-1]) if len(buckets) else start_ts
+            values = drawn.values[key]
+            present = ~np.isnan(values)  # a channel without a value in a bucket
+            series[trace.key] = (drawn.ts[present], values[present])
+        last_ts = float(drawn.ts[-1]) if len(drawn.ts) else start_ts
     raw_from = start_ts if raw else last_ts
     points = max((len(x) for x, _y in series.values()), default=0)
     return read.first_ts, series, raw_from, points

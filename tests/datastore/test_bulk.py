@@ -49,13 +49,21 @@ def test_no_rows_is_a_no_op(engine: Engine) -> None:
 
 @pytest.mark.parametrize(
     ("value", "literal"),
-    [(None, "NULL"), (3, "3"), (2.5, "2.5e0"), (1e-300, "1e-300"), ("a'b", "'a\\'b'")],
+    [
+        (None, "NULL"),
+        (3, "3"),
+        (2.5, "2.5e0"),
+        (1e-300, "1e-300"),
+        ("a'b", "'a\\'b'"),
+        (True, "1"),
+        (False, "0"),
+    ],
 )
 def test_literals(value: object, literal: str) -> None:
     assert sql_literal(value) == literal
 
 
-@pytest.mark.parametrize("value", [math.nan, math.inf, True, object()])
+@pytest.mark.parametrize("value", [math.nan, math.inf, object()])
 def test_values_that_cannot_be_stored_are_refused(value: object) -> None:
     with pytest.raises((ValueError, TypeError)):
         sql_literal(value)

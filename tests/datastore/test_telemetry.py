@@ -220,51 +220,56 @@ def test_a_window_series_is_every_sample_of_the_window_when_few_in_two_queries(e
             950,
             [lab.channel],
             raw_limit=100,
-            buckets=10,
+            max_points=40,
         )
     assert len(statements) == 2
-    assert read.first_ts == T0 and read.buckets is None
+    assert read.first_ts == T0 and read.points is None
     assert read.samples.seq[0] == 900 and read.samples.seq[-1] == 950
     assert read.samples.extras[lab.channel][0] == pytest.approx(34.0)
 
 
-def test_a_window_series_is_bucket_extremes_when_the_window_holds_too_many(engine, lab):
-    with engine.connect() as connection:
-        read = store.window_series(
-            connection, lab.experiments[0], None, 999, [lab.channel], raw_limit=100, buckets=10
-        )
-    assert read.first_ts == T0 and read.samples is None
-    assert 9 <= len(read.buckets) <= 11
-    assert read.buckets.first_ts[0] == T0 and read.buckets.last_ts[-1] == pytest.approx(T0 + 99.9)
-    assert np.nanmax(read.buckets.high[lab.channel]) == pytest.approx(34.98)
-
-
-def test_a_window_series_after_the_last_sample_is_empty(engine, lab):
-    with engine.connect() as connection:
-        read = store.window_series(
-            connection, lab.experiments[0], T0 + 500, 999, [lab.channel], raw_limit=100, buckets=10
-        )
-        nothing = store.window_series(
-            connection, lab.experiments[1], None, 0, raw_limit=100, buckets=10
-        )
-    assert read.first_ts == T0 and len(read.samples) == 0 and lab.channel in read.samples.extras
-    assert nothing.first_ts is None and len(nothing.samples) == 0
-
-
-def test_bucket_extremes_are_computed_by_the_database_and_keep_a_spike(engine, lab):
-    with engine.begin() as connection:
+def test_a_window_series_is_points_with_the_extremes_when_the_window_holds_too_many(engine, lab):
+    with engine.begin() as connection:  # one sample far above the others
         ingest.insert_samples(
             connection,
             lab.experiments[0],
             [ingest.SampleRow(1000, T0 + 100.0, 9.9, -7.0, -69.3, 4, 1, "CC")],
         )
     with engine.connect() as connection:
-        buckets = store.bucket_extremes(connection, lab.experiments[0], 0, 1000, 10, [lab.channel])
-    assert 9 <= len(buckets) <= 11
-    assert buckets.high["voltage"].max() == 9.9 and buckets.low["current"].min() == -7.0
-    assert buckets.first_ts[0] == T0 and buckets.last_ts[-1] == T0 + 100.0
-    assert buckets.low[lab.channel][0] == pytest.approx(25.0)
-    assert np.nanmax(buckets.high[lab.channel]) == pytest.approx(34.98)
+        read = store.window_series(
+            connection, lab.experiments[0], None, 1000, [lab.channel], raw_limit=100, max_points=40
+        )
+    assert read.first_ts == T0 and read.samples is None and read.points is not None
+    points = read.points
+    assert len(points.ts) <= 40 and points.ts[0] == T0 and points.ts[-1] == T0 + 100.0
+    assert points.values["voltage"].max() == 9.9 and points.values["current"].min() == -7.0
+    assert np.nanmax(points.values[lab.channel]) == pytest.approx(34.98)
+
+
+def test_a_window_series_stops_at_the_last_sample_read(engine, lab):
+    with engine.connect() as connection:
+        read = store.window_series(
+            connection, lab.experiments[0], None, 499, [lab.channel], raw_limit=100, max_points=40
+        )
+    assert read.points is not None and read.points.ts[-1] == pytest.approx(T0 + 49.9)
+
+
+def test_a_window_series_after_the_last_sample_is_empty(engine, lab):
+    with engine.connect() as connection:
+        read = store.window_series(
+            connection,
+            lab.experiments[0],
+            T0 + 500,
+            999,
+            [lab.channel],
+            raw_limit=100,
+            max_points=40,
+        )
+        nothing = store.window_series(
+            connection, lab.experiments[1], None, 0, raw_limit=100, max_points=40
+        )
+    assert read.first_ts == T0 and len(read.samples) == 0 and lab.channel in read.samples.extras
+    assert nothing.first_ts is None and len(nothing.samples) == 0
 
 
 # ---------------------------------------------------------------- alarms, channels, steps

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from domain.downsample import downsample, envelope_points, minmax_indices
+from domain.downsample import downsample, minmax_indices
 
 
 def test_a_short_series_is_left_alone():
@@ -48,23 +48,3 @@ def test_the_result_is_bounded_and_keeps_the_global_extremes(y, max_points):
     keep = minmax_indices(y, max_points)
     assert len(keep) <= max_points
     assert y[keep].max() == y.max() and y[keep].min() == y.min()
-
-
-def test_bucket_extremes_become_an_envelope_that_follows_the_trend():
-    first = np.array([0.0, 10.0, 20.0, 30.0])
-    last = np.array([9.0, 19.0, 29.0, 39.0])
-    lows = np.array([1.0, 2.0, 3.0, 2.0])
-    highs = np.array([1.5, 2.5, 9.0, 2.5])
-    x, y = envelope_points(first, last, lows, highs)
-    assert x.tolist() == [0.0, 9.0, 10.0, 19.0, 20.0, 29.0, 30.0, 39.0]
-    # Rising buckets go low then high; the last one, falling, goes high then low.
-    assert y.tolist()[:4] == [1.0, 1.5, 2.0, 2.5]
-    assert y.tolist()[-2:] == [2.5, 2.0]
-    assert y.max() == 9.0  # the spike bucket keeps its high
-
-
-def test_buckets_without_values_are_dropped_from_the_envelope():
-    x, y = envelope_points(
-        np.array([0.0, 1.0]), np.array([0.5, 1.5]), np.array([np.nan, 2.0]), np.array([np.nan, 3.0])
-    )
-    assert x.tolist() == [1.0, 1.5] and sorted(y.tolist()) == [2.0, 3.0]

@@ -82,7 +82,9 @@ CONTRACT_START = (
     '"limits": {"voltage_min": 2.5, "voltage_max": 4.2, "current_min": -5, "current_max": 5}}'
 )
 CONTRACT_CONTROL = '{"command": "%s", "experiment_id": 12}'
-CONTRACT_STATUS = '{"experiment_id": 12, "status": "%s", "ts": 1795475647.25, "message": "optional"}'
+CONTRACT_STATUS = (
+    '{"experiment_id": 12, "status": "%s", "ts": 1795475647.25, "message": "optional"}'
+)
 CONTRACT_MEASURES = (
     '{"experiment_id": 12, "samples": [{"seq": 0, "ts": 1795475647.25, "voltage": 3.71, '
     '"current": 1.5, "power": 5.57, "instruction": 1, "mode": "CC", '
@@ -220,7 +222,9 @@ def test_unknown_keys_are_ignored_everywhere() -> None:
     future = {"unit_of": "V", "nested": {"a": [1, 2]}}
     announce = json.loads(CONTRACT_ANNOUNCE) | {"firmware": "2.1"}
     announce["stations"][0]["channels"] = future
-    assert parse_announce(json.dumps(announce).encode()) == parse_announce(CONTRACT_ANNOUNCE.encode())
+    assert parse_announce(json.dumps(announce).encode()) == parse_announce(
+        CONTRACT_ANNOUNCE.encode()
+    )
 
     start = json.loads(CONTRACT_START) | {"priority": 3}
     start["profile"]["instructions"][0]["comment"] = "charge"
@@ -229,7 +233,9 @@ def test_unknown_keys_are_ignored_everywhere() -> None:
 
     measures = json.loads(CONTRACT_MEASURES) | {"version": 2}
     measures["samples"][0]["quality"] = future
-    assert parse_measures(json.dumps(measures).encode()) == parse_measures(CONTRACT_MEASURES.encode())
+    assert parse_measures(json.dumps(measures).encode()) == parse_measures(
+        CONTRACT_MEASURES.encode()
+    )
 
 
 def test_start_steps_are_normalised_to_the_expanded_format() -> None:

@@ -54,6 +54,7 @@ def upgrade() -> None:
         "cycle_progress",
         sa.Column("experiment_id", sa.Integer(), nullable=False),
         sa.Column("numbered", sa.Boolean(), nullable=False),
+        sa.Column("blocked", sa.Boolean(), nullable=False),
         sa.Column("last_seq", sa.Integer(), nullable=False),
         sa.Column("last_ts", sa.Double(), nullable=False),
         sa.Column("last_voltage", sa.Double(), nullable=False),
