@@ -10,7 +10,7 @@ Elsewhere (SQLite) the driver's executemany is fast already.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from pymysql.converters import escape_string
@@ -47,6 +47,31 @@ def sql_literal(value: Any) -> str:
     raise TypeError(f"cannot write {value!r} ({kind.__name__}) as an SQL literal")
 
 
+def values_text(rows: Sequence[Sequence[Any]]) -> str:
+    """The rows as MariaDB VALUES text, without the outer parentheses: `1,2.5e0),(2,3e0`.
+
+    Written column by column: a column of only floats or only ints (the common case for
+    samples) is formatted in one pass of C-level map calls instead of one Python call
+    per value, which is most of the node's CPU time per sample otherwise.
+    """
+    if not rows:
+        return ""
+    columns = [_column_literals(column) for column in zip(*rows, strict=True)]
+    return "),(".join(map(",".join, zip(*columns, strict=True)))
+
+
+def _column_literals(values: Sequence[Any]) -> list[str] | Iterator[str]:
+    kinds = set(map(type, values))
+    if kinds == {float}:
+        if not all(map(math.isfinite, values)):
+            bad = next(value for value in values if not math.isfinite(value))
+            raise ValueError(f"cannot store {bad!r}: not a finite number")
+        return [text if "e" in text else text + "e0" for text in map(repr, values)]
+    if kinds == {int}:
+        return map(str, values)
+    return map(sql_literal, values)
+
+
 def insert_rows(
     connection: Connection,
     table: str,
@@ -66,10 +91,7 @@ def insert_rows(
         rows = list(rows)
         added = 0
         for start in range(0, len(rows), MYSQL_ROWS_PER_STATEMENT):
-            values = "),(".join(
-                ",".join(map(sql_literal, row))
-                for row in rows[start : start + MYSQL_ROWS_PER_STATEMENT]
-            )
+            values = values_text(rows[start : start + MYSQL_ROWS_PER_STATEMENT])
             # The driver applies %-formatting to the text even without parameters.
             statement = f"{head}({values})".replace("%", "%%")
             added += max(connection.exec_driver_sql(statement).rowcount, 0)
@@ -81,6 +103,36 @@ def insert_rows(
         return 0
     result = connection.exec_driver_sql(f"{verb} INTO {table} ({names}) VALUES ({marks})", rows)
     return max(result.rowcount, 0)
+
+
+def upsert_rows(
+    connection: Connection,
+    table: str,
+    columns: Sequence[str],
+    keys: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+) -> None:
+    """Insert `rows`, replacing the other columns of rows whose `keys` exist already."""
+    if not rows:
+        return
+    names = ", ".join(columns)
+    others = [column for column in columns if column not in keys]
+    if connection.dialect.name in ("mysql", "mariadb"):
+        updates = ", ".join(f"{column} = VALUES({column})" for column in others)
+        for start in range(0, len(rows), MYSQL_ROWS_PER_STATEMENT):
+            values = values_text(rows[start : start + MYSQL_ROWS_PER_STATEMENT])
+            statement = (
+                f"INSERT INTO {table} ({names}) VALUES ({values}) ON DUPLICATE KEY UPDATE {updates}"
+            )
+            connection.exec_driver_sql(statement.replace("%", "%%"))
+        return
+    updates = ", ".join(f"{column} = excluded.{column}" for column in others)
+    marks = ", ".join("?" * len(columns))
+    connection.exec_driver_sql(
+        f"INSERT INTO {table} ({names}) VALUES ({marks}) "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}",
+        [tuple(row) for row in rows],
+    )
 
 
 def inserted_id(result: CursorResult[Any]) -> int:

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, delete, select, tuple_
+from sqlalchemy import Connection, delete, select
 
-from datastore.bulk import insert_rows
+from datastore.bulk import upsert_rows
 from datastore.engine import Bind, connection_of
 from datastore.models import Battery, Cycle, CycleProgress, Experiment, Measurement
 from domain.cycles import (
@@ -104,9 +104,7 @@ def advance_cycles_of(
     ids = sorted(experiments)
     if not ids:
         return 0
-    progress = _load_progress(connection, ids)
-    thresholds = _thresholds(connection, ids)
-    stored = _load_current_cycles(connection, progress)
+    progress, thresholds, stored = _load_state(connection, ids)
     added = 0
     results: list[_Advanced] = []
     for experiment_id in ids:
@@ -257,7 +255,7 @@ def store_cycles(
     """The cycle table of a new experiment whose samples are all given here (an import),
     in ascending seq; `cycle` is the file's cycle column (None: detect the cycles)."""
     numbered = cycle is not None and any(number is not None for number in cycle)
-    threshold = _thresholds(connection, [experiment_id]).get(experiment_id, DEFAULT_THRESHOLD_A)
+    threshold = _load_state(connection, [experiment_id])[1].get(experiment_id, DEFAULT_THRESHOLD_A)
     advanced = _Advanced(experiment_id, CycleIntegrator(threshold_a=threshold), {}, numbered)
     advanced.looked_up |= {number for number in cycle or () if number is not None}  # all new
     advanced.add(seq, ts, voltage, current, list(cycle) if cycle is not None else [None] * len(seq))
@@ -294,32 +292,50 @@ class _Progress:
     state: IntegratorState
 
 
-def _load_progress(connection: Connection, ids: Sequence[int]) -> dict[int, _Progress]:
+def _load_state(
+    connection: Connection, ids: Sequence[int]
+) -> tuple[dict[int, _Progress], dict[int, float], dict[tuple[int, int], CycleTotals]]:
+    """For each experiment: its progress, its detection threshold (from the battery) and
+    the stored row of the cycle in progress, in one query."""
     p = CycleProgress.__table__.c
-    found = {}
-    for row in connection.execute(select(CycleProgress.__table__).where(p.experiment_id.in_(ids))):
-        found[row.experiment_id] = _Progress(
-            bool(row.numbered),
-            bool(row.blocked),
-            IntegratorState(
-                last_seq=row.last_seq,
-                last_ts=row.last_ts,
-                last_voltage=row.last_voltage,
-                last_current=row.last_current,
-                cycle=row.cycle,
-                discharged=bool(row.discharged),
-            ),
+    c = Cycle.__table__.c
+    query = (
+        select(
+            Experiment.id.label("owner"),
+            Battery.nominal_capacity_ah.label("capacity"),
+            *[column.label(f"p_{column.name}") for column in p],
+            *[column.label(f"c_{column.name}") for column in c],
         )
-    return found
-
-
-def _thresholds(connection: Connection, ids: Sequence[int]) -> dict[int, float]:
-    rows = connection.execute(
-        select(Experiment.id, Battery.nominal_capacity_ah)
         .join(Battery, Experiment.battery_id == Battery.id)
+        .outerjoin(CycleProgress.__table__, p.experiment_id == Experiment.id)
+        .outerjoin(Cycle.__table__, (c.experiment_id == p.experiment_id) & (c.cycle == p.cycle))
         .where(Experiment.id.in_(ids))
     )
-    return {experiment_id: detection_threshold(capacity) for experiment_id, capacity in rows}
+    progress: dict[int, _Progress] = {}
+    thresholds: dict[int, float] = {}
+    stored: dict[tuple[int, int], CycleTotals] = {}
+    for row in connection.execute(query).mappings():
+        owner = row["owner"]
+        thresholds[owner] = detection_threshold(row["capacity"])
+        if row["p_experiment_id"] is None:
+            continue
+        progress[owner] = _Progress(
+            bool(row["p_numbered"]),
+            bool(row["p_blocked"]),
+            IntegratorState(
+                last_seq=row["p_last_seq"],
+                last_ts=row["p_last_ts"],
+                last_voltage=row["p_last_voltage"],
+                last_current=row["p_last_current"],
+                cycle=row["p_cycle"],
+                discharged=bool(row["p_discharged"]),
+            ),
+        )
+        if row["c_cycle"] is not None:
+            stored[(owner, row["c_cycle"])] = _totals(
+                {name: row[f"c_{name}"] for name in _CYCLE_COLUMNS}
+            )
+    return progress, thresholds, stored
 
 
 def _before_open_hole(last_seq: int, seq: np.ndarray, ts: np.ndarray, wait_s: float) -> int:
@@ -336,35 +352,14 @@ def _before_open_hole(last_seq: int, seq: np.ndarray, ts: np.ndarray, wait_s: fl
     return usable
 
 
-def _totals(row: Any) -> CycleTotals:
-    return CycleTotals(
-        cycle=row.cycle,
-        first_seq=row.first_seq,
-        last_seq=row.last_seq,
-        start_ts=row.start_ts,
-        end_ts=row.end_ts,
-        start_voltage=row.start_voltage,
-        end_voltage=row.end_voltage,
-        charge_ah=row.charge_ah,
-        discharge_ah=row.discharge_ah,
-        charge_wh=row.charge_wh,
-        discharge_wh=row.discharge_wh,
-        samples=row.samples,
-    )
+_TOTALS_FIELDS = (
+    "cycle", "first_seq", "last_seq", "start_ts", "end_ts", "start_voltage", "end_voltage",
+    "charge_ah", "discharge_ah", "charge_wh", "discharge_wh", "samples",
+)  # fmt: skip
 
 
-def _load_current_cycles(
-    connection: Connection, progress: Mapping[int, _Progress]
-) -> dict[tuple[int, int], CycleTotals]:
-    """The stored row of the cycle each experiment's integration is in, to be continued."""
-    pairs = [(experiment_id, known.state.cycle) for experiment_id, known in progress.items()]
-    if not pairs:
-        return {}
-    c = Cycle.__table__.c
-    rows = connection.execute(
-        select(Cycle.__table__).where(tuple_(c.experiment_id, c.cycle).in_(pairs))
-    )
-    return {(row.experiment_id, row.cycle): _totals(row) for row in rows}
+def _totals(row: Mapping[Any, Any]) -> CycleTotals:
+    return CycleTotals(**{name: row[name] for name in _TOTALS_FIELDS})
 
 
 def _load_cycles(
@@ -376,33 +371,23 @@ def _load_cycles(
             c.experiment_id == experiment_id, c.cycle.in_(sorted(numbers))
         )
     )
-    return {row.cycle: _totals(row) for row in rows}
+    return {row["cycle"]: _totals(row) for row in rows.mappings()}
 
 
 def _store(connection: Connection, advanced: Sequence[_Advanced]) -> None:
-    """Rewrite the cycles each integration touched and its progress, in four statements."""
-    pairs = [(a.experiment_id, number) for a in advanced for number in sorted(a.totals)]
-    c = Cycle.__table__.c
-    for start in range(0, len(pairs), 500):
-        connection.execute(
-            delete(Cycle).where(tuple_(c.experiment_id, c.cycle).in_(pairs[start : start + 500]))
-        )
-    insert_rows(
+    """Write the cycles each integration touched and its progress: two upserts."""
+    upsert_rows(
         connection,
         Cycle.__tablename__,
         _CYCLE_COLUMNS,
-        [
-            _cycle_values(a.experiment_id, a.totals[number])
-            for a in advanced
-            for number in sorted(a.totals)
-        ],
+        ("experiment_id", "cycle"),
+        [_cycle_values(a.experiment_id, a.totals[n]) for a in advanced for n in sorted(a.totals)],
     )
-    ids = [a.experiment_id for a in advanced]
-    connection.execute(delete(CycleProgress).where(CycleProgress.experiment_id.in_(ids)))
-    insert_rows(
+    upsert_rows(
         connection,
         CycleProgress.__tablename__,
         _PROGRESS_COLUMNS,
+        ("experiment_id",),
         [
             (
                 a.experiment_id,

@@ -8,7 +8,7 @@ ignore rows that exist already: a redelivered message never makes a second row.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, NamedTuple
@@ -148,21 +148,43 @@ def insert_samples(
     experiment_id: int,
     samples: Iterable[SampleRow],
     extra_values: Iterable[ExtraValueRow] = (),
-    summaries: SummaryWriter | None = None,
 ) -> int:
-    """Insert samples and extra values of one experiment; returns how many samples were new.
+    """Insert samples and extra values of one experiment, with everything kept from them
+    (the block summaries, the experiment's sample count and last sample time); returns
+    how many samples were new.
 
-    The block summaries that draw long experiments (datastore/summaries.py) follow every
-    write: into `summaries` when given (the caller writes it once for many experiments),
-    else written here.
+    The node does the same in parts, for all the experiments of a batch at once:
+    `write_samples`, a `SummaryWriter`, then `count_samples`.
+    """
+    rows = [(experiment_id, *sample) for sample in samples]
+    extras = [(*value,) for value in extra_values]
+    inserted = write_samples(connection, experiment_id, rows, extras)
+    if rows:
+        writer = SummaryWriter()
+        _summarise(writer, experiment_id, rows, extras)
+        writer.write(connection)
+        count_samples(connection, {experiment_id: (inserted, max(map(_ts_of, rows)))})
+    return inserted
 
-    Both are read once, so they may come from generators, as the node's are: then only one
-    typed row exists at a time. Thousands held at once cost the garbage collector dearly
-    (it never untracks a tuple subclass, as it does a plain tuple of numbers): about a
-    tenth more CPU per sample on the node's write path.
+
+def write_samples(
+    connection: Connection,
+    experiment_id: int,
+    samples: Iterable[SampleRow | tuple[Any, ...]],
+    extra_values: Iterable[ExtraValueRow | tuple[Any, ...]] = (),
+) -> int:
+    """Insert the rows of samples and extra values only; returns how many samples were new.
+
+    `samples` may be rows with the experiment id first already. Both are read once, so they
+    may come from generators, as the node's are: then only one typed row exists at a time.
+    Thousands held at once cost the garbage collector dearly (it never untracks a tuple
+    subclass, as it does a plain tuple of numbers): about a tenth more CPU per sample on
+    the node's write path.
     """
     # Plain tuples from here on, for the same reason.
-    rows = [(experiment_id, *sample) for sample in samples]
+    rows = [
+        row if len(row) == len(_MEASUREMENT_COLUMNS) else (experiment_id, *row) for row in samples
+    ]
     if not rows:
         return 0
     inserted = insert_rows(
@@ -171,20 +193,33 @@ def insert_samples(
     extras = [(*value,) for value in extra_values]
     if extras:
         insert_rows(connection, "extra_values", ExtraValueRow._fields, extras, ignore_existing=True)
-    writer = SummaryWriter() if summaries is None else summaries
-    _summarise(writer, experiment_id, rows, extras)
-    if summaries is None:
-        writer.write(connection)
-    last_ts = max(map(_ts_of, rows))
+    return inserted
+
+
+def count_samples(connection: Connection, counts: Mapping[int, tuple[int, float]]) -> None:
+    """Add to each experiment's sample count and move its last sample time on, in one
+    statement: {experiment id: (samples added, latest sample time written)}."""
+    if not counts:
+        return
+    ids = sorted(counts)
+    added = case(
+        {experiment_id: counts[experiment_id][0] for experiment_id in ids}, value=Experiment.id
+    )
+    latest = case(
+        {experiment_id: counts[experiment_id][1] for experiment_id in ids}, value=Experiment.id
+    )
     connection.execute(
         update(Experiment)
-        .where(Experiment.id == experiment_id)
+        .where(Experiment.id.in_(ids))
         .values(
-            sample_count=Experiment.sample_count + inserted,
-            last_sample_at=_latest(Experiment.last_sample_at, last_ts),
+            sample_count=Experiment.sample_count + added,
+            last_sample_at=case(
+                (Experiment.last_sample_at.is_(None), latest),
+                (Experiment.last_sample_at < latest, latest),
+                else_=Experiment.last_sample_at,
+            ),
         )
     )
-    return inserted
 
 
 def _summarise(
@@ -203,11 +238,6 @@ def _summarise(
         values.append(value)
     for channel_id, (seqs, values) in by_channel.items():
         writer.add_channel(channel_id, seqs, values)
-
-
-def _latest(column: Any, value: float) -> Any:
-    """The later of a nullable column and a value: a late redelivery never moves it back."""
-    return case((column.is_(None), value), (column < value, value), else_=column)
 
 
 def set_status(
@@ -391,6 +421,7 @@ __all__ = [
     "ExtraValueRow",
     "SampleRow",
     "channel_ids",
+    "count_samples",
     "experiment_states",
     "insert_alarm",
     "insert_samples",
@@ -401,4 +432,5 @@ __all__ = [
     "record_rejection",
     "register_unit",
     "set_status",
+    "write_samples",
 ]

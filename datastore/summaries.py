@@ -17,13 +17,13 @@ in which samples arrive, and a sample written twice changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection, delete, select
 
-from datastore.bulk import sql_literal
+from datastore.bulk import values_text
 from datastore.models import (
     Channel,
     ChannelSummary,
@@ -48,11 +48,16 @@ _ROWS_PER_STATEMENT = 5_000
 
 
 class SummaryWriter:
-    """Collects the summaries of samples written in one transaction, then stores them."""
+    """Collects the samples written in one transaction, then merges their summaries.
+
+    The aggregation runs once for everything collected, in `write`: a node's batch holds
+    a few hundred samples of each of many experiments, and numpy's cost per call would
+    otherwise be paid per experiment.
+    """
 
     def __init__(self) -> None:
-        self._sample_rows: list[tuple[Any, ...]] = []
-        self._channel_rows: list[tuple[Any, ...]] = []
+        self._samples: list[tuple[np.ndarray, ...]] = []
+        self._channels: list[tuple[np.ndarray, ...]] = []
 
     def add_samples(
         self,
@@ -66,14 +71,16 @@ class SummaryWriter:
         """Samples of one experiment, in any order (arrays of equal length)."""
         if len(seq) == 0:
             return
-        seqs = np.asarray(seq, dtype=np.int64)
-        order = np.argsort(seqs, kind="stable")
-        columns = [
-            np.asarray(values, dtype=np.float64)[order] for values in (voltage, current, power)
-        ]
-        times = np.asarray(ts, dtype=np.float64)[order]
-        for level, blocks in _levels(seqs[order], times, columns):
-            self._sample_rows.extend(_rows(experiment_id, level, blocks, with_times=True))
+        self._samples.append(
+            (
+                np.full(len(seq), experiment_id, dtype=np.int64),
+                np.asarray(seq, dtype=np.int64),
+                np.asarray(ts, dtype=np.float64),
+                np.asarray(voltage, dtype=np.float64),
+                np.asarray(current, dtype=np.float64),
+                np.asarray(power, dtype=np.float64),
+            )
+        )
 
     def add_channel(
         self,
@@ -84,108 +91,97 @@ class SummaryWriter:
         """Values of one extra channel, in any order."""
         if len(seq) == 0:
             return
-        seqs = np.asarray(seq, dtype=np.int64)
-        order = np.argsort(seqs, kind="stable")
-        column = np.asarray(values, dtype=np.float64)[order]
-        for level, blocks in _levels(seqs[order], None, [column]):
-            self._channel_rows.extend(_rows(channel_id, level, blocks, with_times=False))
+        self._channels.append(
+            (
+                np.full(len(seq), channel_id, dtype=np.int64),
+                np.asarray(seq, dtype=np.int64),
+                np.asarray(values, dtype=np.float64),
+            )
+        )
 
     def write(self, connection: Connection) -> None:
         """Merge what was collected into the stored summaries, then start afresh."""
-        if self._sample_rows:
-            _upsert(connection, SampleSummary.__tablename__, _SAMPLE_COLUMNS, self._sample_rows,
+        if self._samples:
+            owner, seq, ts, *columns = (
+                np.concatenate(part) for part in zip(*self._samples, strict=True)
+            )
+            rows = _summary_rows(owner, seq, ts, columns)
+            _upsert(connection, SampleSummary.__tablename__, _SAMPLE_COLUMNS, rows,
                     owner="experiment_id", quantities=QUANTITIES, with_times=True)  # fmt: skip
-        if self._channel_rows:
-            _upsert(connection, ChannelSummary.__tablename__, _CHANNEL_COLUMNS,
-                    self._channel_rows, owner="channel_id", quantities=("value",),
-                    with_times=False)  # fmt: skip
-        self._sample_rows = []
-        self._channel_rows = []
+        if self._channels:
+            owner, seq, values = (
+                np.concatenate(part) for part in zip(*self._channels, strict=True)
+            )
+            rows = _summary_rows(owner, seq, None, [values])
+            _upsert(connection, ChannelSummary.__tablename__, _CHANNEL_COLUMNS, rows,
+                    owner="channel_id", quantities=("value",), with_times=False)  # fmt: skip
+        self._samples = []
+        self._channels = []
 
 
 # ---------------------------------------------------------------- aggregation in numpy
 
 
-class _Blocks:
-    """Per block of one level: number, first/last seq (and ts), per column min/max/first/last."""
-
-    def __init__(
-        self,
-        number: np.ndarray,
-        seq_first: np.ndarray,
-        seq_last: np.ndarray,
-        ts_first: np.ndarray | None,
-        ts_last: np.ndarray | None,
-        stats: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
-    ) -> None:
-        self.number = number
-        self.seq_first = seq_first
-        self.seq_last = seq_last
-        self.ts_first = ts_first
-        self.ts_last = ts_last
-        self.stats = stats
+def _runs(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end positions of the runs where all (sorted) keys stay equal."""
+    change = np.zeros(len(keys[0]), dtype=bool)
+    change[0] = True
+    for key in keys:
+        change[1:] |= key[1:] != key[:-1]
+    starts = np.flatnonzero(change)
+    return starts, np.r_[starts[1:], len(keys[0])] - 1
 
 
-def _starts(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Positions where a run of equal (sorted) keys starts and ends."""
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    return starts, np.r_[starts[1:], len(keys)] - 1
+def _summary_rows(
+    owner: np.ndarray, seq: np.ndarray, ts: np.ndarray | None, columns: list[np.ndarray]
+) -> list[tuple[Any, ...]]:
+    """Rows (owner, level, block, seq_first, seq_last, [ts_first, ts_last], then per column
+    min, max, first, last) of every level's blocks that the samples fall in."""
+    order = np.lexsort((seq, owner))
+    owner, seq = owner[order], seq[order]
+    ts = None if ts is None else ts[order]
+    columns = [column[order] for column in columns]
 
-
-def _levels(
-    seq: np.ndarray, ts: np.ndarray | None, columns: list[np.ndarray]
-) -> Iterable[tuple[int, _Blocks]]:
-    """The blocks of every level that the sorted samples fall in, level 1 first."""
-    starts, ends = _starts(seq // SUMMARY_BLOCK_SIZES[0])
-    blocks = _Blocks(
-        seq[starts] // SUMMARY_BLOCK_SIZES[0],
-        seq[starts],
-        seq[ends],
-        None if ts is None else ts[starts],
-        None if ts is None else ts[ends],
-        [
-            (
-                np.minimum.reduceat(column, starts),
-                np.maximum.reduceat(column, starts),
-                column[starts],
-                column[ends],
-            )
-            for column in columns
-        ],
-    )
-    yield 1, blocks
-    for level in range(2, len(SUMMARY_BLOCK_SIZES) + 1):
-        starts, ends = _starts(blocks.number // FAN_OUT)
-        blocks = _Blocks(
-            blocks.number[starts] // FAN_OUT,
-            blocks.seq_first[starts],
-            blocks.seq_last[ends],
-            None if blocks.ts_first is None else blocks.ts_first[starts],
-            None if blocks.ts_last is None else blocks.ts_last[ends],
-            [
+    number = seq // SUMMARY_BLOCK_SIZES[0]
+    starts, ends = _runs(owner, number)
+    block_owner, number = owner[starts], number[starts]
+    seq_first, seq_last = seq[starts], seq[ends]
+    ts_first = None if ts is None else ts[starts]
+    ts_last = None if ts is None else ts[ends]
+    stats = [
+        (
+            np.minimum.reduceat(column, starts),
+            np.maximum.reduceat(column, starts),
+            column[starts],
+            column[ends],
+        )
+        for column in columns
+    ]
+    rows: list[tuple[Any, ...]] = []
+    for level in range(1, len(SUMMARY_BLOCK_SIZES) + 1):
+        if level > 1:
+            parent = number // FAN_OUT
+            starts, ends = _runs(block_owner, parent)
+            block_owner, number = block_owner[starts], parent[starts]
+            seq_first, seq_last = seq_first[starts], seq_last[ends]
+            if ts_first is not None and ts_last is not None:
+                ts_first, ts_last = ts_first[starts], ts_last[ends]
+            stats = [
                 (
                     np.minimum.reduceat(low, starts),
                     np.maximum.reduceat(high, starts),
                     first[starts],
                     last[ends],
                 )
-                for low, high, first, last in blocks.stats
-            ],
-        )
-        yield level, blocks
-
-
-def _rows(owner: int, level: int, blocks: _Blocks, *, with_times: bool) -> list[tuple[Any, ...]]:
-    columns: list[Any] = [blocks.number, blocks.seq_first, blocks.seq_last]
-    if with_times:
-        columns += [blocks.ts_first, blocks.ts_last]
-    for statistics in blocks.stats:
-        columns += list(statistics)
-    lists = [column.tolist() for column in columns]
-    return [(owner, level, *values) for values in zip(*lists, strict=True)]
-
-
-# ---------------------------------------------------------------- merging into the tables
+                for low, high, first, last in stats
+            ]
+        parts: list[Any] = [block_owner, np.full(len(number), level), number, seq_first, seq_last]
+        if ts_first is not None and ts_last is not None:
+            parts += [ts_first, ts_last]
+        for statistics in stats:
+            parts += list(statistics)
+        rows.extend(zip(*(part.tolist() for part in parts), strict=True))
+    return rows
 
 
 def _merge_assignments(
@@ -252,9 +248,7 @@ def _upsert(
         return
     updates = ", ".join(f"{column} = {expression}" for column, expression in assignments)
     for start in range(0, len(rows), _ROWS_PER_STATEMENT):
-        values = "),(".join(
-            ",".join(map(sql_literal, row)) for row in rows[start : start + _ROWS_PER_STATEMENT]
-        )
+        values = values_text(rows[start : start + _ROWS_PER_STATEMENT])
         statement = (
             f"INSERT INTO {table} ({names}) VALUES ({values}) ON DUPLICATE KEY UPDATE {updates}"
         )

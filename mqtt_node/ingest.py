@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
@@ -111,6 +111,8 @@ class _Outcome:
 
     counts: IngestStats = field(default_factory=IngestStats)
     replies: list[Outgoing] = field(default_factory=list)
+    # Channel ids looked up or created, by experiment and name.
+    channels: dict[int, dict[str, int]] = field(default_factory=dict)
 
 
 class Ingest:
@@ -135,6 +137,9 @@ class Ingest:
         self._max_payload_bytes = max_payload_bytes
         # Cycle number of each step, per experiment: steps never change once queued.
         self._step_cycles: dict[int, list[int]] = {}
+        # Extra channel ids by experiment and name, learned from committed batches only
+        # (a channel created in a rolled-back attempt does not exist).
+        self._channel_ids: dict[int, dict[str, int]] = {}
 
     def write(self, batch: Sequence[Message]) -> None:
         """Write a batch in one transaction, then acknowledge its messages.
@@ -160,6 +165,8 @@ class Ingest:
         if outcome is None:
             return  # stopping: unacknowledged, so the broker delivers it again
         self.stats.add(outcome.counts)
+        for experiment_id, learned in outcome.channels.items():
+            self._channel_ids.setdefault(experiment_id, {}).update(learned)
         for message in batch:
             message.ack()
         log.debug(
@@ -260,12 +267,20 @@ class Ingest:
         # In id order: two nodes writing samples of the same experiments then lock their
         # rows in the same order, and wait for each other rather than deadlock.
         summaries = SummaryWriter()
+        written: dict[int, tuple[int, float]] = {}
         for experiment_id, samples in sorted(pending.items()):
-            inserted = samples.insert(connection, experiment_id, summaries)
+            known = self._channel_ids.get(experiment_id, {})
+            if any(name not in known for name in samples.channels):
+                known = store.channel_ids(connection, experiment_id, samples.channels)
+                outcome.channels[experiment_id] = known
+            inserted = samples.insert(connection, experiment_id, summaries, known)
+            written[experiment_id] = (inserted, max(samples.ts))
             counts.samples_written += inserted
-            counts.samples_duplicate += len(samples.samples) - inserted
-        # What long experiments are drawn from, and their cycle tables, in the same
+            counts.samples_duplicate += len(samples) - inserted
+        # What the pages read instead of the samples: the experiments' counts, the block
+        # summaries that draw long experiments, and the cycle tables; in the same
         # transaction as the samples.
+        store.count_samples(connection, written)
         summaries.write(connection)
         advance_cycles_of(
             connection,
@@ -324,12 +339,21 @@ def _change_status(
 
 
 class _PendingSamples:
-    """Samples of one experiment gathered from the messages of a batch."""
+    """Samples of one experiment gathered from the messages of a batch, column by column:
+    the rows to insert, the block summaries and the cycle table all read these lists."""
 
     def __init__(self, cycles: list[int]) -> None:
         # The cycle of each step of the experiment (step 1 first).
         self._cycles = cycles
-        self.samples: list[protocol.Sample] = []
+        self.seq: list[int] = []
+        self.ts: list[float] = []
+        self.voltage: list[float] = []
+        self.current: list[float] = []
+        self.power: list[float] = []
+        self.instruction: list[int | None] = []
+        # The cycle is the experiment's own for the step: a sample's `cycle` is not stored.
+        self.cycle: list[int | None] = []
+        self.mode: list[str | None] = []
         # Extra channels by name -> unit, and their values as (seq, channel name, value)
         # until the channels have ids.
         self.channels: dict[str, str] = {}
@@ -337,9 +361,23 @@ class _PendingSamples:
         # A cycler's extra key ("temp_body", "Flow / L/min") -> the channel's name.
         self._channel_names: dict[str, str] = {}
 
+    def __len__(self) -> int:
+        return len(self.seq)
+
     def add(self, samples: Sequence[protocol.Sample]) -> None:
-        self.samples.extend(samples)
+        cycles = self._cycles
         for sample in samples:
+            step = sample.instruction
+            self.seq.append(sample.seq)
+            self.ts.append(sample.ts)
+            self.voltage.append(sample.voltage)
+            self.current.append(sample.current)
+            self.power.append(sample.power)
+            self.instruction.append(step)
+            self.cycle.append(
+                cycles[step - 1] if step is not None and 0 < step <= len(cycles) else None
+            )
+            self.mode.append(sample.mode)
             for key, value in sample.extra.items():
                 name = self._channel_names.get(key)
                 if name is None:
@@ -350,43 +388,35 @@ class _PendingSamples:
 
     def rows(self) -> Iterator[store.SampleRow]:
         """The samples as rows, made one by one as they are written (see insert_samples)."""
-        for sample in self.samples:
-            # The cycle is the experiment's own for the step: a sample's `cycle` is not stored.
-            cycle = self._cycle_of(sample.instruction)
-            yield store.SampleRow(
-                sample.seq,
-                sample.ts,
-                sample.voltage,
-                sample.current,
-                sample.power,
-                sample.instruction,
-                cycle,
-                sample.mode,
-            )
+        columns = (self.seq, self.ts, self.voltage, self.current, self.power, self.instruction)
+        for values in zip(*columns, self.cycle, self.mode, strict=True):
+            yield store.SampleRow(*values)
 
     def new_samples(self) -> NewSamples:
         """The samples for the cycle table (with the cycles of their steps)."""
-        samples = self.samples
-        return NewSamples(
-            [sample.seq for sample in samples],
-            [sample.ts for sample in samples],
-            [sample.voltage for sample in samples],
-            [sample.current for sample in samples],
-            [self._cycle_of(sample.instruction) for sample in samples],
-        )
+        return NewSamples(self.seq, self.ts, self.voltage, self.current, self.cycle)
 
-    def _cycle_of(self, step: int | None) -> int | None:
-        cycles = self._cycles
-        return cycles[step - 1] if step is not None and 0 < step <= len(cycles) else None
-
-    def insert(self, connection: Connection, experiment_id: int, summaries: SummaryWriter) -> int:
-        """Write the samples (creating the channels they need) and hand them to `summaries`;
-        returns how many were new."""
-        channel_ids = (
-            store.channel_ids(connection, experiment_id, self.channels) if self.channels else {}
+    def insert(
+        self,
+        connection: Connection,
+        experiment_id: int,
+        summaries: SummaryWriter,
+        channel_ids: Mapping[str, int],
+    ) -> int:
+        """Write the samples (their channels have the ids `channel_ids`) and hand them to
+        `summaries`; returns how many were new."""
+        summaries.add_samples(
+            experiment_id, self.seq, self.ts, self.voltage, self.current, self.power
         )
+        by_channel: dict[int, tuple[list[int], list[float]]] = {}
+        for seq, name, value in self.extra_values:
+            seqs, values = by_channel.setdefault(channel_ids[name], ([], []))
+            seqs.append(seq)
+            values.append(value)
+        for channel_id, (seqs, values) in by_channel.items():
+            summaries.add_channel(channel_id, seqs, values)
         extras = (
             store.ExtraValueRow(channel_ids[name], seq, value)
             for seq, name, value in self.extra_values
         )
-        return store.insert_samples(connection, experiment_id, self.rows(), extras, summaries)
+        return store.write_samples(connection, experiment_id, self.rows(), extras)

@@ -47,16 +47,16 @@ CH1 = StationSpec("ch1", Window(0.0, 5.0, -10.0, 10.0), location="rack A")
 
 def outage(monkeypatch: pytest.MonkeyPatch, failures: int) -> None:
     """The next `failures` sample inserts fail as if the database server were unreachable."""
-    real = ingest_store.insert_samples
+    real = ingest_store.write_samples
     left = [failures]
 
-    def insert_samples(*args, **kwargs):
+    def write_samples(*args, **kwargs):
         if left[0] > 0:
             left[0] -= 1
             raise OperationalError("INSERT", {}, ConnectionError("server has gone away"))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(ingest_store, "insert_samples", insert_samples)
+    monkeypatch.setattr(ingest_store, "write_samples", write_samples)
 
 
 def poison_alarms(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -355,13 +355,13 @@ def test_the_counts_of_a_batch_appear_once_it_has_committed(
     station_id = add_station(sqlite_engine)
     experiment_id = add_experiment(sqlite_engine, station_id)
     seen_inside: list[tuple[int, int]] = []
-    real = ingest_store.insert_samples
+    real = ingest_store.write_samples
 
-    def insert_samples(*args, **kwargs):
+    def write_samples(*args, **kwargs):
         seen_inside.append((ingest.stats.messages, ingest.stats.samples_written))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(ingest_store, "insert_samples", insert_samples)
+    monkeypatch.setattr(ingest_store, "write_samples", write_samples)
     ingest.write([inbox.message(TOPICS.measures(station_id), measures(experiment_id, [0]))])
 
     assert seen_inside == [(0, 0)]

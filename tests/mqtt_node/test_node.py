@@ -558,14 +558,14 @@ class DatabaseOutage:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.on = threading.Event()
-        real = ingest_store.insert_samples
+        real = ingest_store.write_samples
 
-        def insert_samples(*args, **kwargs):
+        def write_samples(*args, **kwargs):
             if self.on.is_set():
                 raise OperationalError("INSERT", {}, ConnectionError("server has gone away"))
             return real(*args, **kwargs)
 
-        monkeypatch.setattr(ingest_store, "insert_samples", insert_samples)
+        monkeypatch.setattr(ingest_store, "write_samples", write_samples)
 
     def begin(self) -> None:
         self.on.set()
