@@ -35,12 +35,12 @@ from sqlalchemy.orm import Session
 
 from bench import Benchmark, Result
 from components.station_card import station_grid
+from components.vi_figure import TraceDef, build_figure
 from config import default_settings
 from datastore import catalog, ingest, make_engine, upgrade
 from datastore import telemetry as store
 from datastore.summaries import rebuild_summaries
 from domain.status import ExperimentStatus
-from pages.monitor.chart import TraceDef, build_figure
 from pages.monitor.panels import refresh_outputs
 
 # The site's cap on expanded profile steps (profiles.max_steps).

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-import dash
-
 EXPERIMENT_CSV_ROUTE = "/export/experiments/<int:experiment_id>.csv"
 OVERVIEW_URL = "/"
 EXPERIMENTS_URL = "/experiments"
@@ -35,11 +33,11 @@ def monitor_url(station_id: int) -> str:
     return f"/monitor/{station_id}"
 
 
-def experiment_preview_url(experiment_id: int) -> str:
-    """Where an experiment's preview lives: its own page once one is registered (a path
-    template `/experiments/<id>`), else the experiments list."""
-    for page in dash.page_registry.values():
-        template = page.get("path_template") or ""
-        if template.startswith(f"{EXPERIMENTS_URL}/<") and template.count("<") == 1:
-            return template[: template.index("<")] + str(experiment_id)
-    return EXPERIMENTS_URL
+def experiment_url(experiment_id: int) -> str:
+    """An experiment's own page."""
+    return f"{EXPERIMENTS_URL}/{experiment_id}"
+
+
+def compare_url(experiment_ids: list[int]) -> str:
+    """The comparison of several experiments."""
+    return f"{EXPERIMENTS_URL}/compare?" + urlencode({"ids": ",".join(map(str, experiment_ids))})

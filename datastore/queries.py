@@ -74,8 +74,21 @@ def list_profiles(session: Session) -> list[dict[str, Any]]:
 
 
 def list_experiments(session: Session, status: str | None = None) -> list[dict[str, Any]]:
+    """Every experiment (newest first) with the columns `bem experiment list` prints; the
+    steps and other large columns are not read."""
     query = (
-        select(Experiment, Battery.name, Station.name, Profile.name)
+        select(
+            Experiment.id,
+            Experiment.name,
+            Experiment.status,
+            Battery.name.label("battery"),
+            Station.name.label("station"),
+            Profile.name.label("profile"),
+            Experiment.created_at,
+            Experiment.began_at,
+            Experiment.finished_at,
+            Experiment.sample_count,
+        )
         .join(Battery, Experiment.battery_id == Battery.id)
         .outerjoin(Station, Experiment.station_id == Station.id)
         .outerjoin(Profile, Experiment.profile_id == Profile.id)
@@ -85,16 +98,18 @@ def list_experiments(session: Session, status: str | None = None) -> list[dict[s
         query = query.where(Experiment.status == status)
     return [
         {
-            "id": e.id,
-            "name": e.name,
-            "status": e.status.value,
-            "battery": battery,
-            "station": station or "",
-            "profile": profile or "",
-            "created_at": e.created_at.isoformat(timespec="seconds"),
-            "began_at": e.began_at.isoformat(timespec="seconds") if e.began_at else None,
-            "finished_at": e.finished_at.isoformat(timespec="seconds") if e.finished_at else None,
-            "samples": e.sample_count,
+            "id": row.id,
+            "name": row.name,
+            "status": row.status.value,
+            "battery": row.battery,
+            "station": row.station or "",
+            "profile": row.profile or "",
+            "created_at": row.created_at.isoformat(timespec="seconds"),
+            "began_at": row.began_at.isoformat(timespec="seconds") if row.began_at else None,
+            "finished_at": row.finished_at.isoformat(timespec="seconds")
+            if row.finished_at
+            else None,
+            "samples": row.sample_count,
         }
-        for e, battery, station, profile in session.execute(query).all()
+        for row in session.execute(query)
     ]

@@ -29,6 +29,18 @@ from dash import Patch
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
+from components.vi_figure import (
+    CURRENT,
+    POWER,
+    VOLTAGE,
+    X_DECIMALS_MS,
+    TraceDef,
+    build_figure,
+    empty_figure,
+    trace_defs,
+    x_values,
+    y_values,
+)
 from datastore import telemetry as store
 from datastore.telemetry import ChannelInfo, SampleBlock, StationSnapshot
 from domain.downsample import downsample
@@ -40,47 +52,8 @@ BASE_POINTS = 5_000
 # beyond, the database computes per-bucket extremes.
 RAW_FETCH_LIMIT = 20_000
 HOLD_WINDOWS = 4
-# Rounding of the values sent: far below what a graph can show, and it halves the bytes.
-Y_DECIMALS = 6
-X_DECIMALS_MS = 1
-
-GRAPH_HEIGHT_PX = 560
-COLORS = {"voltage": "#1f5fa8", "current": "#c0392b", "power": "#2e8b57"}
-EXTRA_COLORS = ("#8e44ad", "#d35400", "#16a085", "#7f8c8d", "#b8860b", "#2c3e50")
 
 Bind = Session | Connection | Engine
-
-
-@dataclass(frozen=True)
-class TraceDef:
-    key: str  # "voltage", "current", "power" or "ch:<channel id>"
-    name: str
-    unit: str
-    axis: str  # "y" (left), "y2" (right), "y3" (lower panel)
-
-    @property
-    def label(self) -> str:
-        return f"{self.name} / {self.unit}" if self.unit else self.name
-
-    @property
-    def channel_id(self) -> int | None:
-        return int(self.key[3:]) if self.key.startswith("ch:") else None
-
-
-VOLTAGE = TraceDef("voltage", "Voltage", "V", "y")
-CURRENT = TraceDef("current", "Current", "A", "y2")
-POWER = TraceDef("power", "Power", "W", "y3")
-
-
-def extra_choices(channels: Sequence[ChannelInfo]) -> list[TraceDef]:
-    """What the "also show" selector offers: power, then the experiment's extra channels."""
-    return [POWER, *(TraceDef(f"ch:{c.id}", c.name, c.unit, "y3") for c in channels)]
-
-
-def trace_defs(channels: Sequence[ChannelInfo], extra_keys: Sequence[str]) -> list[TraceDef]:
-    """Voltage and current, then the chosen extras in the selector's order."""
-    wanted = set(extra_keys or ())
-    return [VOLTAGE, CURRENT, *(t for t in extra_choices(channels) if t.key in wanted)]
 
 
 @dataclass
@@ -332,8 +305,8 @@ def _extend(
     for index, trace in enumerate(traces):
         x, y = _columns(block, trace)
         if len(x):
-            patch["data"][index]["x"].extend(_x_values(x))
-            patch["data"][index]["y"].extend(_y_values(y))
+            patch["data"][index]["x"].extend(x_values(x))
+            patch["data"][index]["y"].extend(y_values(y))
             added = max(added, len(x))
             result.points_sent += len(x)
     view.points += added
@@ -358,8 +331,8 @@ def _rebase(
     _first_ts, series, raw_from, points = _load(bind, experiment_id, traces, start_ts, until_seq)
     for index, trace in enumerate(traces):
         x, y = series[trace.key]
-        patch["data"][index]["x"] = _x_values(x)
-        patch["data"][index]["y"] = _y_values(y)
+        patch["data"][index]["x"] = x_values(x)
+        patch["data"][index]["y"] = y_values(y)
         result.points_sent += len(x)
     view = result.view
     view.held_from = start_ts if start_ts is not None else view.first_ts
@@ -368,14 +341,6 @@ def _rebase(
 
 
 # ---------------------------------------------------------------- figure
-
-
-def _x_values(ts: np.ndarray) -> list[float]:
-    return np.round(np.asarray(ts) * 1000.0, X_DECIMALS_MS).tolist()
-
-
-def _y_values(values: np.ndarray) -> list[float]:
-    return np.round(np.asarray(values, dtype=float), Y_DECIMALS).tolist()
 
 
 def _x_range(view: View) -> list[float] | None:
@@ -439,110 +404,6 @@ def samples_shown_s(range_ms: Sequence[float]) -> tuple[float, float]:
     last = math.floor(range_ms[1] * steps_per_ms + 0.01)
     scale = 1000.0 * steps_per_ms
     return (first - 0.5) / scale, (last + 0.5) / scale
-
-
-def empty_figure(message: str = "No samples yet") -> dict[str, Any]:
-    """A blank graph with a note in the middle."""
-    return {
-        "data": [],
-        "layout": {
-            "height": GRAPH_HEIGHT_PX,
-            "xaxis": {"visible": False},
-            "yaxis": {"visible": False},
-            "annotations": [
-                {
-                    "text": message,
-                    "showarrow": False,
-                    "xref": "paper",
-                    "yref": "paper",
-                    "x": 0.5,
-                    "y": 0.5,
-                    "font": {"size": 16, "color": "#6c757d"},
-                }
-            ],
-            "plot_bgcolor": "white",
-        },
-    }
-
-
-def build_figure(
-    traces: Sequence[TraceDef],
-    series: dict[str, tuple[np.ndarray, np.ndarray]],
-    x_range: list[float] | None,
-    revision: int | str,
-) -> dict[str, Any]:
-    """The whole figure: voltage (left axis) and current (right axis) on top, the chosen
-    extras in a lower panel sharing the time axis."""
-    lower = [trace for trace in traces if trace.axis == "y3"]
-    data = []
-    extra_index = 0
-    for trace in traces:
-        x, y = series.get(trace.key, _nothing())
-        if trace.key in COLORS:
-            color = COLORS[trace.key]
-        else:
-            color = EXTRA_COLORS[extra_index % len(EXTRA_COLORS)]
-            extra_index += 1
-        data.append(
-            {
-                "type": "scatter",
-                "mode": "lines",
-                "name": trace.label,
-                "x": _x_values(x),
-                "y": _y_values(y),
-                "yaxis": trace.axis,
-                "line": {"color": color, "width": 1.5},
-                "hovertemplate": f"%{{y:.4g}} {trace.unit}<extra>{trace.name}</extra>",
-            }
-        )
-    upper_domain = [0.36, 1.0] if lower else [0.0, 1.0]
-    layout: dict[str, Any] = {
-        "height": GRAPH_HEIGHT_PX,
-        # Same revision across refreshes: plotly keeps the user's zoom and legend clicks.
-        "uirevision": str(revision),
-        "margin": {"l": 70, "r": 70, "t": 40, "b": 50},
-        "hovermode": "x unified",
-        "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
-        "plot_bgcolor": "white",
-        "xaxis": {
-            "type": "date",
-            "title": {"text": "Time (UTC)"},
-            "anchor": "y3" if lower else "y",
-            "showgrid": True,
-            "gridcolor": "#eceff1",
-            "linecolor": "#adb5bd",
-        },
-        "yaxis": {
-            "title": {"text": VOLTAGE.label, "font": {"color": COLORS["voltage"]}},
-            "domain": upper_domain,
-            "gridcolor": "#eceff1",
-            "zeroline": False,
-            "linecolor": "#adb5bd",
-        },
-        "yaxis2": {
-            "title": {"text": CURRENT.label, "font": {"color": COLORS["current"]}},
-            "overlaying": "y",
-            "side": "right",
-            # Its own round ticks, not ones synced to the voltage grid (0.367, 0.092...).
-            "tickmode": "auto",
-            "showgrid": False,
-            "zeroline": True,
-            "zerolinecolor": "#f1c0b9",
-            "linecolor": "#adb5bd",
-        },
-    }
-    if x_range is not None:
-        layout["xaxis"]["range"] = x_range
-    if lower:
-        units = sorted({trace.unit for trace in lower if trace.unit})
-        layout["yaxis3"] = {
-            "title": {"text": ", ".join(units) if units else "value"},
-            "domain": [0.0, 0.28],
-            "anchor": "x",
-            "gridcolor": "#eceff1",
-            "linecolor": "#adb5bd",
-        }
-    return {"data": data, "layout": layout}
 
 
 def now_utc() -> dt.datetime:

@@ -17,11 +17,12 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from components.alarms import alarms_table
 from components.station_card import status_badge
-from components.urls import experiment_preview_url
+from components.urls import experiment_url
+from components.vi_figure import extra_choices
 from datastore.telemetry import (
     ALARM_LIMIT,
-    AlarmRecord,
     Bind,
     StationSnapshot,
     experiment_alarms,
@@ -32,7 +33,7 @@ from domain.liveness import Liveness, elapsed_s, heartbeat_age, liveness
 from domain.status import ExperimentStatus, allowed_commands
 from domain.step_plan import StepPlan
 from pages.monitor import ids
-from pages.monitor.chart import View, extra_choices, refresh
+from pages.monitor.chart import View, refresh
 
 COMMANDS = ("pause", "resume", "stop")
 
@@ -180,54 +181,13 @@ def _ended(
             f"{message[:1].upper()}{message[1:].rstrip('.')}. " if message else "",
             dcc.Link(
                 "Open its preview",
-                href=experiment_preview_url(experiment_id),
+                href=experiment_url(experiment_id),
                 className="alert-link",
             ),
         ],
         color=color,
         className="mb-2 py-2",
         id=ids.ENDED,
-    )
-
-
-def alarms_table(alarms: Sequence[AlarmRecord], total: int) -> object:
-    """The latest alarms, newest first; a note when there are none."""
-    if not alarms:
-        return html.Div("No alarms raised.", className="text-muted small")
-    rows = [
-        html.Tr(
-            [
-                html.Td(format_utc(alarm.ts, with_date=True), className="text-nowrap"),
-                html.Td(alarm.code, className="fw-semibold"),
-                html.Td("" if alarm.value is None else f"{alarm.value:g}"),
-                html.Td(alarm.message),
-            ]
-        )
-        for alarm in alarms
-    ]
-    caption = f"The latest {len(alarms)} of {total} alarms." if total > len(alarms) else None
-    return html.Div(
-        [
-            dbc.Table(
-                [
-                    html.Thead(
-                        html.Tr(
-                            [
-                                html.Th("Time (UTC)"),
-                                html.Th("Code"),
-                                html.Th("Value"),
-                                html.Th("Message"),
-                            ]
-                        )
-                    ),
-                    html.Tbody(rows),
-                ],
-                size="sm",
-                striped=True,
-                className="mb-1",
-            ),
-            html.Div(caption, className="text-muted small") if caption else None,
-        ]
     )
 
 

@@ -14,9 +14,9 @@ from typing import Any
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from components.vi_figure import empty_figure
 from domain.time_windows import DEFAULT_WINDOW_S, WINDOWS
 from pages.monitor import ids
-from pages.monitor.chart import empty_figure
 
 # The refresh selector: (seconds, label); 0 means paused.
 PAUSED = 0

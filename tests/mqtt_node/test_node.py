@@ -17,12 +17,15 @@ from sqlalchemy.orm import Session
 
 from datastore import dispatch as dispatch_store
 from datastore import ingest as ingest_store
+from datastore.cycles import experiment_cycles
 from datastore.models import Alarm, Channel, ComputationalUnit, ExtraValue, Station
+from domain.cycles import cycle_totals
 from domain.stations import StationSpec
 from domain.status import ExperimentStatus
 from domain.window import Window
 from mqtt_node import protocol
 from mqtt_node.topics import Topics
+from tests.datastore.support import assert_summaries_match_samples
 from tests.mqtt_node.helpers import (
     STEP_CYCLES,
     ManualTransport,
@@ -185,6 +188,38 @@ def test_samples_land_with_power_defaulting_to_voltage_times_current_and_the_ste
     row = experiment(engine, experiment_id)
     assert (row.sample_count, row.last_sample_at) == (7, stored[6].ts)
     assert node.stats.samples_written == 7
+
+
+def test_ingest_keeps_the_summaries_and_the_cycle_table_equal_to_the_samples(
+    engine, start_node, cycler
+):
+    node = start_node(engine)
+    station_id = add_station(engine)
+    experiment_id = add_experiment(engine, station_id, status=ExperimentStatus.RUNNING)
+    chunks = [range(start, start + 300) for start in range(0, 6_000, 300)]
+    chunks[3], chunks[4] = chunks[4], chunks[3]  # one message out of order
+    for chunk in [*chunks, chunks[7]]:  # and one delivered twice
+        step = chunk.start // 1_200 + 1  # steps 1..5: cycles 1, 1, 2, 2, 2
+        cycler.send(
+            "measures",
+            station_id,
+            measures(experiment_id, chunk, instruction=step, extra={"temp_body": 25.0}),
+        )
+    wait_committed(node, len(chunks) + 1)
+
+    assert_summaries_match_samples(engine, experiment_id)
+    stored = stored_samples(engine, experiment_id)
+    rows = [stored[seq] for seq in sorted(stored)]
+    expected = cycle_totals(
+        [r.seq for r in rows], [r.ts for r in rows], [r.voltage for r in rows],
+        [r.current for r in rows], [r.cycle for r in rows],
+    )  # fmt: skip
+    table = experiment_cycles(engine, experiment_id)
+    assert [(c.cycle, c.samples) for c in table] == [(c.cycle, c.samples) for c in expected]
+    assert [c.cycle for c in table] == [1, 2]
+    for row, want in zip(table, expected, strict=True):
+        assert row.charge_ah == pytest.approx(want.charge_ah)
+        assert row.discharge_ah == pytest.approx(want.discharge_ah)
 
 
 def test_extra_values_are_stored_as_named_channels_of_the_experiment(engine, start_node, cycler):

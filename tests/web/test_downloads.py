@@ -98,10 +98,15 @@ def test_a_bad_window_bound_is_a_plain_400(client_and_experiment) -> None:
 
 
 def test_the_experiments_table_links_each_experiment_with_samples(client_and_experiment) -> None:
-    from pages import experiments
+    from pages.experiments import ids, page
 
     client, experiment_id = client_and_experiment
     with client.application.app_context():
-        grid = experiments.layout().children[1]
+        layout = page.layout()
+    grid = next(
+        component
+        for component in layout._traverse()  # noqa: SLF001  # Dash's walk of a layout tree
+        if getattr(component, "id", None) == ids.GRID
+    )
     row = next(row for row in grid.rowData if row["id"] == experiment_id)
-    assert row["download"] == f"[CSV]({experiment_csv_url(experiment_id)})"
+    assert row["data"] == f"[CSV]({experiment_csv_url(experiment_id)})"
