@@ -189,6 +189,23 @@ def add_cycles_parser(actions: argparse._SubParsersAction) -> None:
     cycles.set_defaults(handler=run_cycles)
 
 
+def add_report_parser(actions: argparse._SubParsersAction) -> None:
+    report = actions.add_parser(
+        "report",
+        help="write an experiment's report as one HTML file",
+        description=(
+            "Write the report of an experiment as one self-contained HTML file that opens "
+            "with no network: facts, profile and steps, the voltage and current and the "
+            "cycle plots as interactive figures, the cycle table and the alarms."
+        ),
+    )
+    report.add_argument("experiment_id", type=int, metavar="ID")
+    report.add_argument(
+        "-o", "--output", metavar="FILE", help="file to write (default: standard output)"
+    )
+    report.set_defaults(handler=run_report)
+
+
 def _write_output(output: str | None, write: Callable[[TextIO], int]) -> int:
     """Run `write` on standard output or on the file `output`; returns what it returns.
 
@@ -250,10 +267,29 @@ def run_cycles(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_report(args: argparse.Namespace) -> int:
+    from components.report import experiment_report
+
+    store = open_datastore(load_settings())
+    try:
+        report = experiment_report(store.engine, args.experiment_id)
+    except LookupError:
+        raise CommandError(f"experiment {args.experiment_id} does not exist") from None
+
+    def write(file: TextIO) -> int:
+        return file.write(report)
+
+    written = _write_output(args.output, write)
+    if args.output is not None:
+        print(f"report of {written:,} characters written to {args.output}", file=sys.stderr)
+    return 0
+
+
 ACTIONS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     add_add_parser,
     add_list_parser,
     add_cancel_parser,
     add_export_parser,
     add_cycles_parser,
+    add_report_parser,
 )

@@ -13,7 +13,8 @@ import flask
 import flask_bootstrap
 
 from components import context
-from components.urls import EXPERIMENT_CSV_ROUTE, VENDOR_URL
+from components.report import experiment_report
+from components.urls import EXPERIMENT_CSV_ROUTE, EXPERIMENT_REPORT_ROUTE, VENDOR_URL
 from datastore.export import iter_experiment_csv
 
 # Bootstrap CSS and icons come from an installed package, so pages work with no internet.
@@ -27,6 +28,7 @@ STYLESHEETS = [
 def register_routes(server: flask.Flask) -> None:
     server.add_url_rule(f"{VENDOR_URL}/<path:filename>", "vendor_static", _vendor_static)
     server.add_url_rule(EXPERIMENT_CSV_ROUTE, "export_experiment", _experiment_csv)
+    server.add_url_rule(EXPERIMENT_REPORT_ROUTE, "experiment_report", _experiment_report)
 
 
 def _vendor_static(filename: str) -> flask.Response:
@@ -70,6 +72,20 @@ def _experiment_csv(experiment_id: int) -> flask.Response:
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+def _experiment_report(experiment_id: int) -> flask.Response:
+    """The self-contained HTML report; `?download=1` saves it instead of showing it."""
+    try:
+        report = experiment_report(context.current().store.engine, experiment_id)
+    except LookupError:
+        return _plain(f"There is no experiment {experiment_id}.", 404)
+    headers = {}
+    if flask.request.args.get("download"):
+        headers["Content-Disposition"] = (
+            f'attachment; filename="experiment-{experiment_id}-report.html"'
+        )
+    return flask.Response(report, mimetype="text/html", headers=headers)
 
 
 def _csv_filename(experiment_id: int, start_ts: float | None, end_ts: float | None) -> str:

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 EXPERIMENT_CSV_ROUTE = "/export/experiments/<int:experiment_id>.csv"
 OVERVIEW_URL = "/"
 EXPERIMENTS_URL = "/experiments"
+EXPERIMENT_REPORT_ROUTE = "/experiments/<int:experiment_id>/report.html"
 VENDOR_URL = "/_vendor/bootstrap5"
 
 
@@ -41,3 +42,8 @@ def experiment_url(experiment_id: int) -> str:
 def compare_url(experiment_ids: list[int]) -> str:
     """The comparison of several experiments."""
     return f"{EXPERIMENTS_URL}/compare?" + urlencode({"ids": ",".join(map(str, experiment_ids))})
+
+
+def experiment_report_url(experiment_id: int, *, download: bool = False) -> str:
+    """An experiment's HTML report: shown in the browser, or saved with `download`."""
+    return f"{EXPERIMENTS_URL}/{experiment_id}/report.html" + ("?download=1" if download else "")

@@ -3,7 +3,7 @@
 The facts (battery, station, profile, dates, duration, status and its reason, sample
 count), the graph of voltage and current over the whole experiment with any extra
 channel on demand, its time axis in time of day or time from the start, the profile's
-steps in words, the alarms, and the CSV downloads. A running experiment's page keeps
+steps in words, the alarms, the CSV downloads and the HTML report. A running experiment's page keeps
 itself current. The graph and the facts refresh in separate callbacks, so one failing
 never blanks the other.
 """
@@ -19,7 +19,12 @@ from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 from components import context
 from components.alarms import alarms_table
 from components.station_card import status_badge
-from components.urls import EXPERIMENTS_URL, experiment_csv_url, monitor_url
+from components.urls import (
+    EXPERIMENTS_URL,
+    experiment_csv_url,
+    experiment_report_url,
+    monitor_url,
+)
 from components.vi_figure import extra_choices, trace_defs
 from datastore.experiments import ExperimentDetail, experiment_detail
 from datastore.telemetry import (
@@ -263,6 +268,16 @@ def _toolbar(channels: list[ChannelInfo], experiment_id: int = 0) -> dbc.Row:
                             id=ids.CSV_VIEW,
                             href=experiment_csv_url(experiment_id),
                             external_link=True,
+                            color="secondary",
+                            outline=True,
+                            size="sm",
+                        ),
+                        dbc.Button(
+                            [html.I(className="bi bi-file-earmark-richtext me-1"), "Report"],
+                            id=ids.REPORT,
+                            href=experiment_report_url(experiment_id),
+                            external_link=True,
+                            target="_blank",
                             color="secondary",
                             outline=True,
                             size="sm",

@@ -9,39 +9,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from datastore.bulk import insert_rows
-from datastore.cycles import advance_cycles
-from tests.cli.support import bem, queue
+from tests.cli.support import bem
 
 HEADER = [
     "Cycle Count / 1", "Charge Capacity / Ah", "Discharge Capacity / Ah", "Charge Energy / Wh",
     "Discharge Energy / Wh", "Coulombic Efficiency / 1", "Energy Efficiency / 1",
     "Mean Charge Voltage / V", "Mean Discharge Voltage / V", "Duration / s",
 ]  # fmt: skip
-
-
-@pytest.fixture
-def cycled(database: Engine, capsys, tmp_path: Path) -> int:
-    """An experiment with three cycles: 2 A charge for 1,800 s, 1.9 A discharge for 1,800 s."""
-    status, out, _err = queue(capsys, tmp_path)
-    assert status == 0
-    experiment_id = int(out)
-    rows = []
-    for seq in range(3 * 3600):
-        charging = (seq % 3600) < 1800
-        current, voltage = (2.0, 4.0) if charging else (-1.9, 3.5)
-        rows.append(
-            (experiment_id, seq, 1.8e9 + seq, voltage, current, voltage * current, seq // 3600 + 1)
-        )
-    with database.begin() as connection:
-        insert_rows(
-            connection,
-            "measurements",
-            ["experiment_id", "seq", "ts", "voltage", "current", "power", "cycle"],
-            rows,
-        )
-        advance_cycles(connection, experiment_id)
-    return experiment_id
 
 
 def test_the_cycle_table_goes_to_standard_output(cycled: int, capsys) -> None:
