@@ -40,6 +40,8 @@ TECHNOLOGIES: dict[str, Technology] = {
                     "choice",
                     ("NMC", "NCA", "LMO", "LFP", "LCO", "LTO", "other"),
                 ),
+                # What the cells were filled with, e.g. "1 M LiPF6 in EC/EMC, 2 % VC".
+                DetailField("electrolyte", "Electrolyte"),
             ),
         ),
         Technology(

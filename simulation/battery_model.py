@@ -27,6 +27,9 @@ AMBIENT_C = 25.0
 # still gives finite numbers.
 _MAX_RUNAWAY_CELL_V = 1.0
 
+# Ageing stops here: the model is not meant for batteries worn past this fraction.
+_MIN_CAPACITY_LEFT = 0.3
+
 # A body's cooling time constant grows with its size; this is the time constant of a
 # cell with `_REFERENCE_HEAT_CAPACITY_J_PER_K` (an 18650 cell in still air).
 _REFERENCE_THERMAL_TAU_S = 1200.0
@@ -236,6 +239,9 @@ class BatteryParameters:
     voltage_min: float
     voltage_max: float
     ambient_c: float = AMBIENT_C
+    # Ageing: the fraction of the capacity lost per equivalent full cycle (charge
+    # throughput of twice the capacity), as lithium inventory is lost to side reactions.
+    fade_per_cycle: float = 0.0
 
     def __post_init__(self) -> None:
         positive = {
@@ -250,6 +256,10 @@ class BatteryParameters:
         for name, value in positive.items():
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name}: expected a positive number, got {value!r}")
+        if not (math.isfinite(self.fade_per_cycle) and 0 <= self.fade_per_cycle < 0.1):
+            raise ValueError(
+                f"fade_per_cycle: expected a fraction from 0 to 0.1, got {self.fade_per_cycle!r}"
+            )
         if not isinstance(self.cells_in_series, int) or self.cells_in_series < 1:
             raise ValueError(f"cells_in_series: expected 1 or more, got {self.cells_in_series!r}")
         if not 0 < self.coulombic_efficiency <= 1:
@@ -360,6 +370,7 @@ class BatteryModel:
         "_low_cap",
         "_high_cap",
         "_ah_to_soc",
+        "_throughput_as",  # charge moved in either direction since new, A·s
     )
 
     def __init__(
@@ -389,6 +400,7 @@ class BatteryModel:
         self._low_cap = math.log(_MAX_RUNAWAY_CELL_V / self._low_v) if self._low_v > 0 else 0.0
         self._high_cap = math.log(_MAX_RUNAWAY_CELL_V / self._high_v) if self._high_v > 0 else 0.0
         self._ah_to_soc = 1.0 / (3600.0 * parameters.capacity_ah)
+        self._throughput_as = 0.0
         self._charge = min(max(float(soc), 0.0), 1.0)
         self._v1 = 0.0
         self._current = 0.0
@@ -410,6 +422,11 @@ class BatteryModel:
     def soc(self, value: float) -> None:
         self._charge = min(max(float(value), 0.0), 1.0)
         self._ocv_now = self._ocv(self._charge)
+
+    @property
+    def capacity_ah(self) -> float:
+        """The capacity now: the new battery's, less what ageing has taken (`fade_per_cycle`)."""
+        return 1.0 / (3600.0 * self._ah_to_soc)
 
     @property
     def current(self) -> float:
@@ -447,6 +464,12 @@ class BatteryModel:
         v1_end = v1_start * decay + current_a * p.r1_ohm * (1.0 - decay)
         efficiency = p.coulombic_efficiency if current_a > 0 else 1.0
         self._charge += current_a * efficiency * dt_s * self._ah_to_soc
+        if p.fade_per_cycle:
+            # The state of charge stays a fraction of what the battery holds now.
+            self._throughput_as += abs(current_a) * dt_s
+            cycles = self._throughput_as / (7200.0 * p.capacity_ah)
+            faded = max(1.0 - p.fade_per_cycle * cycles, _MIN_CAPACITY_LEFT)
+            self._ah_to_soc = 1.0 / (3600.0 * p.capacity_ah * faded)
         self._v1 = v1_end
         self._current = current_a
         self._ocv_now = self._ocv(self._charge)

@@ -2,14 +2,19 @@
 
 `seed_demo_data(sessions)` fills an empty database once, in one transaction, with:
 
-- eight batteries of four technologies (NMC 18650 cells, LFP prismatic cells, a 12 V AGM
-  block, a five-cell vanadium redox-flow stack, a sodium-ion cell), one of them faded;
+- fifteen batteries of four technologies (NMC 18650 cells, LFP prismatic cells, a 12 V
+  AGM block, a five-cell vanadium redox-flow stack, a sodium-ion cell), one of them faded;
 - the computational unit "demo-unit" with six stations (`DEMO_STATIONS`);
-- nine profiles written in the profile language (docs/profiles.md);
+- eleven profiles written in the profile language (docs/profiles.md);
 - finished experiments whose samples come from running each profile on the equivalent-
   circuit model of its battery (`simulation.profile_runner.run_to_completion`), with a `temp_body`
   channel and a little measurement noise; one run stopped by a safety alarm (ERROR),
-  one CANCELLED and three QUEUED experiments; two experiments imported from other labs.
+  one CANCELLED and three QUEUED experiments; two experiments imported from other labs;
+- for the cycle analysis: a cycle-life test of 400 cycles whose cell fades below 80 %,
+  an electrolyte study of six cells of one model in two groups (standard electrolyte, and
+  with 2 % vinylene carbonate, which fades more slowly), each cell with its own capacity
+  and fade, and a rate-capability test (C/2, 1C, 2C). The fade is the battery model's
+  (`fade_per_cycle`), so capacity, retention and dQ/dV come out of the physics.
 
 Everything is placed in the days before `now`, and the noise is seeded, so two seeds at
 the same moment give the same data. The cycler model does the physics; this module only
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -41,12 +47,13 @@ from datastore.cycles import rebuild_cycles
 from datastore.ingest import ExtraValueRow, SampleRow, channel_ids, insert_alarm, insert_samples
 from datastore.models import Battery, Experiment, Profile, Station
 from datastore.types import utcnow
-from domain.profiles import expand_profile
+from domain.profiles import ExpandedStep, expand_profile
 from domain.stations import StationSpec
 from domain.status import ExperimentStatus
 from domain.window import Window
-from simulation.battery_model import BatteryModel, parameters_for
+from simulation.battery_model import BatteryModel, BatteryParameters, parameters_for
 from simulation.profile_runner import (
+    DEFAULT_CURRENT_CHANGE_PER_SUBSTEP,
     TEMPERATURE_CHANNEL,
     Alarm,
     Sample,
@@ -61,6 +68,9 @@ TEMPERATURE_UNIT = "°C"
 
 # Rows per insert: large enough to amortise round trips, small enough for any driver.
 _BATCH = 2000
+# Runs of more steps than this (the cycle-life tests) control CV holds more coarsely.
+LONG_RUN_STEPS = 200
+_LONG_RUN_CURRENT_CHANGE = 0.08
 # Time an operator needs between two runs on one station (unmount, check, mount).
 _CHANGEOVER = dt.timedelta(minutes=80)
 
@@ -133,6 +143,7 @@ class _DemoBattery:
     record: dict[str, Any]
     capacity_factor: float = 1.0  # real capacity / nominal
     resistance_factor: float = 1.0  # real resistance / typical
+    fade_per_cycle: float = 0.0  # capacity lost per equivalent full cycle (battery model)
 
     @property
     def name(self) -> str:
@@ -140,11 +151,16 @@ class _DemoBattery:
 
 
 def _nmc_18650(
-    number: int, serial: str, made: dt.date, description: str = "", **condition: float
+    number: int | str,
+    serial: str,
+    made: dt.date,
+    description: str = "",
+    details: dict[str, str] | None = None,
+    **condition: float,
 ) -> _DemoBattery:
     return _DemoBattery(
         {
-            "name": f"NMC18650-{number:02d}",
+            "name": f"NMC18650-{number:02d}" if isinstance(number, int) else f"NMC18650-{number}",
             "technology": "lithium-ion",
             "manufacturer": "Voltaris Cells",
             "model": "VC18650-25P",
@@ -156,10 +172,35 @@ def _nmc_18650(
             "current_min": -5.0,
             "current_max": 2.5,
             "nominal_capacity_ah": 2.5,
-            "details": {"chemistry": "NMC"},
+            "details": {"chemistry": "NMC", **(details or {})},
         },
         **condition,
     )
+
+
+# The electrolyte study: six cells of one batch, three with the maker's standard
+# electrolyte and three with 2 % vinylene carbonate added, which slows their fade. Each
+# cell has its own capacity and fade, as real cells of one batch do.
+_STANDARD_ELECTROLYTE = "1 M LiPF6 in EC/EMC"
+_ELECTROLYTE_STUDY = tuple(
+    _nmc_18650(
+        f"E{number}",
+        f"VC25P-250602-{1100 + number:04d}",
+        dt.date(2025, 6, 2),
+        f"Electrolyte study: {electrolyte}.",
+        details={"electrolyte": electrolyte},
+        capacity_factor=capacity,
+        fade_per_cycle=fade,
+    )
+    for number, electrolyte, capacity, fade in (
+        (1, _STANDARD_ELECTROLYTE, 1.004, 0.00135),
+        (2, _STANDARD_ELECTROLYTE, 0.996, 0.00150),
+        (3, _STANDARD_ELECTROLYTE, 1.001, 0.00120),
+        (4, f"{_STANDARD_ELECTROLYTE} + 2 % VC", 0.998, 0.00062),
+        (5, f"{_STANDARD_ELECTROLYTE} + 2 % VC", 1.003, 0.00075),
+        (6, f"{_STANDARD_ELECTROLYTE} + 2 % VC", 0.993, 0.00055),
+    )
+)
 
 
 def _lfp_prismatic(
@@ -202,6 +243,15 @@ _BATTERIES: tuple[_DemoBattery, ...] = (
         resistance_factor=1.45,
     ),
     _nmc_18650(3, "VC25P-240311-0422", dt.date(2024, 3, 11), capacity_factor=0.995),
+    _nmc_18650(
+        4,
+        "VC25P-240311-0431",
+        dt.date(2024, 3, 11),
+        "Long-term ageing at 1C/1C in the climate chamber.",
+        capacity_factor=1.0,
+        fade_per_cycle=0.0006,
+    ),
+    *_ELECTROLYTE_STUDY,
     _lfp_prismatic(
         1,
         "FE20-2501-00871",
@@ -328,6 +378,32 @@ END
 """,
     ),
     (
+        "NMC ageing, 400 cycles (1C CC-CV, 1C)",
+        "Cycle life at 1C charge and discharge between 2.75 and 4.2 V.",
+        """# Cycle life: 1C CC-CV charge, 1C discharge, short rests, 400 times
+REPEAT 400
+    CC, 1C, VOLTAGE, 4.2
+    CV, 4.2, CURRENT, 0.1C
+    WAIT, 300
+    CC, -1C, VOLTAGE, 2.75
+    WAIT, 300
+END
+""",
+    ),
+    (
+        "NMC cycling, 120 cycles (1C CC-CV, 1C)",
+        "The electrolyte study's cycling: 1C CC-CV charge and 1C discharge.",
+        """# 120 cycles at 1C, as in the electrolyte study
+REPEAT 120
+    CC, 1C, VOLTAGE, 4.2
+    CV, 4.2, CURRENT, 0.1C
+    WAIT, 300
+    CC, -1C, VOLTAGE, 2.75
+    WAIT, 300
+END
+""",
+    ),
+    (
         "Rate capability C/2, 1C, 2C (NMC)",
         "Discharge capacity at three rates, each after a full C/2 CC-CV charge.",
         """# Rate capability: the same charge each time, discharges at C/2, 1C and 2C
@@ -433,6 +509,28 @@ class _Run:
 
 
 _RUNS: tuple[_Run, ...] = (
+    # The electrolyte study came first: two cells at a time on ch1 to ch3.
+    *(
+        _Run(
+            f"{cell.name} electrolyte study, 120 cycles",
+            cell.name,
+            "NMC cycling, 120 cycles (1C CC-CV, 1C)",
+            f"ch{index % 3 + 1}",
+            start_soc=0.3,
+            sample_period_s=120,
+            description="Electrolyte study: cycle life with and without 2 % VC.",
+        )
+        for index, cell in enumerate(_ELECTROLYTE_STUDY)
+    ),
+    _Run(
+        "NMC18650-04 ageing, 400 cycles",
+        "NMC18650-04",
+        "NMC ageing, 400 cycles (1C CC-CV, 1C)",
+        "ch4",
+        start_soc=0.3,
+        sample_period_s=60,
+        description="Cycle life of batch 24-03 at 1C/1C, 25 °C.",
+    ),
     _Run(
         "NMC18650-01 check-up, 3 cycles",
         "NMC18650-01",
@@ -530,6 +628,7 @@ _STATION_IDLE_SINCE = {
     "ch1": dt.timedelta(hours=2, minutes=40),
     "ch2": dt.timedelta(hours=7, minutes=15),
     "ch3": dt.timedelta(hours=11, minutes=30),
+    "ch4": dt.timedelta(hours=9, minutes=45),
     "ch5": dt.timedelta(hours=5, minutes=5),
     "ch6": dt.timedelta(hours=3, minutes=20),
 }
@@ -690,15 +789,37 @@ def _simulate(run: _Run, battery: Battery, profile: Profile) -> _Recording:
         r1_ohm=parameters.r1_ohm * spec.resistance_factor,
         cooling_w_per_k=parameters.cooling_w_per_k * (station.cooling_factor if station else 1.0),
         ambient_c=station.ambient_c if station else parameters.ambient_c,
+        fade_per_cycle=spec.fade_per_cycle,
     )
+    samples, outcome, alarms = _run(
+        tuple(steps), parameters, run.start_soc, _window(battery, station), run.sample_period_s
+    )
+    return _Recording(run, samples, outcome, alarms)
+
+
+@functools.lru_cache(maxsize=64)
+def _run(
+    steps: tuple[ExpandedStep, ...],
+    parameters: BatteryParameters,
+    start_soc: float,
+    window: Window,
+    sample_period_s: float,
+) -> tuple[list[Sample], ExperimentStatus, list[Alarm]]:
+    """The model's run, remembered: the same run seeded again (each test database, a
+    second demo database in one process) costs nothing. Callers only read the lists."""
     samples, outcome, alarms = run_to_completion(
         steps,
-        BatteryModel(parameters, soc=run.start_soc),
-        _window(battery, station),
-        run.sample_period_s,
+        BatteryModel(parameters, soc=start_soc),
+        window,
+        sample_period_s,
+        # Hundreds of CV holds: a coarser control of the current keeps seeding quick,
+        # and at these sample periods the curves look the same.
+        current_change_per_substep=_LONG_RUN_CURRENT_CHANGE
+        if len(steps) > LONG_RUN_STEPS
+        else DEFAULT_CURRENT_CHANGE_PER_SUBSTEP,
     )
     assert outcome is not None  # without max_samples the run always ends
-    return _Recording(run, samples, outcome, alarms)
+    return samples, outcome, alarms
 
 
 def _window(battery: Battery, station: DemoStation | None) -> Window:

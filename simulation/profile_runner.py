@@ -14,7 +14,8 @@ How the runner behaves:
   first sample (t = 0) is the rest reading before any current flows.
 - The current is held constant over internal sub-steps that end on sample times, step
   ends and the caller's time, and are never longer than `max_substep_s`; in CV and CP
-  they shrink further while the current changes fast (by more than 1 % per sub-step).
+  they shrink further while the current changes fast (by more than
+  `current_change_per_substep`, 1 % by default, per sub-step).
   A limit crossed inside a sub-step is located by bisection, so steps end on their
   limit, not after it. How often the caller calls `advance` barely matters.
 - CC set points (and the current a CP step needs) outside the safety window's currents
@@ -54,7 +55,7 @@ _CROSSING_TOLERANCE_S = 1e-6
 # CV and CP sub-steps are shortened so the current changes by at most this fraction
 # within one, but never below the minimum length.
 _REGULATED_MODES = frozenset({Mode.CV, Mode.CP})
-_CURRENT_CHANGE_PER_SUBSTEP = 0.01
+DEFAULT_CURRENT_CHANGE_PER_SUBSTEP = 0.01
 _MIN_ADAPTIVE_SUBSTEP_S = 0.05
 
 # Which limits the runner can stop each mode on: the profile language's choices plus the
@@ -167,6 +168,7 @@ class ProfileRunner:
         *,
         max_step_duration_s: float = DEFAULT_MAX_STEP_DURATION_S,
         max_substep_s: float = DEFAULT_MAX_SUBSTEP_S,
+        current_change_per_substep: float = DEFAULT_CURRENT_CHANGE_PER_SUBSTEP,
         voltage_margin_v: float | None = None,
     ) -> None:
         if not (math.isfinite(sample_period_s) and sample_period_s > 0):
@@ -183,6 +185,12 @@ class ProfileRunner:
         self._period = float(sample_period_s)
         self._max_step_s = float(max_step_duration_s)
         self._max_substep = float(max_substep_s)
+        if not 0 < current_change_per_substep <= 1:
+            raise ValueError(
+                "current_change_per_substep: expected a fraction in (0, 1], got "
+                f"{current_change_per_substep}"
+            )
+        self._current_change = float(current_change_per_substep)
         if voltage_margin_v is None:
             # 1 % of the upper bound: small against the window, above measurement noise.
             voltage_margin_v = 0.01 * abs(self._window.voltage_max)
@@ -315,7 +323,7 @@ class ProfileRunner:
             # (the change grows about linearly with its length) where the current moves fast.
             start_current = self._control(step, 0.0)[0]
             change = abs(current - start_current)
-            allowed = _CURRENT_CHANGE_PER_SUBSTEP * max(abs(start_current), abs(current), 1e-9)
+            allowed = self._current_change * max(abs(start_current), abs(current), 1e-9)
             if change > allowed:
                 dt = max(dt * allowed / change, _MIN_ADAPTIVE_SUBSTEP_S)
                 current, clamped, v_start, v_end, event = self._trial(step, dt)

@@ -114,6 +114,34 @@ def test_discharge_removes_the_full_charge() -> None:
     assert model.soc == pytest.approx(0.3, abs=1e-12)
 
 
+def test_a_new_battery_does_not_fade_unless_told_to() -> None:
+    model = nmc(capacity_ah=2.5, soc=0.5)
+    for _ in range(100):
+        model.step(2.5, 360.0)
+        model.step(-2.5, 360.0)
+    assert model.capacity_ah == 2.5
+
+
+def test_capacity_fades_with_the_charge_moved_through_the_battery() -> None:
+    parameters = dataclasses.replace(
+        parameters_for("lithium-ion", 2.0, 1, "NMC"), fade_per_cycle=0.001
+    )
+    model = BatteryModel(parameters, soc=0.5)
+    # 2 A for half an hour each way moves 2 Ah: half an equivalent cycle; 50 in all.
+    for _ in range(100):
+        model.step(2.0, 1800.0)
+        model.step(-2.0, 1800.0)
+    assert model.capacity_ah == pytest.approx(2.0 * (1 - 0.001 * 100 / 2), rel=1e-9)
+    for _ in range(10_000):  # far past the end of life: the fade stops at 30 % left
+        model.step(2.0, 3600.0)
+    assert model.capacity_ah == pytest.approx(0.6)
+
+
+def test_a_fade_outside_its_range_is_refused() -> None:
+    with pytest.raises(ValueError, match="fade_per_cycle"):
+        dataclasses.replace(parameters_for("lithium-ion", 2.0, 1, "NMC"), fade_per_cycle=-0.01)
+
+
 def test_soc_stays_clipped_while_the_voltage_runs_away() -> None:
     model = nmc(soc=0.95)
     model.step(2.5, 3600.0)

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from datastore.catalog import create_battery
+from datastore.cycles import experiment_cycles
 from datastore.models import (
     Alarm,
     Base,
@@ -25,8 +26,9 @@ from datastore.models import (
     Profile,
     Station,
 )
+from domain.cycles import Retention, retention
 from domain.status import ExperimentStatus
-from simulation.demo_data import DEMO_UNIT, seed_demo_data
+from simulation.demo_data import DEMO_UNIT, LONG_RUN_STEPS, seed_demo_data
 
 NOW = dt.datetime(2025, 6, 2, 9, 30, tzinfo=dt.UTC)
 
@@ -140,7 +142,7 @@ def test_sample_count_and_times_agree_with_the_stored_samples(seeded):
                 assert experiment.finished_at <= experiment.created_at
             else:
                 assert experiment.created_at <= experiment.began_at
-            assert NOW - dt.timedelta(days=21) < experiment.began_at < NOW
+            assert NOW - dt.timedelta(days=90) < experiment.began_at < NOW
             assert experiment.finished_at < NOW
 
 
@@ -194,8 +196,8 @@ def test_each_full_discharge_delivers_about_the_nominal_capacity(seeded):
                 for step in experiment.steps
                 if step["limit"] == "VOLTAGE" and (step["setpoint"] or 0) < 0
             }
-            if not full_discharges:
-                continue
+            if not full_discharges or len(experiment.steps) > LONG_RUN_STEPS:
+                continue  # the cycle-life tests fade by design (see the test below)
             nominal = session.get(Battery, experiment.battery_id).nominal_capacity_ah
             rows = session.execute(
                 select(Measurement.ts, Measurement.current, Measurement.instruction)
@@ -213,6 +215,40 @@ def test_each_full_discharge_delivers_about_the_nominal_capacity(seeded):
                 assert 0.85 < share < 1.05, f"{experiment.name}, step {step}: {share:.1%}"
                 checked += 1
     assert checked >= 10
+
+
+def retention_of(sessions: sessionmaker[Session], name: str) -> Retention:
+    """The stored cycle table's retention, against the first full cycle."""
+    (experiment,) = [e for e in experiments(sessions) if e.name == name]
+    kept = retention(experiment_cycles(sessions.kw["bind"], experiment.id))  # type: ignore[arg-type]
+    assert kept is not None
+    return kept
+
+
+def test_the_ageing_test_fades_past_80_percent_over_hundreds_of_cycles(seeded):
+    ageing = retention_of(seeded, "NMC18650-04 ageing, 400 cycles")
+    kept = [percent / 100 for percent in ageing.percent if percent is not None]
+    assert len(kept) == 400
+    assert 0.70 < kept[-1] < 0.80
+    assert ageing.cycles_to_80 is not None and 250 < ageing.cycles_to_80 < 400
+    # Fading steadily: each block of 50 cycles holds less than the one before.
+    blocks = [sum(kept[i : i + 50]) / 50 for i in range(0, 400, 50)]
+    assert blocks == sorted(blocks, reverse=True)
+
+
+def test_the_electrolyte_study_has_two_groups_of_three_with_their_own_spread(seeded):
+    with seeded() as session:
+        cells = list(session.scalars(select(Battery).where(Battery.name.like("NMC18650-E%"))))
+    groups: dict[str, list[float]] = defaultdict(list)
+    for cell in cells:
+        assert cell.model == "VC18650-25P"
+        kept = retention_of(seeded, f"{cell.name} electrolyte study, 120 cycles").percent
+        assert len(kept) == 120 and kept[-1] is not None
+        groups[cell.details["electrolyte"]].append(kept[-1])
+    assert sorted(len(group) for group in groups.values()) == [3, 3]
+    standard, with_vc = (groups[key] for key in sorted(groups))
+    assert max(standard) < min(with_vc)  # the additive slows the fade
+    assert len(set(standard)) == 3 and len(set(with_vc)) == 3  # each cell its own
 
 
 def test_a_run_stopped_by_a_safety_alarm_keeps_the_alarm(seeded):
