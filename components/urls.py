@@ -9,6 +9,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 EXPERIMENT_CSV_ROUTE = "/export/experiments/<int:experiment_id>.csv"
+COMPARE_CSV_ROUTE = "/export/compare.csv"
 OVERVIEW_URL = "/"
 EXPERIMENTS_URL = "/experiments"
 VENDOR_URL = "/_vendor/bootstrap5"
@@ -41,3 +42,9 @@ def experiment_url(experiment_id: int) -> str:
 def compare_url(experiment_ids: list[int]) -> str:
     """The comparison of several experiments."""
     return f"{EXPERIMENTS_URL}/compare?" + urlencode({"ids": ",".join(map(str, experiment_ids))})
+
+
+def compare_csv_url(view_query: str) -> str:
+    """Where the browser downloads the cycle data of a comparison; `view_query` is the
+    compare page's own query string ("?ids=1,2&color=…"), so the file matches the view."""
+    return COMPARE_CSV_ROUTE + view_query
