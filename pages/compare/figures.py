@@ -66,7 +66,8 @@ def _layout(x_title: str, y_title: str, height: int) -> dict[str, Any]:
         "margin": {"l": 70, "r": 20, "t": 30, "b": 60},
         "xaxis": {"title": {"text": x_title}, "zeroline": False},
         "yaxis": {"title": {"text": y_title}, "zeroline": False},
-        "legend": {"orientation": "v"},
+        # Plotly reverses the legend of figures with filled areas; keep the trace order.
+        "legend": {"orientation": "v", "traceorder": "normal"},
         "hovermode": "closest",
         "template": "plotly_white",
     }

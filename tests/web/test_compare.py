@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from dash.testing.wait import until
+from selenium.webdriver.common.by import By
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
@@ -201,3 +202,27 @@ def test_bad_and_unknown_ids_are_named_and_an_empty_page_says_what_to_do(browser
     browser.wait_for_contains_text(f"#{ids.NOTE}", "No experiments chosen", timeout=10)
     link = browser.find_element(f"#{ids.NOTE} a")
     assert urlparse(link.get_attribute("href")).path == "/experiments"
+
+
+def test_voltage_against_test_time_and_capacity_against_throughput(browser, app_factory) -> None:
+    """From stored samples: two hours a cycle at ±1 A, one sample a second (lab_data)."""
+    app = app_factory()
+    engine = engine_of(app)
+    first = add_experiment(engine, "first", samples=4 * 3600, battery="cell 1")
+    second = add_experiment(engine, "second", samples=2 * 3600, battery="cell 2")
+    open_compare(browser, app, compare_url([first, second]) + "&plot=time")
+    until(lambda: len(traces(browser, "experiment")) == 2, timeout=10)
+    lines = {t["meta"]["id"]: t for t in traces(browser, "experiment")}
+    assert lines[first]["x"][0] == 0 and lines[first]["x"][-1] == pytest.approx(4 - 1 / 3600)
+    assert lines[second]["x"][-1] == pytest.approx(2 - 1 / 3600)
+    assert min(lines[first]["y"]) == pytest.approx(3.5) and max(lines[first]["y"]) <= 4.0
+
+    browser.driver.find_element(
+        By.XPATH, f"//*[@id='{ids.PLOT}']//label[contains(., 'charge throughput')]"
+    ).click()
+    until(lambda: query_of(browser).get("plot") == ["throughput"], timeout=10)
+    until(lambda: len(traces(browser, "experiment")[0]["x"]) in (1, 2), timeout=10)
+    lines = {t["meta"]["id"]: t for t in traces(browser, "experiment")}
+    # Each cycle passes about 1 Ah in and 1 Ah out.
+    assert lines[first]["x"] == pytest.approx([2.0, 4.0], abs=0.01)
+    assert lines[first]["y"] == pytest.approx([1.0, 1.0], abs=0.01)
