@@ -16,6 +16,7 @@ import numpy as np
 
 from domain.compare import (
     CompareView,
+    CycleCurve,
     ExperimentFacts,
     cycle_curve,
     field_label,
@@ -126,15 +127,14 @@ def _rgba(color: str, alpha: float) -> str:
 
 def _band_traces(
     facts: Sequence[ExperimentFacts],
-    tables: Mapping[int, Sequence[CycleTotals]],
+    curves: Mapping[int, CycleCurve],
     styles: Styles,
     view: CompareView,
 ) -> list[dict[str, Any]]:
     """Each group's mean line and its ± one standard deviation shading, over cycle number."""
-    members = {}
-    for f in facts:
-        curve = cycle_curve(tables[f.id], f.nominal_capacity_ah, view)
-        members[f.id] = dict(zip(curve.cycles, curve.values, strict=True))
+    members = {
+        f.id: dict(zip(curves[f.id].cycles, curves[f.id].values, strict=True)) for f in facts
+    }
     bands = group_bands(members, {f.id: f.label(view.color_by) for f in facts})
     traces: list[dict[str, Any]] = []
     for group, band in sorted(bands.items()):
@@ -180,13 +180,14 @@ def cycle_figure(
 ) -> dict[str, Any]:
     """Capacity or retention against cycle number or charge throughput, one line each."""
     styles = Styles.of(facts, view)
+    curves = {f.id: cycle_curve(tables[f.id], f.nominal_capacity_ah, view) for f in facts}
     traces: list[dict[str, Any]] = []
     for f in facts:
-        curve = cycle_curve(tables[f.id], f.nominal_capacity_ah, view)
+        curve = curves[f.id]
         x = curve.cycles if view.plot == "cycle" else curve.throughput_ah
         traces.append(_experiment_trace(f, x, curve.values, styles, view, "lines+markers"))
     if view.bands and view.plot == "cycle":
-        traces += _band_traces(facts, tables, styles, view)
+        traces += _band_traces(facts, curves, styles, view)
     x_title = "Cycle" if view.plot == "cycle" else "Charge throughput (cumulative |Ah|)"
     return {
         "data": traces + _legend(styles, view),

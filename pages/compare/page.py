@@ -323,12 +323,13 @@ def show(
         nothing = _empty("Choose experiments to compare.")
         return nothing, nothing, note, "", fields, fields, fields, compare_csv_url(query), query
     notes = []
-    if view.plot == "time":
-        figure = time_figure(facts, series, view)
-        if view.bands:
-            notes.append("Group bands are drawn against cycle number only.")
-    else:
-        figure = cycle_figure(facts, tables, view)
+    figure = (
+        time_figure(facts, series, view)
+        if view.plot == "time"
+        else cycle_figure(facts, tables, view)
+    )
+    if view.bands and view.plot != "cycle":
+        notes.append("Group bands are drawn against cycle number only.")
     without_cycles = [f"#{f.id}" for f in facts if not tables[f.id]]
     if without_cycles and view.plot != "time":
         notes.append(f"No cycles yet: {', '.join(without_cycles)}.")

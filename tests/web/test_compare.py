@@ -1,5 +1,6 @@
 """The compare page in the browser: groups by a battery detail, mean ± std bands with
-known values, the CSV of the plotted rows, the view in the address, bad ids named."""
+known values, the CSV of the plotted rows, the view in the address, bad ids named; and
+the CSV route's refusals (no browser: tests using the `browser` fixture are marked)."""
 
 from __future__ import annotations
 
@@ -15,12 +16,10 @@ from selenium.webdriver.common.by import By
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from components.urls import compare_url
+from components.urls import compare_csv_url, compare_url
 from datastore.models import Battery, Cycle, Experiment
 from pages.compare import ids
 from tests.web.lab_data import add_experiment
-
-pytestmark = pytest.mark.browser
 
 CYCLES = 10
 CHARGE_AH = 2.0
@@ -226,3 +225,13 @@ def test_voltage_against_test_time_and_capacity_against_throughput(browser, app_
     # Each cycle passes about 1 Ah in and 1 Ah out.
     assert lines[first]["x"] == pytest.approx([2.0, 4.0], abs=0.01)
     assert lines[first]["y"] == pytest.approx([1.0, 1.0], abs=0.01)
+
+
+def test_the_csv_route_names_bad_and_unknown_ids(lab) -> None:
+    app, made = lab
+    client = app.server.test_client()
+    response = client.get(compare_csv_url("?ids=1,x;DROP"))
+    assert response.status_code == 400 and "x;DROP" in response.get_data(as_text=True)
+    response = client.get(compare_csv_url(f"?ids={made['slow A']},9999"))
+    assert response.status_code == 404 and "9999" in response.get_data(as_text=True)
+    assert client.get(compare_csv_url("")).status_code == 404
