@@ -36,6 +36,9 @@ PALETTE = (
 )  # fmt: skip
 DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
 LEGEND_GREY = "#555555"
+DECIMALS = 6
+# Longer lines are drawn with WebGL and without markers, which stay readable and fast.
+MARKERS_UP_TO = 300
 
 
 @dataclass(frozen=True)
@@ -103,14 +106,21 @@ def _legend(styles: Styles, view: CompareView) -> list[dict[str, Any]]:
     return entries
 
 
+def _rounded(values: Sequence[float | None]) -> list[float | None]:
+    """Far below what a graph shows, and it keeps the JSON of long runs small."""
+    return [None if v is None else round(v, DECIMALS) for v in values]
+
+
 def _experiment_trace(
-    facts: ExperimentFacts, x: Any, y: Any, styles: Styles, view: CompareView, mode: str
+    facts: ExperimentFacts, x: Any, y: Any, styles: Styles, view: CompareView
 ) -> dict[str, Any]:
+    """One experiment's line; WebGL and no markers beyond MARKERS_UP_TO points."""
+    long = len(x) > MARKERS_UP_TO
     return {
-        "type": "scattergl" if mode == "lines" else "scatter",
+        "type": "scattergl" if long else "scatter",
         "x": x,
         "y": y,
-        "mode": mode,
+        "mode": "lines" if long else "lines+markers",
         "name": f"#{facts.id} {facts.name}",
         "line": {"color": styles.color(facts, view), "dash": styles.dash(facts, view)},
         "marker": {"size": 4},
@@ -185,7 +195,7 @@ def cycle_figure(
     for f in facts:
         curve = curves[f.id]
         x = curve.cycles if view.plot == "cycle" else curve.throughput_ah
-        traces.append(_experiment_trace(f, x, curve.values, styles, view, "lines+markers"))
+        traces.append(_experiment_trace(f, _rounded(x), _rounded(curve.values), styles, view))
     if view.bands and view.plot == "cycle":
         traces += _band_traces(facts, curves, styles, view)
     x_title = "Cycle" if view.plot == "cycle" else "Charge throughput (cumulative |Ah|)"
@@ -207,11 +217,8 @@ def time_figure(
     for f in facts:
         ts, voltage = series[f.id]
         hours = (ts - ts[0]) / SECONDS_PER_HOUR if len(ts) else ts
-        traces.append(
-            _experiment_trace(
-                f, np.round(hours, 6).tolist(), np.round(voltage, 6).tolist(), styles, view, "lines"
-            )
-        )
+        x, y = np.round(hours, DECIMALS).tolist(), np.round(voltage, DECIMALS).tolist()
+        traces.append(_experiment_trace(f, x, y, styles, view))
     title = "Test time (h from each experiment's first sample)"
     return {
         "data": traces + _legend(styles, view),
