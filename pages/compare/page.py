@@ -338,7 +338,8 @@ def show(
         if no_nominal:
             notes.append(f"No nominal capacity, not normalised: {', '.join(no_nominal)}.")
     scatter, missing = merit_figure(facts, tables, view)
-    merit_note = f"No value for: {'; '.join(missing)}." if missing else ""
+    reason = "Not below 80 % yet" if view.merit == "cycles80" else "No value"
+    merit_note = f"{reason}: {'; '.join(missing)}." if missing else ""
     return (
         figure,
         scatter,

@@ -186,6 +186,14 @@ def test_a_bookmark_restores_every_choice(browser, lab) -> None:
         sorted([discharge(0.01, 5) / 2, discharge(0.03, 5) / 2])
     )
     until(lambda: "n=5" in browser.driver.current_url, timeout=10)
+    # Below 80 % (1.6 Ah): "=fast B" at cycle 7 (1.58 Ah), "slow B" at cycle 10 (1.55 Ah);
+    # the A group never.
+    browser.driver.get(browser.driver.current_url.replace("merit=capacity", "merit=cycles80"))
+    browser.wait_for_contains_text(f"#{ids.MERIT_NOTE}", "Not below 80 % yet", timeout=10)
+    note = browser.find_element(f"#{ids.MERIT_NOTE}").text
+    assert "slow A" in note and "fast A" in note and " B" not in note
+    (fell,) = traces(browser, "merit", ids.SCATTER)
+    assert fell["meta"]["group"] == "B" and sorted(fell["y"]) == [7, 10]
     assert query_of(browser)["norm"] == ["1"] and query_of(browser)["style"] == ["battery"]
 
 
