@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,8 +16,15 @@ import flask_bootstrap
 
 from components import context
 from components.report import experiment_report
-from components.urls import EXPERIMENT_CSV_ROUTE, EXPERIMENT_REPORT_ROUTE, VENDOR_URL
+from components.urls import (
+    COMPARE_CSV_ROUTE,
+    EXPERIMENT_CSV_ROUTE,
+    EXPERIMENT_REPORT_ROUTE,
+    VENDOR_URL,
+)
+from datastore.compare import experiment_facts, experiments_cycles
 from datastore.export import iter_experiment_csv
+from domain.compare import CSV_COLUMNS, csv_rows, from_query
 
 # Bootstrap CSS and icons come from an installed package, so pages work with no internet.
 BOOTSTRAP_STATIC = Path(flask_bootstrap.__file__).resolve().parent / "static" / "bootstrap5"
@@ -29,6 +38,7 @@ def register_routes(server: flask.Flask) -> None:
     server.add_url_rule(f"{VENDOR_URL}/<path:filename>", "vendor_static", _vendor_static)
     server.add_url_rule(EXPERIMENT_CSV_ROUTE, "export_experiment", _experiment_csv)
     server.add_url_rule(EXPERIMENT_REPORT_ROUTE, "experiment_report", _experiment_report)
+    server.add_url_rule(COMPARE_CSV_ROUTE, "export_compare", _compare_csv)
 
 
 def _vendor_static(filename: str) -> flask.Response:
@@ -100,3 +110,34 @@ def _csv_filename(experiment_id: int, start_ts: float | None, end_ts: float | No
         return f"experiment-{experiment_id}.csv"
     span = f"{stamp(start_ts, 'start')}-{stamp(end_ts, 'end')}"
     return f"experiment-{experiment_id}_{span}.csv"
+
+
+def _compare_csv() -> flask.Response:
+    """The cycle data of a comparison (docs/compare.md): one row per experiment and cycle,
+    for the experiments and the grouping field of the page's query. Two queries read
+    everything; the text is written one experiment at a time."""
+    view = from_query(flask.request.args.to_dict(flat=False))
+    if view.bad_ids:
+        return _plain(f"Not experiment numbers: {', '.join(view.bad_ids)}.", 400)
+    engine = context.current().store.engine
+    facts = experiment_facts(engine, view.ids)
+    unknown = [str(i) for i in view.ids if i not in facts]
+    if unknown or not view.ids:
+        return _plain(f"No such experiments: {', '.join(unknown) or 'none chosen'}.", 404)
+    cycles = experiments_cycles(engine, view.ids)
+
+    def stream() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(CSV_COLUMNS)
+        for experiment_id in view.ids:
+            writer.writerows(csv_rows(facts[experiment_id], cycles[experiment_id], view.color_by))
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+
+    return flask.Response(
+        stream(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="comparison-cycles.csv"'},
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 EXPERIMENT_CSV_ROUTE = "/export/experiments/<int:experiment_id>.csv"
+COMPARE_CSV_ROUTE = "/export/compare.csv"
 OVERVIEW_URL = "/"
 EXPERIMENTS_URL = "/experiments"
 EXPERIMENT_REPORT_ROUTE = "/experiments/<int:experiment_id>/report.html"
@@ -47,3 +48,9 @@ def compare_url(experiment_ids: list[int]) -> str:
 def experiment_report_url(experiment_id: int, *, download: bool = False) -> str:
     """An experiment's HTML report: shown in the browser, or saved with `download`."""
     return f"{EXPERIMENTS_URL}/{experiment_id}/report.html" + ("?download=1" if download else "")
+
+
+def compare_csv_url(view_query: str) -> str:
+    """Where the browser downloads the cycle data of a comparison; `view_query` is the
+    compare page's own query string ("?ids=1,2&color=…"), so the file matches the view."""
+    return COMPARE_CSV_ROUTE + view_query

@@ -1,0 +1,22 @@
+"""The ids of the compare page's components, each written once here."""
+
+from __future__ import annotations
+
+PICKER = "compare-picker"
+PROBLEMS = "compare-problems"
+NOTE = "compare-note"
+PLOT = "compare-plot"
+QUANTITY = "compare-quantity"
+COLOR = "compare-color"
+STYLE = "compare-style"
+NORMALISE = "compare-normalise"
+BANDS = "compare-bands"
+GRAPH = "compare-graph"
+MERIT = "compare-merit"
+CYCLE_N = "compare-cycle-n"
+MERIT_X = "compare-merit-x"
+SCATTER = "compare-scatter"
+MERIT_NOTE = "compare-merit-note"
+CSV = "compare-csv"
+VIEW = "compare-view"
+QUERY = "compare-query"
