@@ -25,10 +25,9 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from bench import Benchmark, Result
-from bench.support import local_infile_allowed, percentile, scratch_database
+from bench.support import load_samples, percentile, scratch_database
 from config import default_settings
 from datastore import catalog, make_engine
-from datastore.bulk import insert_rows
 from datastore.models import Experiment, Measurement
 from datastore.series import read_series
 from datastore.summaries import rebuild_summaries
@@ -91,27 +90,12 @@ def _load(engine: Engine, samples: int) -> tuple[int, int]:
         ).id  # fmt: skip
     spike_seq = samples * 7 // 13
     with tempfile.TemporaryDirectory() as folder, engine.begin() as connection:
-        fast = local_infile_allowed(connection)
         for first in range(0, samples, CHUNK):
             table = _frame(first, min(CHUNK, samples - first), spike_seq)
-            if fast:
-                path = Path(folder) / "samples.csv"
-                np.savetxt(
-                    path, table, delimiter=",", fmt=["%d", "%.17g", "%.17g", "%.17g", "%.17g"]
-                )
-                connection.exec_driver_sql(
-                    f"LOAD DATA LOCAL INFILE '{path}' INTO TABLE measurements "
-                    "FIELDS TERMINATED BY ',' LINES TERMINATED BY '\\n' "
-                    f"(seq, ts, voltage, current, power) SET experiment_id = {experiment_id}"
-                )
-            else:
-                rows = [(experiment_id, int(r[0]), *map(float, r[1:])) for r in table]
-                insert_rows(
-                    connection,
-                    "measurements",
-                    ["experiment_id", "seq", "ts", "voltage", "current", "power"],
-                    rows,
-                )
+            load_samples(
+                connection, experiment_id, table, ["seq", "ts", "voltage", "current", "power"],
+                Path(folder),
+            )  # fmt: skip
         connection.execute(
             update(Experiment)
             .where(Experiment.id == experiment_id)

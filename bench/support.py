@@ -5,14 +5,17 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from datastore import make_engine, upgrade
+from datastore.bulk import insert_rows
 
 BENCH_SERVER_URL = os.environ.get("BEM_BENCH_DATABASE_URL", "mysql+pymysql://root@127.0.0.1:3306/")
 
@@ -61,3 +64,35 @@ def local_infile_allowed(connection: Any) -> bool:
     """Whether the server accepts LOAD DATA LOCAL INFILE (the fastest way to load samples)."""
     value = connection.exec_driver_sql("SELECT @@local_infile").scalar()
     return str(value) in ("1", "ON")
+
+
+def load_samples(
+    connection: Any, experiment_id: int, table: np.ndarray, columns: Sequence[str], folder: Path
+) -> None:
+    """Store the rows of `table` (one column per name in `columns`) as samples of the
+    experiment: with LOAD DATA LOCAL INFILE when the server allows it, else multi-row
+    INSERTs. Integer columns (seq, instruction, cycle) are written without a fraction."""
+    if local_infile_allowed(connection):
+        path = folder / "samples.csv"
+        formats = ["%d" if name in _INTEGER_COLUMNS else "%.17g" for name in columns]
+        np.savetxt(path, table, delimiter=",", fmt=formats)
+        connection.exec_driver_sql(
+            f"LOAD DATA LOCAL INFILE '{path}' INTO TABLE measurements "
+            "FIELDS TERMINATED BY ',' LINES TERMINATED BY '\\n' "
+            f"({', '.join(columns)}) SET experiment_id = {int(experiment_id)}"
+        )
+        return
+    rows = [
+        (
+            experiment_id,
+            *(
+                int(v) if n in _INTEGER_COLUMNS else float(v)
+                for n, v in zip(columns, row, strict=True)
+            ),
+        )
+        for row in table
+    ]
+    insert_rows(connection, "measurements", ["experiment_id", *columns], rows)
+
+
+_INTEGER_COLUMNS = frozenset({"seq", "instruction", "cycle"})
