@@ -16,13 +16,16 @@ MIN/MAX GROUP BY over the samples in the range cut into 1,250 buckets.
 from __future__ import annotations
 
 import random
+import shutil
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
+from werkzeug.serving import make_server
 
 from bench import Benchmark, Result
 from bench.support import load_samples, percentile, scratch_database
@@ -59,7 +62,9 @@ def run(quick: bool) -> list[Result]:
             with engine.begin() as connection:
                 rebuild_summaries(connection, experiment_id)
             print(f"  summaries computed in {time.perf_counter() - started:.1f} s", flush=True)
-            return _measure(engine, experiment_id, spike_seq, samples)
+            results = _measure(engine, experiment_id, spike_seq, samples)
+            page = _page_load(url, experiment_id, samples)
+            return results + ([page] if page is not None else [])
         finally:
             engine.dispose()
 
@@ -198,3 +203,67 @@ def _group_by(connection, experiment_id: int, first: int, last: int, buckets: in
         .where(m.experiment_id == experiment_id, m.seq.between(first, last))
         .group_by(bucket)
     ).all()  # fmt: skip
+
+
+PAGE_TARGET_MS = 1_000.0
+PAGE_LOADS = 5
+# Chromium compiles Dash's and Plotly's scripts on the first loads and keeps the code
+# from the third on, as it does for a user moving between experiments: not counted.
+PAGE_WARM_UP = 3
+
+
+def _page_load(url: str, experiment_id: int, samples: int) -> Result | None:
+    """Navigation to the experiment's page until its graph is drawn, in headless Chromium
+    against the app served here (skipped when Chromium or Selenium is missing)."""
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.support.wait import WebDriverWait
+    except ImportError:
+        print("  Selenium is not installed: the page load is not measured")
+        return None
+    if shutil.which("chromedriver") is None:
+        print("  chromedriver is not installed: the page load is not measured")
+        return None
+    import bootstrap
+    from config import load_settings
+    from pages.experiment import ids
+
+    settings = load_settings({"BEM_DATABASE_URL": url})
+    app = bootstrap.web_app(settings, bootstrap.open_store(settings))
+    server = make_server("127.0.0.1", 0, app.server, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    options = webdriver.ChromeOptions()
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1600,1000"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(options=options)
+    drawn = (
+        f"const g = document.querySelector('#{ids.GRAPH} .js-plotly-plot');"
+        "return !!(g && g.data && g.data.length && g.data[0].x.length"
+        " && g.querySelector('.scatterlayer .trace'));"
+    )
+    page = f"http://127.0.0.1:{server.server_port}/experiments/{experiment_id}"
+    loads_ms: list[float] = []
+    try:
+        for _ in range(PAGE_WARM_UP + PAGE_LOADS):
+            driver.get("about:blank")
+            started = time.perf_counter()
+            driver.get(page)
+            WebDriverWait(driver, 30, poll_frequency=0.01).until(lambda d: d.execute_script(drawn))
+            loads_ms.append((time.perf_counter() - started) * 1000)
+    finally:
+        driver.quit()
+        server.shutdown()
+    counted = loads_ms[PAGE_WARM_UP:]
+    return Result(
+        what=(
+            f"experiment page of {samples:,} samples: navigation to the graph drawn in "
+            f"headless Chromium, worst of {len(counted)} (p50 {percentile(counted, 0.5):,.0f}"
+            f" ms; the first, cold loads: {', '.join(f'{t:,.0f}' for t in loads_ms[:PAGE_WARM_UP])} ms)"
+        ),
+        figure=max(counted),
+        unit="ms",
+        baseline=None,
+        baseline_what="",
+        target=f"≤ {PAGE_TARGET_MS:,.0f} ms",
+        met=max(counted) <= PAGE_TARGET_MS,
+    )
