@@ -13,8 +13,11 @@ import flask
 import flask_bootstrap
 
 from components import context
-from components.urls import EXPERIMENT_CSV_ROUTE, VENDOR_URL
+from components.urls import CYCLE_CSV_ROUTE, EXPERIMENT_CSV_ROUTE, VENDOR_URL
+from datastore.cycles import experiment_cycles
+from datastore.experiments import experiment_detail
 from datastore.export import iter_experiment_csv
+from domain.csvformat import format_cycle_csv
 
 # Bootstrap CSS and icons come from an installed package, so pages work with no internet.
 BOOTSTRAP_STATIC = Path(flask_bootstrap.__file__).resolve().parent / "static" / "bootstrap5"
@@ -27,6 +30,7 @@ STYLESHEETS = [
 def register_routes(server: flask.Flask) -> None:
     server.add_url_rule(f"{VENDOR_URL}/<path:filename>", "vendor_static", _vendor_static)
     server.add_url_rule(EXPERIMENT_CSV_ROUTE, "export_experiment", _experiment_csv)
+    server.add_url_rule(CYCLE_CSV_ROUTE, "export_cycles", _cycle_csv)
 
 
 def _vendor_static(filename: str) -> flask.Response:
@@ -69,6 +73,20 @@ def _experiment_csv(experiment_id: int) -> flask.Response:
         flask.stream_with_context(stream()),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _cycle_csv(experiment_id: int) -> flask.Response:
+    """The cycle table as CSV, the same file as `bem experiment cycles` (docs/analysis.md)."""
+    engine = context.current().store.engine
+    if experiment_detail(engine, experiment_id) is None:
+        return _plain(f"There is no experiment {experiment_id}.", 404)
+    return flask.Response(
+        format_cycle_csv(experiment_cycles(engine, experiment_id)),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="experiment-{experiment_id}-cycles.csv"'
+        },
     )
 
 

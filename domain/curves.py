@@ -6,10 +6,13 @@ comes back empty.
 
 - **V–Q.** A sample belongs to the charge when its current is above `threshold_a`, to
   the discharge when below `-threshold_a`; rests belong to neither. Capacity is the
-  trapezoid integral of the charging (or discharging) current from the start of the
-  cycle, exactly as the cycle table counts it (`domain.cycles`), so the last point of a
-  curve is that cycle's charge (or discharge) capacity; an interval longer than
-  `max_gap_s` is a hole and adds nothing.
+  trapezoid integral of the charging (or discharging) current from the first sample of
+  the cycle, with the same trapezoids as the cycle table (`domain.cycles`): the
+  interval into a sample counts half of the current at each end, so a step from rest or
+  from the other sign adds half an interval. A curve ends at its cycle's capacity less
+  what the table counted of the step into the cycle's first sample and of the step out
+  of the half-cycle's last one. An interval longer than `max_gap_s` is a hole and adds
+  nothing.
 - **dQ/dV.** Differentiating noisy samples directly divides small noise by smaller
   noise. Instead: the monotonic envelope of the voltage along the half-cycle (its
   running maximum on charge, running minimum on discharge) gives V(Q) without the

@@ -2,10 +2,11 @@
 
 The facts (battery, station, profile, dates, duration, status and its reason, sample
 count), the graph of voltage and current over the whole experiment with any extra
-channel on demand, its time axis in time of day or time from the start, the profile's
-steps in words, the alarms, and the CSV downloads. A running experiment's page keeps
-itself current. The graph and the facts refresh in separate callbacks, so one failing
-never blanks the other.
+channel on demand, its time axis in time of day or time from the start, the cycle
+analysis (`pages/experiment/cycles.py`), the profile's steps in words, the alarms, and
+the CSV downloads. A running experiment's page keeps itself current. The graph, the
+facts and the cycles refresh in separate callbacks, so one failing never blanks the
+others.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from components.alarms import alarms_table
 from components.station_card import status_badge
 from components.urls import EXPERIMENTS_URL, experiment_csv_url, monitor_url
 from components.vi_figure import extra_choices, trace_defs
+from datastore.cycles import CycleRow, experiment_cycles
 from datastore.experiments import ExperimentDetail, experiment_detail
 from datastore.telemetry import (
     ALARM_LIMIT,
@@ -33,6 +35,7 @@ from domain.formatting import format_duration, format_utc
 from domain.status import ExperimentStatus
 from domain.step_plan import StepPlan, describe_instruction
 from domain.time_axis import AXIS_MODES, TIME_OF_DAY, axis_mode, zoomed_range
+from pages.experiment import cycles as cycles_section
 from pages.experiment import ids
 from pages.experiment.graph import GRAPH_HEIGHT_PX, GraphView, figure, read_view, resolution_note
 
@@ -66,10 +69,13 @@ def layout(experiment_id: str | None = None, **_params: str) -> html.Div:
         channels = experiment_channels(session, number)
         plan = step_plan(session, number, detail.created_at)
         alarms = experiment_alarms(session, number, ALARM_LIMIT)
+        cycles = experiment_cycles(session, number)
         view = GraphView(number, TIME_OF_DAY.key, detail.first_sample_at)
         traces = trace_defs(channels, [])
         series = read_view(session.connection(), view, traces)
-    return _page(detail, channels, plan, alarms_table(alarms, detail.alarm_count), view, series)
+    return _page(
+        detail, channels, plan, alarms_table(alarms, detail.alarm_count), view, series, cycles
+    )
 
 
 def validation_layout() -> html.Div:
@@ -79,6 +85,7 @@ def validation_layout() -> html.Div:
             *(html.Div(id=name) for name in (ids.STATUS, ids.REASON, ids.FACTS, ids.ALARMS)),
             _toolbar([]),
             _graph(GraphView(0, TIME_OF_DAY.key, None), None),
+            cycles_section.section(None, []),
             _stores(0, False),
         ]
     )
@@ -104,6 +111,7 @@ def _page(
     alarms: Any,
     view: GraphView,
     series: Any,
+    cycles: list[CycleRow],
 ) -> html.Div:
     return html.Div(
         [
@@ -127,6 +135,7 @@ def _page(
             html.Div(_facts(detail), id=ids.FACTS, className="mb-3"),
             _toolbar(channels, detail.id),
             _graph(view, series),
+            cycles_section.section(detail, cycles),
             dbc.Row(
                 [
                     dbc.Col(
