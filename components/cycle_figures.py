@@ -51,7 +51,7 @@ def retention_sentence(retention: Retention | None) -> str:
     reached = (
         f"cycle {retention.cycles_to_80}" if retention.cycles_to_80 is not None else "not reached"
     )
-    return f"Cycles to 80 % retention: {reached} (relative to {retention.reference})."
+    return f"Cycles to 80 % retention: {reached}. Retention is relative to {retention.reference}."
 
 
 def capacity_figure(
@@ -79,6 +79,8 @@ def capacity_figure(
             "title": {"text": "Retention / %", "font": {"color": RETENTION_COLOR}},
             "overlaying": "y",
             "side": "right",
+            # Its own round ticks, not ones synced to the capacity grid.
+            "tickmode": "auto",
             "showgrid": False,
             "rangemode": "tozero",
             "linecolor": "#adb5bd",
@@ -95,7 +97,17 @@ def capacity_figure(
                 "line": {"color": RETENTION_COLOR, "width": 1, "dash": "dash"},
             }
         ]
-    layout["title"] = {"text": retention_sentence(retention), "font": {"size": 13}, "x": 0.01}
+    # The sentence above the legend, which sits just above the plot.
+    layout["title"] = {
+        "text": retention_sentence(retention),
+        "font": {"size": 13},
+        "x": 0.01,
+        "xanchor": "left",
+        "yref": "container",
+        "y": 0.98,
+        "yanchor": "top",
+    }
+    layout["margin"] = {**layout["margin"], "t": 80}
     return {"data": data, "layout": layout}
 
 

@@ -105,11 +105,18 @@ def add_samples(
 
 
 def add_fading_cycles(
-    engine: Engine, experiment_id: int, cycles: int, *, fade: float = 0.05, period_s: float = 10.0
+    engine: Engine,
+    experiment_id: int,
+    cycles: int,
+    *,
+    fade: float = 0.05,
+    period_s: float = 10.0,
+    stored: int = 0,
 ) -> None:
     """`cycles` numbered cycles, one sample every `period_s`: a 1 A charge for an hour with
     the voltage rising linearly from 3.5 to 4.1 V (0.6 V/Ah), then a 1 A discharge from
-    4.0 V falling 0.6 V/Ah that lasts `fade` of an hour less each cycle."""
+    4.0 V falling 0.6 V/Ah that lasts `fade` of an hour less each cycle. The first
+    `stored` cycles are left out (added by an earlier call)."""
     rows: list[SampleRow] = []
     ts = T0
     for cycle in range(1, cycles + 1):
@@ -123,5 +130,5 @@ def add_fading_cycles(
             rows.append(SampleRow(len(rows), ts, voltage, -1.0, -voltage, 2, cycle, "CC"))
             ts += period_s
     with engine.begin() as connection:
-        insert_samples(connection, experiment_id, rows, [])
+        insert_samples(connection, experiment_id, [r for r in rows if r.cycle > stored], [])
         rebuild_cycles(connection, experiment_id)

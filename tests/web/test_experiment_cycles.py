@@ -156,6 +156,21 @@ def test_chosen_cycles_get_their_v_q_and_dq_dv_curves(browser, fading) -> None:
     )
 
 
+def test_a_running_experiment_s_cycle_plots_keep_themselves_current(browser, app_factory) -> None:
+    app = app_factory()
+    engine = engine_of(app)
+    experiment_id = add_experiment(engine, "live cycling", status=ExperimentStatus.RUNNING)
+    add_fading_cycles(engine, experiment_id, 2)
+    open_cycles(browser, app, experiment_id)
+    assert traces(browser, ids.CYCLE_CAPACITY)[1]["x"] == [1, 2]
+
+    add_fading_cycles(engine, experiment_id, 3, stored=2)
+    until(lambda: traces(browser, ids.CYCLE_CAPACITY)[1]["x"] == [1, 2, 3], timeout=15)
+    discharge = traces(browser, ids.CYCLE_CAPACITY)[1]["y"]
+    assert discharge[2] == pytest.approx(0.90, abs=0.01)
+    assert len(traces(browser, ids.CYCLE_EFFICIENCY)[0]["x"]) == 3
+
+
 def test_the_cycle_csv_link_downloads_the_cycle_table(browser, fading) -> None:
     app, experiment_id = fading
     open_cycles(browser, app, experiment_id)
