@@ -25,7 +25,7 @@ RETENTION_COLOR = COLORS["power"]
 CYCLE_COLORS = ("#1f5fa8", "#c0392b", "#2e8b57", *EXTRA_COLORS)
 
 
-class CycleFigures(Protocol):
+class CycleStats(Protocol):
     """A row of the cycle table as these figures need it (`datastore.cycles.CycleRow`)."""
 
     @property
@@ -55,7 +55,7 @@ def retention_sentence(retention: Retention | None) -> str:
 
 
 def capacity_figure(
-    cycles: Sequence[CycleFigures], retention: Retention | None, revision: str = ""
+    cycles: Sequence[CycleStats], retention: Retention | None, revision: str = ""
 ) -> dict[str, Any]:
     """Charge and discharge capacity per cycle (Ah, left axis) and the discharge
     retention (%, right axis) with an 80 % line."""
@@ -111,7 +111,7 @@ def capacity_figure(
     return {"data": data, "layout": layout}
 
 
-def efficiency_figure(cycles: Sequence[CycleFigures], revision: str = "") -> dict[str, Any]:
+def efficiency_figure(cycles: Sequence[CycleStats], revision: str = "") -> dict[str, Any]:
     """Coulombic and energy efficiency per cycle, in %."""
     if not cycles:
         return empty_figure("No cycles yet", CYCLE_FIGURE_HEIGHT_PX)
@@ -125,7 +125,7 @@ def efficiency_figure(cycles: Sequence[CycleFigures], revision: str = "") -> dic
     return {"data": data, "layout": _cycle_layout("Efficiency / %", revision)}
 
 
-def mean_voltage_figure(cycles: Sequence[CycleFigures], revision: str = "") -> dict[str, Any]:
+def mean_voltage_figure(cycles: Sequence[CycleStats], revision: str = "") -> dict[str, Any]:
     """Mean charge and discharge voltage per cycle (energy over capacity), in V."""
     if not cycles:
         return empty_figure("No cycles yet", CYCLE_FIGURE_HEIGHT_PX)
