@@ -2,8 +2,9 @@
 
 It holds the facts, the profile and its steps, the voltage and current over the whole
 experiment and the cycle plots as interactive figures, the cycle table and the alarms.
-Plotly's JavaScript is written into the file once; every figure is drawn from JSON in
-the same file. Every piece of text from the database (names, descriptions, channel
+The cycle figures are the experiment page's (`components.cycle_figures`), with the
+curves of the first, middle and last cycle. Plotly's JavaScript is written into the file
+once; every figure is drawn from JSON in the same file. Every piece of text from the database (names, descriptions, channel
 names, alarm messages, the profile source) is escaped, in the HTML and in the figures'
 legends, so nothing in the data can add markup, links or scripts to the report.
 
@@ -24,11 +25,19 @@ import numpy as np
 from plotly.offline import get_plotlyjs
 from sqlalchemy import Engine
 
+from components.cycle_figures import (
+    capacity_figure,
+    chosen_cycle_curves,
+    default_cycles,
+    efficiency_figure,
+    mean_voltage_figure,
+)
 from components.vi_figure import build_figure, trace_defs
 from datastore.cycles import CycleRow, experiment_cycles
 from datastore.experiments import ExperimentDetail, experiment_detail
 from datastore.series import DEFAULT_MAX_POINTS, read_series
 from datastore.telemetry import ALARM_LIMIT, AlarmRecord, experiment_alarms, step_plan
+from domain.cycles import retention
 from domain.formatting import format_duration, format_utc
 from domain.step_plan import StepPlan, describe_instruction
 
@@ -64,6 +73,7 @@ def experiment_report(engine: Engine, experiment_id: int, *, now: dt.datetime | 
     alarms = experiment_alarms(engine, experiment_id, ALARM_LIMIT)
     cycles = experiment_cycles(engine, experiment_id)
     figures = [("Voltage and current", _vi_figure(engine, detail))]
+    figures += _cycle_figures(engine, detail, cycles)
     written = now or dt.datetime.now(dt.UTC)
     body = [
         _header(detail, written),
@@ -278,6 +288,25 @@ def _vi_figure(engine: Engine, detail: ExperimentDetail) -> dict[str, Any] | Non
     )
 
 
+def _cycle_figures(
+    engine: Engine, detail: ExperimentDetail, cycles: Sequence[CycleRow]
+) -> list[tuple[str, dict[str, Any] | None]]:
+    """Capacity and retention, efficiencies and mean voltages per cycle, and the V–Q and
+    dQ/dV curves of the first, middle and last cycle, as the experiment page shows them."""
+    if not cycles:
+        return []
+    chosen = default_cycles([cycle.cycle for cycle in cycles])
+    curves = chosen_cycle_curves(engine, detail.id, chosen, detail.nominal_capacity_ah)
+    which = ", ".join(str(number) for number in chosen)
+    return [
+        ("Capacity and retention", capacity_figure(cycles, retention(cycles))),
+        ("Efficiency", efficiency_figure(cycles)),
+        ("Mean voltages", mean_voltage_figure(cycles)),
+        (f"Voltage against capacity, cycles {which}", curves.voltage_capacity),
+        (f"dQ/dV, cycles {which}", curves.dq_dv),
+    ]
+
+
 def _figure(element_id: str, figure: dict[str, Any]) -> str:
     """A div and the script that draws `figure` in it."""
     data = json.dumps(_escaped(figure), default=_json_default, allow_nan=False)
@@ -285,8 +314,9 @@ def _figure(element_id: str, figure: dict[str, Any]) -> str:
     # data can close the element or start another.
     data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     config = json.dumps(_PLOTLY_CONFIG)
+    height = int(figure.get("layout", {}).get("height") or FIGURE_HEIGHT_PX)
     return (
-        f'<div id="{element_id}" style="height:{FIGURE_HEIGHT_PX}px"></div>\n'
+        f'<div id="{element_id}" style="height:{height}px"></div>\n'
         f"<script>(function(){{var f={data};"
         f'Plotly.newPlot("{element_id}", f.data, f.layout || {{}}, {config});}})();</script>'
     )

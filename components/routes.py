@@ -18,13 +18,17 @@ from components import context
 from components.report import experiment_report
 from components.urls import (
     COMPARE_CSV_ROUTE,
+    CYCLE_CSV_ROUTE,
     EXPERIMENT_CSV_ROUTE,
     EXPERIMENT_REPORT_ROUTE,
     VENDOR_URL,
 )
 from datastore.compare import experiment_facts, experiments_cycles
+from datastore.cycles import experiment_cycles
+from datastore.experiments import experiment_detail
 from datastore.export import iter_experiment_csv
 from domain.compare import CSV_COLUMNS, csv_rows, from_query
+from domain.csvformat import format_cycle_csv
 
 # Bootstrap CSS and icons come from an installed package, so pages work with no internet.
 BOOTSTRAP_STATIC = Path(flask_bootstrap.__file__).resolve().parent / "static" / "bootstrap5"
@@ -39,6 +43,7 @@ def register_routes(server: flask.Flask) -> None:
     server.add_url_rule(EXPERIMENT_CSV_ROUTE, "export_experiment", _experiment_csv)
     server.add_url_rule(EXPERIMENT_REPORT_ROUTE, "experiment_report", _experiment_report)
     server.add_url_rule(COMPARE_CSV_ROUTE, "export_compare", _compare_csv)
+    server.add_url_rule(CYCLE_CSV_ROUTE, "export_cycles", _cycle_csv)
 
 
 def _vendor_static(filename: str) -> flask.Response:
@@ -96,6 +101,20 @@ def _experiment_report(experiment_id: int) -> flask.Response:
             f'attachment; filename="experiment-{experiment_id}-report.html"'
         )
     return flask.Response(report, mimetype="text/html", headers=headers)
+
+
+def _cycle_csv(experiment_id: int) -> flask.Response:
+    """The cycle table as CSV, the same file as `bem experiment cycles` (docs/analysis.md)."""
+    engine = context.current().store.engine
+    if experiment_detail(engine, experiment_id) is None:
+        return _plain(f"There is no experiment {experiment_id}.", 404)
+    return flask.Response(
+        format_cycle_csv(experiment_cycles(engine, experiment_id)),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="experiment-{experiment_id}-cycles.csv"'
+        },
+    )
 
 
 def _csv_filename(experiment_id: int, start_ts: float | None, end_ts: float | None) -> str:

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 EXPERIMENT_CSV_ROUTE = "/export/experiments/<int:experiment_id>.csv"
 COMPARE_CSV_ROUTE = "/export/compare.csv"
+CYCLE_CSV_ROUTE = "/experiments/<int:experiment_id>/cycles.csv"
 OVERVIEW_URL = "/"
 EXPERIMENTS_URL = "/experiments"
 EXPERIMENT_REPORT_ROUTE = "/experiments/<int:experiment_id>/report.html"
@@ -28,6 +29,11 @@ def experiment_csv_url(
         }
     )
     return f"/export/experiments/{experiment_id}.csv" + (f"?{query}" if query else "")
+
+
+def cycle_csv_url(experiment_id: int) -> str:
+    """Where the browser downloads an experiment's cycle table as CSV."""
+    return f"/experiments/{experiment_id}/cycles.csv"
 
 
 def monitor_url(station_id: int) -> str:

@@ -73,6 +73,67 @@ def experiment_cycles(bind: Bind, experiment_id: int) -> list[CycleRow]:
     return [CycleRow(*row) for row in rows]
 
 
+# The most samples read for one cycle's curves: above it, every k-th sample is read.
+MAX_CURVE_SAMPLES = 20_000
+
+
+@dataclass(frozen=True)
+class CycleSamples:
+    """The samples of one cycle for its curves, in seq order: every `stride`-th of the
+    `total` samples in the cycle's seq range (stride 1: all of them)."""
+
+    cycle: int
+    ts: np.ndarray
+    voltage: np.ndarray
+    current: np.ndarray
+    stride: int
+    total: int
+
+
+def cycle_samples(
+    bind: Bind,
+    experiment_id: int,
+    cycles: Sequence[int],
+    *,
+    max_samples: int = MAX_CURVE_SAMPLES,
+) -> dict[int, CycleSamples]:
+    """The samples of the chosen cycles (at most `max_samples` each, evenly spaced), by
+    cycle; a cycle the table does not have is left out.
+
+    Each cycle is one range of the primary key, from its first to its last seq, so the
+    read costs the cycle's size, not the experiment's. When samples carry cycle numbers
+    that go back (an imported file), the range may hold samples of another cycle: only
+    those numbered with this cycle, or not numbered, are kept."""
+    c = Cycle.__table__.c
+    m = Measurement.__table__.c
+    found: dict[int, CycleSamples] = {}
+    with connection_of(bind) as connection:
+        ranges = connection.execute(
+            select(c.cycle, c.first_seq, c.last_seq).where(
+                c.experiment_id == experiment_id, c.cycle.in_(sorted(set(cycles)))
+            )
+        ).all()
+        for number, first, last in ranges:
+            total = last - first + 1
+            stride = max(1, -(-total // max(1, max_samples)))
+            conditions = [
+                m.experiment_id == experiment_id,
+                m.seq >= first,
+                m.seq <= last,
+                (m.cycle.is_(None)) | (m.cycle == number),
+            ]
+            if stride > 1:
+                conditions.append((m.seq - first) % stride == 0)
+            rows = connection.execute(
+                select(m.ts, m.voltage, m.current).where(*conditions).order_by(m.seq)
+            ).all()
+            values = np.array(rows, dtype=np.float64).reshape(-1, 3)
+            found[number] = CycleSamples(
+                number, values[:, 0], values[:, 1], values[:, 2], stride, total
+            )
+    return found
+
+
 @dataclass(frozen=True)
 class NewSamples:
     """Samples of one experiment just written, as the writer has them (any order, maybe

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -217,6 +218,17 @@ def _number(totals: CycleTotals) -> int:
 # ---------------------------------------------------------------- figures over cycles
 
 
+class CycleCapacities(Protocol):
+    """What retention needs of a cycle: the stored row or the totals computed here."""
+
+    @property
+    def cycle(self) -> int: ...
+    @property
+    def charge_ah(self) -> float: ...
+    @property
+    def discharge_ah(self) -> float: ...
+
+
 @dataclass(frozen=True)
 class Retention:
     """Discharge capacity of each cycle as a percentage of a reference."""
@@ -228,7 +240,10 @@ class Retention:
 
 
 def retention(
-    cycles: Iterable[CycleTotals], nominal_ah: float | None = None, *, of_nominal: bool = False
+    cycles: Iterable[CycleCapacities],
+    nominal_ah: float | None = None,
+    *,
+    of_nominal: bool = False,
 ) -> Retention | None:
     """Retention against the first full cycle (one with both a charge and a discharge) or,
     with `of_nominal`, against the battery's nominal capacity. None without a reference."""

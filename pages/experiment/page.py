@@ -2,10 +2,11 @@
 
 The facts (battery, station, profile, dates, duration, status and its reason, sample
 count), the graph of voltage and current over the whole experiment with any extra
-channel on demand, its time axis in time of day or time from the start, the profile's
-steps in words, the alarms, the CSV downloads and the HTML report. A running experiment's page keeps
-itself current. The graph and the facts refresh in separate callbacks, so one failing
-never blanks the other.
+channel on demand, its time axis in time of day or time from the start, the cycle
+analysis (`pages/experiment/cycles.py`), the profile's steps in words, the alarms, the
+CSV downloads and the HTML report. A running experiment's page keeps itself current.
+The graph, the facts and the cycles refresh in separate callbacks, so one failing never
+blanks the others.
 """
 
 from __future__ import annotations
@@ -14,7 +15,18 @@ from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, callback, ctx, dcc, html, no_update
+from dash import (
+    ClientsideFunction,
+    Input,
+    Output,
+    State,
+    callback,
+    clientside_callback,
+    ctx,
+    dcc,
+    html,
+    no_update,
+)
 
 from components import context
 from components.alarms import alarms_table
@@ -26,6 +38,7 @@ from components.urls import (
     monitor_url,
 )
 from components.vi_figure import extra_choices, trace_defs
+from datastore.cycles import CycleRow, experiment_cycles
 from datastore.experiments import ExperimentDetail, experiment_detail
 from datastore.telemetry import (
     ALARM_LIMIT,
@@ -38,6 +51,7 @@ from domain.formatting import format_duration, format_utc
 from domain.status import ExperimentStatus
 from domain.step_plan import StepPlan, describe_instruction
 from domain.time_axis import AXIS_MODES, TIME_OF_DAY, axis_mode, zoomed_range
+from pages.experiment import cycles as cycles_section
 from pages.experiment import ids
 from pages.experiment.graph import GRAPH_HEIGHT_PX, GraphView, figure, read_view, resolution_note
 
@@ -71,10 +85,13 @@ def layout(experiment_id: str | None = None, **_params: str) -> html.Div:
         channels = experiment_channels(session, number)
         plan = step_plan(session, number, detail.created_at)
         alarms = experiment_alarms(session, number, ALARM_LIMIT)
+        cycles = experiment_cycles(session, number)
         view = GraphView(number, TIME_OF_DAY.key, detail.first_sample_at)
         traces = trace_defs(channels, [])
         series = read_view(session.connection(), view, traces)
-    return _page(detail, channels, plan, alarms_table(alarms, detail.alarm_count), view, series)
+    return _page(
+        detail, channels, plan, alarms_table(alarms, detail.alarm_count), view, series, cycles
+    )
 
 
 def validation_layout() -> html.Div:
@@ -84,6 +101,7 @@ def validation_layout() -> html.Div:
             *(html.Div(id=name) for name in (ids.STATUS, ids.REASON, ids.FACTS, ids.ALARMS)),
             _toolbar([]),
             _graph(GraphView(0, TIME_OF_DAY.key, None), None),
+            cycles_section.section(None, []),
             _stores(0, False),
         ]
     )
@@ -109,6 +127,7 @@ def _page(
     alarms: Any,
     view: GraphView,
     series: Any,
+    cycles: list[CycleRow],
 ) -> html.Div:
     return html.Div(
         [
@@ -132,6 +151,7 @@ def _page(
             html.Div(_facts(detail), id=ids.FACTS, className="mb-3"),
             _toolbar(channels, detail.id),
             _graph(view, series),
+            cycles_section.section(detail, cycles),
             dbc.Row(
                 [
                     dbc.Col(
@@ -360,6 +380,7 @@ def _stores(experiment_id: int, live: bool, view: GraphView | None = None) -> ht
     return html.Div(
         [
             dcc.Store(id=ids.VIEW, data=view.to_store()),
+            dcc.Store(id=ids.ZOOM),
             dcc.Interval(id=ids.INTERVAL, interval=REFRESH_MS, disabled=not live),
         ]
     )
@@ -368,12 +389,21 @@ def _stores(experiment_id: int, live: bool, view: GraphView | None = None) -> ht
 # ---------------------------------------------------------------- callbacks
 
 
+# Only the graph's events about its x axis go on to `redraw` (assets/graph_events.js).
+clientside_callback(
+    ClientsideFunction("bem", "xAxisEvents"),
+    Output(ids.ZOOM, "data"),
+    Input(ids.GRAPH, "relayoutData"),
+    prevent_initial_call=True,
+)
+
+
 @callback(
     Output(ids.GRAPH, "figure"),
     Output(ids.VIEW, "data"),
     Output(ids.RESOLUTION, "children"),
     Output(ids.CSV_VIEW, "href"),
-    Input(ids.GRAPH, "relayoutData"),
+    Input(ids.ZOOM, "data"),
     Input(ids.AXIS, "value"),
     Input(ids.EXTRAS, "value"),
     Input(ids.INTERVAL, "n_intervals"),
@@ -394,7 +424,7 @@ def redraw(
         return no_update, no_update, no_update, no_update
     trigger = ctx.triggered_id
     mode = axis_mode(mode_key)
-    if trigger == ids.GRAPH:
+    if trigger == ids.ZOOM:
         zoom = zoomed_range(relayout, axis_mode(view.mode), view.start_ts or 0.0)
         if zoom is None:
             return no_update, no_update, no_update, no_update

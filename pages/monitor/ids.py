@@ -47,4 +47,5 @@ STATION = "monitor-station"  # the station shown
 VIEW = "monitor-view"  # what the graph holds (chart.View)
 FOLLOW = "monitor-follow"  # whether the x range follows the newest sample
 ZOOM = "monitor-zoom"  # the time range (Unix ms) the user zoomed to, if any
+AXIS_EVENT = "monitor-axis-event"  # the graph's last relayout event about its x axis
 INTERVAL = "monitor-interval"

@@ -15,7 +15,17 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-from dash import Input, Output, State, callback, ctx, html, no_update
+from dash import (
+    ClientsideFunction,
+    Input,
+    Output,
+    State,
+    callback,
+    clientside_callback,
+    ctx,
+    html,
+    no_update,
+)
 
 from components import context
 from components.station_card import station_grid
@@ -163,11 +173,21 @@ def _download(view_data: dict[str, Any] | None, zoom: list[float] | None) -> tup
     return experiment_csv_url(view.experiment_id, *samples_shown_s(shown)), False
 
 
+# Only the graph's events about its x axis go on to `follow_live_edge`
+# (assets/graph_events.js).
+clientside_callback(
+    ClientsideFunction("bem", "xAxisEvents"),
+    Output(ids.AXIS_EVENT, "data"),
+    Input(ids.GRAPH, "relayoutData"),
+    prevent_initial_call=True,
+)
+
+
 @callback(
     Output(ids.FOLLOW, "data"),
     Output(ids.FOLLOW_BUTTON, "disabled"),
     Output(ids.ZOOM, "data"),
-    Input(ids.GRAPH, "relayoutData"),
+    Input(ids.AXIS_EVENT, "data"),
     Input(ids.FOLLOW_BUTTON, "n_clicks"),
     Input(ids.WINDOW, "value"),
     prevent_initial_call=True,
@@ -175,7 +195,7 @@ def _download(view_data: dict[str, Any] | None, zoom: list[float] | None) -> tup
 def follow_live_edge(relayout: dict[str, Any] | None, _clicks: int | None, _window: str) -> tuple:
     """Zooming or panning the time axis stops following (and the zoom is kept for the
     download); the button, a window or an autoscale resumes it."""
-    if ctx.triggered_id != ids.GRAPH:
+    if ctx.triggered_id != ids.AXIS_EVENT:
         return True, True, None
     relayout = relayout or {}
     if relayout.get("xaxis.autorange"):

@@ -64,6 +64,7 @@ def station_view(
             dcc.Store(id=ids.VIEW),
             dcc.Store(id=ids.FOLLOW, data=True),
             dcc.Store(id=ids.ZOOM),
+            dcc.Store(id=ids.AXIS_EVENT),
             dcc.Interval(id=ids.INTERVAL, interval=DEFAULT_REFRESH_S * 1000),
         ]
     )

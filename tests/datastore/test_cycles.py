@@ -8,7 +8,7 @@ from sqlalchemy import Connection, Engine, select
 from sqlalchemy.orm import Session
 
 from datastore.bulk import insert_rows
-from datastore.cycles import advance_cycles, experiment_cycles, rebuild_cycles
+from datastore.cycles import advance_cycles, cycle_samples, experiment_cycles, rebuild_cycles
 from datastore.models import Cycle, Experiment
 from domain.cycles import cycle_totals, detection_threshold
 from tests.datastore.support import add_experiment
@@ -129,6 +129,33 @@ def test_the_cycle_table_reads_with_its_derived_figures(engine: Engine, experime
     assert first.mean_charge_voltage == pytest.approx(first.charge_wh / first.charge_ah)
     assert first.duration_s == 799 and first.start_ts == T0
     assert np.isclose(second.start_ts, T0 + 800)
+
+
+@pytest.mark.parametrize("numbered", [True, False], ids=["cycle column", "detected"])
+def test_the_samples_of_chosen_cycles_are_read_by_their_seq_range(
+    engine: Engine, experiment_id: int, numbered: bool
+) -> None:
+    with engine.begin() as connection:
+        write(connection, experiment_id, samples(4_000, numbered))
+        advance_cycles(connection, experiment_id)
+    read = cycle_samples(engine, experiment_id, [2, 5, 99])
+    assert sorted(read) == [2, 5]  # no cycle 99
+    second = read[2]
+    assert second.stride == 1 and second.total == 800 and len(second.ts) == 800
+    # Cycle 2 is seq 800 to 1599: 400 s charging at 2 A, then 400 s discharging at 1.9 A.
+    assert second.ts[0] == T0 + 800 and second.ts[-1] == T0 + 1599
+    assert second.current.tolist() == [2.0] * 400 + [-1.9] * 400
+    assert second.voltage[0] == pytest.approx(3.9)
+
+
+def test_a_long_cycle_is_read_evenly_decimated(engine: Engine, experiment_id: int) -> None:
+    with engine.begin() as connection:
+        write(connection, experiment_id, samples(1_600, True))
+        advance_cycles(connection, experiment_id)
+    first = cycle_samples(engine, experiment_id, [1], max_samples=300)[1]
+    # 800 samples, at most 300 read: every third one, from the first.
+    assert first.stride == 3 and first.total == 800 and len(first.ts) == 267
+    assert (first.ts - T0).tolist() == list(range(0, 800, 3))
 
 
 def test_experiments_stored_before_cycle_tables_get_them_on_upgrade(

@@ -102,3 +102,33 @@ def add_samples(
             extras = [ExtraValueRow(channel, seq, 25.0 + (seq % 100) / 100) for seq in chunk]
             insert_samples(connection, experiment_id, rows, extras)
         rebuild_cycles(connection, experiment_id)
+
+
+def add_fading_cycles(
+    engine: Engine,
+    experiment_id: int,
+    cycles: int,
+    *,
+    fade: float = 0.05,
+    period_s: float = 10.0,
+    stored: int = 0,
+) -> None:
+    """`cycles` numbered cycles, one sample every `period_s`: a 1 A charge for an hour with
+    the voltage rising linearly from 3.5 to 4.1 V (0.6 V/Ah), then a 1 A discharge from
+    4.0 V falling 0.6 V/Ah that lasts `fade` of an hour less each cycle. The first
+    `stored` cycles are left out (added by an earlier call)."""
+    rows: list[SampleRow] = []
+    ts = T0
+    for cycle in range(1, cycles + 1):
+        steps = round(3600 / period_s)
+        for k in range(steps):
+            voltage = 3.5 + 0.6 * k / steps
+            rows.append(SampleRow(len(rows), ts, voltage, 1.0, voltage, 1, cycle, "CC"))
+            ts += period_s
+        for k in range(round(steps * (1 - fade * (cycle - 1)))):
+            voltage = 4.0 - 0.6 * k / steps
+            rows.append(SampleRow(len(rows), ts, voltage, -1.0, -voltage, 2, cycle, "CC"))
+            ts += period_s
+    with engine.begin() as connection:
+        insert_samples(connection, experiment_id, [r for r in rows if r.cycle > stored], [])
+        rebuild_cycles(connection, experiment_id)

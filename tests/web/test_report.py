@@ -86,7 +86,9 @@ def cycled(engine: Engine) -> int:
 
 def test_the_report_has_every_section_and_fetches_nothing(engine: Engine, cycled: int) -> None:
     parsed = outline(experiment_report(engine, cycled))
-    for section in ("Facts", "Profile and steps", "Voltage and current", "Cycles", "Alarms"):
+    for section in ("Facts", "Profile and steps", "Voltage and current", "Capacity and retention",
+                    "Efficiency", "Mean voltages", "Voltage against capacity, cycles 1, 2, 3",
+                    "dQ/dV, cycles 1, 2, 3", "Cycles", "Alarms"):  # fmt: skip
         assert section in parsed.headings
     # Everything is in the file: no script, style sheet, image or frame comes from elsewhere.
     assert parsed.fetched == []
@@ -102,6 +104,17 @@ def test_the_figures_hold_the_data(engine: Engine, cycled: int) -> None:
     assert names == ["Voltage / V", "Current / A"]
     current = voltage_and_current["data"][1]["y"]
     assert 0 < len(current) <= 5000 and min(current) == -1.0 and max(current) == 1.0
+
+    capacity = drawn[1]
+    discharge = next(trace for trace in capacity["data"] if trace["name"] == "Discharge / Ah")
+    assert discharge["x"] == [1, 2, 3]
+    assert discharge["y"] == pytest.approx([1.0, 1.0, 1.0], abs=2e-4)
+    assert "Cycles to 80 % retention: not reached" in capacity["layout"]["title"]["text"]
+    voltage_capacity = drawn[4]
+    assert [trace["name"] for trace in voltage_capacity["data"]] == [
+        f"cycle {n} {half}" for n in (1, 2, 3) for half in ("charge", "discharge")
+    ]
+    assert max(voltage_capacity["data"][0]["x"]) == pytest.approx(1.0, abs=2e-3)
 
 
 def test_the_cycle_table_lists_each_cycle(engine: Engine, cycled: int) -> None:
