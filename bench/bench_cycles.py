@@ -22,17 +22,14 @@ from pathlib import Path
 
 import numpy as np
 from sqlalchemy import Engine, update
-from sqlalchemy.orm import Session
 
 from bench import Benchmark, Result
-from bench.support import load_samples, percentile, scratch_database
-from config import default_settings
-from datastore import catalog, make_engine
+from bench.support import load_samples, percentile, queue_bench_experiment, scratch_database
+from datastore import make_engine
 from datastore.cycles import NewSamples, advance_cycles_of, experiment_cycles, rebuild_cycles
 from datastore.models import Experiment
 from domain.status import ExperimentStatus
 
-MAX_STEPS = default_settings().profiles.max_steps
 FULL_SAMPLES = 10_000_000
 QUICK_SAMPLES = 1_000_000
 HALF_CYCLE = 1_800  # samples (seconds) each way
@@ -71,24 +68,9 @@ BENCHMARK = Benchmark(
 
 
 def _load(engine: Engine, samples: int) -> int:
-    with Session(engine) as session, session.begin():
-        battery = catalog.create_battery(
-            session, name="bench cell", technology="lithium-ion", voltage_min=2.5,
-            voltage_max=4.2, current_min=-5.0, current_max=5.0, nominal_capacity_ah=2.5,
-        )  # fmt: skip
-        station = catalog.create_station(
-            session, name="ch1", voltage_min=0, voltage_max=5, current_min=-10, current_max=10
-        )
-        profile = catalog.create_profile(
-            session,
-            name="bench cycling",
-            source="REPEAT 3\n  CC, 2.5, TIME, 1800\n  CC, -2.5, TIME, 1800\nEND\n",
-            max_steps=MAX_STEPS,
-        )
-        experiment_id = catalog.queue_experiment(
-            session, name="ten million", battery_id=battery.id, station_id=station.id,
-            profile_id=profile.id, max_steps=MAX_STEPS,
-        ).id  # fmt: skip
+    experiment_id = queue_bench_experiment(
+        engine, "ten million", "REPEAT 3\n  CC, 2.5, TIME, 1800\n  CC, -2.5, TIME, 1800\nEND\n"
+    )
     with tempfile.TemporaryDirectory() as folder, engine.begin() as connection:
         for first in range(0, samples, CHUNK):
             table = _frame(first, min(CHUNK, samples - first))

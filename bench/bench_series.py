@@ -24,19 +24,16 @@ from pathlib import Path
 
 import numpy as np
 from sqlalchemy import Engine, func, select, update
-from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
 from bench import Benchmark, Result
-from bench.support import load_samples, percentile, scratch_database
-from config import default_settings
-from datastore import catalog, make_engine
+from bench.support import load_samples, percentile, queue_bench_experiment, scratch_database
+from datastore import make_engine
 from datastore.models import Experiment, Measurement
 from datastore.series import read_series
 from datastore.summaries import rebuild_summaries
 from domain.status import ExperimentStatus
 
-MAX_STEPS = default_settings().profiles.max_steps
 FULL_SAMPLES = 10_000_000
 QUICK_SAMPLES = 1_000_000
 RATE_HZ = 10.0
@@ -78,21 +75,7 @@ BENCHMARK = Benchmark(
 
 def _load(engine: Engine, samples: int) -> tuple[int, int]:
     """(experiment id, seq of the spike) of a finished experiment with `samples` samples."""
-    with Session(engine) as session, session.begin():
-        battery = catalog.create_battery(
-            session, name="bench cell", technology="lithium-ion", voltage_min=2.5,
-            voltage_max=4.2, current_min=-5.0, current_max=5.0, nominal_capacity_ah=2.5,
-        )  # fmt: skip
-        station = catalog.create_station(
-            session, name="ch1", voltage_min=0, voltage_max=5, current_min=-10, current_max=10
-        )
-        profile = catalog.create_profile(
-            session, name="bench", source="CC, 2.5, TIME, 3600\n", max_steps=MAX_STEPS
-        )
-        experiment_id = catalog.queue_experiment(
-            session, name="ten million", battery_id=battery.id, station_id=station.id,
-            profile_id=profile.id, max_steps=MAX_STEPS,
-        ).id  # fmt: skip
+    experiment_id = queue_bench_experiment(engine, "ten million", "CC, 2.5, TIME, 3600\n")
     spike_seq = samples * 7 // 13
     with tempfile.TemporaryDirectory() as folder, engine.begin() as connection:
         for first in range(0, samples, CHUNK):

@@ -13,8 +13,10 @@ from typing import Any
 import numpy as np
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
-from datastore import make_engine, upgrade
+from config import default_settings
+from datastore import catalog, make_engine, upgrade
 from datastore.bulk import insert_rows
 
 BENCH_SERVER_URL = os.environ.get("BEM_BENCH_DATABASE_URL", "mysql+pymysql://root@127.0.0.1:3306/")
@@ -96,3 +98,23 @@ def load_samples(
 
 
 _INTEGER_COLUMNS = frozenset({"seq", "instruction", "cycle"})
+
+
+def queue_bench_experiment(engine: Any, name: str, profile_source: str) -> int:
+    """A queued experiment of a 2.5 Ah cell on station "ch1" running this profile; its id."""
+    with Session(engine) as session, session.begin():
+        battery = catalog.create_battery(
+            session, name="bench cell", technology="lithium-ion", voltage_min=2.5,
+            voltage_max=4.2, current_min=-5.0, current_max=5.0, nominal_capacity_ah=2.5,
+        )  # fmt: skip
+        station = catalog.create_station(
+            session, name="ch1", voltage_min=0, voltage_max=5, current_min=-10, current_max=10
+        )
+        max_steps = default_settings().profiles.max_steps
+        profile = catalog.create_profile(
+            session, name=f"profile of {name}", source=profile_source, max_steps=max_steps
+        )
+        return catalog.queue_experiment(
+            session, name=name, battery_id=battery.id, station_id=station.id,
+            profile_id=profile.id, max_steps=max_steps,
+        ).id  # fmt: skip

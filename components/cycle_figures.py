@@ -17,7 +17,7 @@ from components.vi_figure import COLORS, EXTRA_COLORS, empty_figure, y_values
 from datastore.cycles import CycleSamples, cycle_samples
 from datastore.engine import Bind
 from domain.curves import CycleCurves, DqDv, dq_dv, voltage_capacity
-from domain.cycles import DEFAULT_MAX_GAP_S, Retention, detection_threshold
+from domain.cycles import DEFAULT_MAX_GAP_S, CycleCapacities, Retention, detection_threshold
 
 CYCLE_FIGURE_HEIGHT_PX = 360
 CURVE_FIGURE_HEIGHT_PX = 440
@@ -28,15 +28,9 @@ RETENTION_COLOR = COLORS["power"]
 CYCLE_COLORS = ("#1f5fa8", "#c0392b", "#2e8b57", *EXTRA_COLORS)
 
 
-class CycleStats(Protocol):
+class CycleStats(CycleCapacities, Protocol):
     """A row of the cycle table as these figures need it (`datastore.cycles.CycleRow`)."""
 
-    @property
-    def cycle(self) -> int: ...
-    @property
-    def charge_ah(self) -> float: ...
-    @property
-    def discharge_ah(self) -> float: ...
     @property
     def coulombic_efficiency(self) -> float | None: ...
     @property

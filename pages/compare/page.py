@@ -15,7 +15,7 @@ from typing import Any
 import dash
 import dash_bootstrap_components as dbc
 import numpy as np
-from dash import Input, Output, callback, clientside_callback, dcc, html
+from dash import ClientsideFunction, Input, Output, callback, clientside_callback, dcc, html
 
 from components import context
 from components.urls import EXPERIMENTS_URL, compare_csv_url
@@ -353,17 +353,9 @@ def show(
     )
 
 
-# The view's query goes into the address without reloading the page.
+# The view's query goes into the address without reloading the page (assets/clientside.js).
 clientside_callback(
-    """
-    function(query) {
-        const target = window.location.pathname + (query || "");
-        if (target !== window.location.pathname + window.location.search) {
-            window.history.replaceState(null, "", target);
-        }
-        return query;
-    }
-    """,
+    ClientsideFunction("bem", "showQuery"),
     Output(ids.QUERY, "data"),
     Input(ids.VIEW, "data"),
 )

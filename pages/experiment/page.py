@@ -389,7 +389,7 @@ def _stores(experiment_id: int, live: bool, view: GraphView | None = None) -> ht
 # ---------------------------------------------------------------- callbacks
 
 
-# Only the graph's events about its x axis go on to `redraw` (assets/graph_events.js).
+# Only the graph's events about its x axis go on to `redraw` (assets/clientside.js).
 clientside_callback(
     ClientsideFunction("bem", "xAxisEvents"),
     Output(ids.ZOOM, "data"),

@@ -15,7 +15,18 @@ from typing import Any
 import dash
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
+from dash import (
+    ClientsideFunction,
+    Input,
+    Output,
+    State,
+    callback,
+    clientside_callback,
+    ctx,
+    dcc,
+    html,
+    no_update,
+)
 
 from components import context
 from components.station_card import STATUS_COLORS
@@ -462,17 +473,9 @@ def show(
     )
 
 
-# The view's query goes into the address without reloading the page.
+# The view's query goes into the address without reloading the page (assets/clientside.js).
 clientside_callback(
-    """
-    function(query) {
-        const target = window.location.pathname + (query || "");
-        if (target !== window.location.pathname + window.location.search) {
-            window.history.replaceState(null, "", target);
-        }
-        return query;
-    }
-    """,
+    ClientsideFunction("bem", "showQuery"),
     Output(ids.QUERY, "data"),
     Input(ids.VIEW, "data"),
 )

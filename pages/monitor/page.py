@@ -174,7 +174,7 @@ def _download(view_data: dict[str, Any] | None, zoom: list[float] | None) -> tup
 
 
 # Only the graph's events about its x axis go on to `follow_live_edge`
-# (assets/graph_events.js).
+# (assets/clientside.js).
 clientside_callback(
     ClientsideFunction("bem", "xAxisEvents"),
     Output(ids.AXIS_EVENT, "data"),

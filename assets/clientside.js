@@ -13,5 +13,14 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
             }
             return window.dash_clientside.no_update;
         },
+        // A page's view, as a query string, goes into the address without a reload, so
+        // the view can be bookmarked.
+        showQuery: function (query) {
+            const target = window.location.pathname + (query || "");
+            if (target !== window.location.pathname + window.location.search) {
+                window.history.replaceState(null, "", target);
+            }
+            return query;
+        },
     },
 });
