@@ -12,16 +12,19 @@ The arithmetic is `domain.cycles`; this module only reads and writes.
 
 from __future__ import annotations
 
+import io
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, func, literal, literal_column, select
 
 from datastore.bulk import upsert_rows
 from datastore.engine import Bind, connection_of
 from datastore.models import Battery, Cycle, CycleProgress, Experiment, Measurement
+from datastore.packed import Lines, lift_group_concat_limit
 from domain.cycles import (
     DEFAULT_THRESHOLD_A,
     CycleIntegrator,
@@ -61,16 +64,64 @@ class CycleRow:
     mean_discharge_voltage: float | None
 
 
+_ROW_FIELDS = tuple(CycleRow.__dataclass_fields__)
+_INTEGER_FIELDS = frozenset({"cycle", "samples"})
+_OPTIONAL_FIELDS = frozenset(
+    {"coulombic_efficiency", "energy_efficiency", "mean_charge_voltage", "mean_discharge_voltage"}
+)
+# Cycles per packed block on MariaDB: about 300 kB of text.
+_PACKED_BLOCK_CYCLES = 1_000
+
+
 def experiment_cycles(bind: Bind, experiment_id: int) -> list[CycleRow]:
     """The experiment's cycles in order (one indexed read of the stored table)."""
     c = Cycle.__table__.c
     with connection_of(bind) as connection:
+        if connection.dialect.name in ("mysql", "mariadb"):
+            return _packed_cycles(connection, experiment_id)
         rows = connection.execute(
-            select(*[c[name] for name in CycleRow.__dataclass_fields__])
+            select(*[c[name] for name in _ROW_FIELDS])
             .where(c.experiment_id == experiment_id)
             .order_by(c.cycle)
         ).all()
     return [CycleRow(*row) for row in rows]
+
+
+def _packed_cycles(connection: Connection, experiment_id: int) -> list[CycleRow]:
+    """The cycle table read as blocks of text the server writes (`datastore.packed`): a
+    long cycle-life test has thousands of cycles of 15 values each."""
+    c = Cycle.__table__.c
+    lift_group_concat_limit(connection)
+    cells = [
+        func.ifnull(c[name], literal("nan")) if name in _OPTIONAL_FIELDS else c[name]
+        for name in _ROW_FIELDS
+    ]
+    block = c.cycle.op("DIV")(literal_column(str(_PACKED_BLOCK_CYCLES)))
+    blocks = connection.execute(
+        select(func.count(), Lines(func.concat_ws(",", *cells), c.cycle))
+        .where(c.experiment_id == experiment_id)
+        .group_by(block)
+        .order_by(block)
+    ).all()
+    cycles: list[CycleRow] = []
+    for count, lines in blocks:
+        table = np.loadtxt(io.StringIO(lines), delimiter=",", ndmin=2)
+        if len(table) != count:  # GROUP_CONCAT cut the block at its limit
+            raise RuntimeError(f"the server cut a block of {count} cycles short")
+        cycles.extend(_cycle_row(values) for values in table.tolist())
+    return cycles
+
+
+def _cycle_row(values: list[float]) -> CycleRow:
+    fields: dict[str, Any] = {}  # typed by CycleRow itself
+    for name, value in zip(_ROW_FIELDS, values, strict=True):
+        if name in _INTEGER_FIELDS:
+            fields[name] = int(value)
+        elif name in _OPTIONAL_FIELDS and math.isnan(value):
+            fields[name] = None
+        else:
+            fields[name] = value
+    return CycleRow(**fields)
 
 
 # The most samples read for one cycle's curves: above it, every k-th sample is read.

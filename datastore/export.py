@@ -30,15 +30,11 @@ from sqlalchemy import (
     literal,
     literal_column,
     select,
-    text,
 )
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
-from sqlalchemy.types import String
 
 from datastore.models import Channel, Experiment, ExtraValue, Measurement
+from datastore.packed import Lines, lift_group_concat_limit
 from domain.csvformat import EXPORT_QUANTITIES, format_csv_rows, write_csv_header
 
 DEFAULT_CHUNK_ROWS = 50_000
@@ -219,7 +215,7 @@ class _PageReader:
             joined, cells = self._joined_cells(channel_ids, with_samples=index == 0)
             line = func.concat_ws(",", *cells)
             query = (
-                select(func.count(), _Lines(line, _measurements.c.seq))
+                select(func.count(), Lines(line, _measurements.c.seq))
                 .select_from(joined)
                 .where(*conditions)
                 .group_by(block)
@@ -241,8 +237,7 @@ class _PageReader:
 
     def _prepare_server(self, channel_count: int) -> int:
         """Lift GROUP_CONCAT's 1 MiB default to the packet size; return lines per block."""
-        packet = int(self.connection.scalar(text("SELECT @@max_allowed_packet")))
-        self.connection.execute(text(f"SET SESSION group_concat_max_len = {packet}"))
+        packet = lift_group_concat_limit(self.connection)
         # A line is at most ~25 bytes a number; aim for blocks a quarter of the packet.
         line_bytes = 25 * (len(EXPORT_QUANTITIES) + min(channel_count, MAX_JOINED_CHANNELS))
         return max(1, min(MAX_BLOCK_LINES, packet // (4 * line_bytes)))
@@ -290,22 +285,3 @@ def _empty_if_null(field: str) -> Any:
     # CONCAT_WS skips NULLs, which would shift the columns: an empty cell must be ''.
     column = _measurements.c[field]
     return func.coalesce(column, literal("")) if column.nullable else column
-
-
-class _Lines(FunctionElement[str]):
-    """GROUP_CONCAT(line ORDER BY seq SEPARATOR newline): a block of CSV lines, in order."""
-
-    name = "group_concat"
-    type = String()
-    inherit_cache = True
-
-
-@compiles(_Lines, "mysql")
-@compiles(_Lines, "mariadb")
-def _compile_lines(element: _Lines, compiler: SQLCompiler, **kw: Any) -> str:
-    line, order = list(element.clauses)
-    # The separator is a real newline inside the quotes: no escape depends on sql_mode.
-    return (
-        f"GROUP_CONCAT({compiler.process(line, **kw)} "
-        f"ORDER BY {compiler.process(order, **kw)} SEPARATOR '\n')"
-    )

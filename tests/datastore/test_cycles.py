@@ -131,6 +131,38 @@ def test_the_cycle_table_reads_with_its_derived_figures(engine: Engine, experime
     assert np.isclose(second.start_ts, T0 + 800)
 
 
+def test_the_read_gives_back_every_stored_value_exactly(engine: Engine, experiment_id: int) -> None:
+    """Every value as stored, to the last bit, and None where a cycle has nothing to
+    divide by (on MariaDB the rows come back as text the server writes)."""
+    with engine.begin() as connection:
+        write(connection, experiment_id, samples(2_500 * 800 // 400, True))
+        advance_cycles(connection, experiment_id)
+        connection.execute(
+            Cycle.__table__.update()
+            .where(Cycle.experiment_id == experiment_id, Cycle.cycle == 1)
+            .values(charge_ah=0.1 + 0.2, start_voltage=1 / 3)
+        )
+        connection.execute(  # as a cycle that only charged is stored
+            Cycle.__table__.update()
+            .where(Cycle.experiment_id == experiment_id, Cycle.cycle == 7)
+            .values(coulombic_efficiency=None, energy_efficiency=None, mean_discharge_voltage=None)
+        )
+    read = experiment_cycles(engine, experiment_id)
+    assert [cycle.cycle for cycle in read] == [1, 2, 3, 4, 5, 6, 7]
+    assert read[0].charge_ah == 0.1 + 0.2 and read[0].start_voltage == 1 / 3
+    assert isinstance(read[0].cycle, int) and isinstance(read[0].samples, int)
+    last = read[-1]
+    assert last.coulombic_efficiency is None and last.energy_efficiency is None
+    assert last.mean_discharge_voltage is None and last.mean_charge_voltage is not None
+    with Session(engine) as session:
+        stored = session.scalars(
+            select(Cycle).where(Cycle.experiment_id == experiment_id).order_by(Cycle.cycle)
+        ).all()
+        assert [(c.charge_wh, c.discharge_ah, c.end_ts) for c in stored] == [
+            (c.charge_wh, c.discharge_ah, c.end_ts) for c in read
+        ]
+
+
 @pytest.mark.parametrize("numbered", [True, False], ids=["cycle column", "detected"])
 def test_the_samples_of_chosen_cycles_are_read_by_their_seq_range(
     engine: Engine, experiment_id: int, numbered: bool
