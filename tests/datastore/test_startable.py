@@ -121,7 +121,7 @@ def test_an_experiment_waits_while_its_battery_is_being_started_elsewhere(lab):
 
     assert lab.startable() == []
 
-    lab.set_status(sent, ExperimentStatus.CANCELLED)  # e.g. the cycler refused it
+    lab.set_status(sent, ExperimentStatus.ERROR)  # the cycler refused the start
     assert lab.startable() == [(waiting, lab.stations["ch2"])]
 
 

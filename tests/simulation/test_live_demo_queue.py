@@ -33,7 +33,7 @@ def queued(engine: Engine) -> list[tuple[str, str, str, ExperimentStatus]]:
             .join(Battery, Experiment.battery_id == Battery.id)
             .order_by(Experiment.id)
         ).all()
-    return [tuple(row) for row in rows]  # type: ignore[misc]
+    return [tuple(row) for row in rows]
 
 
 def test_each_idle_station_gets_a_pulse_test_of_its_own_cell(sqlite_engine: Engine) -> None:
