@@ -155,10 +155,13 @@ def queue_live_experiments(sessions: sessionmaker[Session], station_ids: list[in
             )
             if busy is not None:
                 continue
+            battery = _live_battery(session, station)
+            if catalog.active_experiment_of_battery(session, battery.id) is not None:
+                continue  # its cell still runs on a station this demo does not drive
             experiment = catalog.queue_experiment(
                 session,
                 name=f"Live pulse test on station {station_id}",
-                battery_id=_live_battery(session, station).id,
+                battery_id=battery.id,
                 station_id=station_id,
                 profile_id=profile.id,
                 description="Started by the demo's simulated cycler.",

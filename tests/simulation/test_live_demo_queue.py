@@ -73,3 +73,20 @@ def test_a_station_with_an_experiment_gets_none_and_cells_are_reused(sqlite_engi
             "Live demo NMC cell on ch1",
             "Live demo NMC cell on ch2",
         ]
+
+
+def test_a_cell_still_running_on_a_replaced_station_gets_no_second_experiment(
+    sqlite_engine: Engine,
+) -> None:
+    sessions = make_session_factory(sqlite_engine)
+    (old,) = add_stations(sqlite_engine, "ch1")
+    (running,) = queue_live_experiments(sessions, [old])
+    with sessions.begin() as session:
+        session.get(Experiment, running).status = ExperimentStatus.RUNNING
+        session.get(Station, old).deprecated = True  # its window changed: a new ch1 replaces it
+    (new,) = add_stations(sqlite_engine, "ch1")
+
+    assert queue_live_experiments(sessions, [new]) == []
+    assert [(station, status) for _, station, _, status in queued(sqlite_engine)] == [
+        ("ch1", "RUNNING")
+    ]
