@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -47,12 +48,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.handler(args) or 0)
+        status = int(args.handler(args) or 0)
+        # Written now, so a reader that went away is noticed here rather than at exit.
+        sys.stdout.flush()
+        return status
+    except BrokenPipeError:
+        # `bem experiment list | head -1`: the reader has what it wanted.
+        _discard_stdout()
+        return 0
     except (ConfigError, CommandError, CatalogError, DatastoreError, StartupError) as error:
         print(f"bem {args.command}: {error}", file=sys.stderr)
         return getattr(error, "exit_status", 2 if isinstance(error, ConfigError) else 1)
     except KeyboardInterrupt:
         return 130
+
+
+def _discard_stdout() -> None:
+    """Point stdout at the null device, so the interpreter's last flush of what is still
+    buffered for the closed pipe fails no more."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 if __name__ == "__main__":

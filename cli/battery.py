@@ -1,19 +1,27 @@
-"""`bem battery add`: register a battery from a script; prints only its id."""
+"""`bem battery add|list`: register a battery from a script (prints only its id), or list
+them."""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 
-from cli.common import CommandError, add_window_arguments, open_datastore
+from cli.common import CommandError, add_window_arguments, open_datastore, print_table
 from config import load_settings
 from datastore.catalog import create_battery
+from datastore.queries import list_batteries
 from domain.batteries import TECHNOLOGIES
+
+# Columns of `bem battery list`.
+LIST_COLUMNS = (
+    "id", "name", "technology", "manufacturer", "model", "serial_number",
+    "nominal_capacity_ah", "voltage_min", "voltage_max", "current_min", "current_max",
+)  # fmt: skip
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "battery", help="register batteries", description="Register batteries."
+        "battery", help="register and list batteries", description="Register and list batteries."
     )
     actions = parser.add_subparsers(dest="battery_action", metavar="ACTION", required=True)
     add = actions.add_parser(
@@ -50,6 +58,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="another technology field, e.g. lead_acid_type=AGM or membrane_type=Nafion",
     )
     add.set_defaults(handler=run_add)
+    listing = actions.add_parser(
+        "list",
+        help="list the batteries",
+        description=(
+            "List the batteries by id, as tab-separated columns with a header: identity, "
+            "nominal capacity (Ah) and safe window (V, A)."
+        ),
+    )
+    listing.set_defaults(handler=run_list)
 
 
 def _details(technology: str, chemistry: str | None, pairs: list[str]) -> dict[str, object]:
@@ -98,4 +115,12 @@ def run_add(args: argparse.Namespace) -> int:
         )
         battery_id = battery.id
     print(battery_id)
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    store = open_datastore(load_settings())
+    with store.sessions() as session:
+        rows = list_batteries(session)
+    print_table(LIST_COLUMNS, rows)
     return 0

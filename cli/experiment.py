@@ -1,4 +1,5 @@
-"""`bem experiment ...`: queue, list and cancel experiments from scripts.
+"""`bem experiment ...`: queue, list, cancel, stop, pause and resume experiments from
+scripts, and write their samples, cycles and report.
 
 Each action is a pair: a function adding its parser to the `actions` subparsers and a
 handler. To add an action, write both and list the first in `ACTIONS`.
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from cli.common import CommandError, open_datastore
+from cli.common import CommandError, open_datastore, print_table
 from cli.profile import STDIN_NAME, profile_problems, read_profile_text
 from config import load_settings
 from datastore import Datastore
@@ -20,12 +21,14 @@ from datastore.catalog import (
     IncompatibleProfileError,
     cancel_experiment,
     create_profile,
+    get_experiment,
     queue_experiment,
 )
+from datastore.dispatch import request_command
 from datastore.models import Experiment
 from datastore.queries import list_experiments
 from domain.profiles import ProfileError
-from domain.status import ExperimentStatus
+from domain.status import ExperimentStatus, allowed_commands
 
 # Columns of `bem experiment list`, tab-separated for scripts.
 LIST_COLUMNS = ("id", "status", "name", "battery", "station", "profile", "created_at", "samples")
@@ -34,8 +37,11 @@ LIST_COLUMNS = ("id", "status", "name", "battery", "station", "profile", "create
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "experiment",
-        help="queue, list and cancel experiments",
-        description="Queue, list and cancel experiments.",
+        help="queue, list, cancel, stop, pause and resume experiments; export their data",
+        description=(
+            "Queue, list and cancel experiments; stop, pause and resume running ones; write "
+            "an experiment's samples, cycle table or report."
+        ),
     )
     actions = parser.add_subparsers(dest="experiment_action", metavar="ACTION", required=True)
     for add_parser in ACTIONS:
@@ -83,6 +89,29 @@ def add_cancel_parser(actions: argparse._SubParsersAction) -> None:
     )
     cancel.add_argument("experiment_id", type=int, metavar="ID")
     cancel.set_defaults(handler=run_cancel)
+
+
+# The operator commands the monitor's buttons send: (its help, how a refusal reads).
+OPERATOR_COMMANDS = {
+    "stop": ("stop a running or paused experiment", "stopped"),
+    "pause": ("pause a running experiment", "paused"),
+    "resume": ("resume a paused experiment", "resumed"),
+}
+
+
+def add_operator_parsers(actions: argparse._SubParsersAction) -> None:
+    for command, (help_text, _done) in OPERATOR_COMMANDS.items():
+        parser = actions.add_parser(
+            command,
+            help=help_text,
+            description=(
+                f"{help_text.capitalize()}: the request is stored for the node, which sends "
+                "it to the station's cycler, as the monitor's button does. The status "
+                "changes when the cycler confirms."
+            ),
+        )
+        parser.add_argument("experiment_id", type=int, metavar="ID")
+        parser.set_defaults(handler=run_operator_command, operator_command=command)
 
 
 def add_export_parser(actions: argparse._SubParsersAction) -> None:
@@ -152,15 +181,8 @@ def run_list(args: argparse.Namespace) -> int:
     store = open_datastore(load_settings())
     with store.sessions() as session:
         rows = list_experiments(session, status=args.status)
-    print("\t".join(LIST_COLUMNS))
-    for row in rows:
-        print("\t".join(_cell(row.get(column)) for column in LIST_COLUMNS))
+    print_table(LIST_COLUMNS, rows)
     return 0
-
-
-def _cell(value: object) -> str:
-    # Tabs and newlines inside a name would break the columns.
-    return "" if value is None else " ".join(str(value).split())
 
 
 def run_cancel(args: argparse.Namespace) -> int:
@@ -169,6 +191,30 @@ def run_cancel(args: argparse.Namespace) -> int:
         experiment = cancel_experiment(session, args.experiment_id)
         experiment_id = experiment.id
     print(experiment_id)
+    return 0
+
+
+def run_operator_command(args: argparse.Namespace) -> int:
+    command = args.operator_command
+    store = open_datastore(load_settings())
+    with store.sessions.begin() as session:
+        experiment = get_experiment(session, args.experiment_id)
+        if command not in allowed_commands(experiment.status):
+            hint = (
+                f" (cancel it with `bem experiment cancel {experiment.id}`)"
+                if command == "stop" and experiment.status == ExperimentStatus.QUEUED
+                else ""
+            )
+            raise CommandError(
+                f"experiment {experiment.id} is {experiment.status}: it cannot be "
+                f"{OPERATOR_COMMANDS[command][1]}{hint}"
+            )
+        request_command(session.connection(), experiment.id, command)
+        experiment_id = experiment.id
+    print(
+        f"{command} of experiment {experiment_id} requested; "
+        "the status changes when the cycler confirms"
+    )
     return 0
 
 
@@ -289,6 +335,7 @@ ACTIONS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     add_add_parser,
     add_list_parser,
     add_cancel_parser,
+    add_operator_parsers,
     add_export_parser,
     add_cycles_parser,
     add_report_parser,

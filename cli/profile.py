@@ -1,4 +1,5 @@
-"""`bem profile ...`: check a profile file, or store it, from scripts.
+"""`bem profile ...`: check a profile file, or store it, from scripts; list and show the
+stored ones.
 
 `check` needs no database unless a battery or station is named. Problems go to
 stderr with exit status 1; `add` prints only the new profile's id.
@@ -10,15 +11,18 @@ import argparse
 import sys
 from pathlib import Path
 
-from cli.common import CommandError, open_datastore
+from cli.common import CommandError, open_datastore, print_table
 from config import load_settings
 from datastore.catalog import (
     battery_rating,
     create_profile,
     get_battery,
+    get_profile,
     get_station,
     station_window,
 )
+from datastore.models import Profile as StoredProfile
+from datastore.queries import list_profiles
 from domain.profiles import (
     Demand,
     Envelope,
@@ -32,13 +36,17 @@ from domain.profiles import (
 )
 
 STDIN_NAME = "-"
+# Columns of `bem profile list`.
+LIST_COLUMNS = ("id", "name", "steps", "description")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "profile",
-        help="check or store cycling profiles",
-        description="Check or store cycling profiles (the language is in docs/profiles.md).",
+        help="check, store, list and show cycling profiles",
+        description=(
+            "Check, store, list and show cycling profiles (the language is in docs/profiles.md)."
+        ),
     )
     actions = parser.add_subparsers(dest="profile_action", metavar="ACTION", required=True)
 
@@ -65,6 +73,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add.add_argument("--name", required=True, help="profile name")
     add.add_argument("--description", default="", help="free text")
     add.set_defaults(handler=run_add)
+
+    listing = actions.add_parser(
+        "list",
+        help="list the stored profiles",
+        description=(
+            "List the stored profiles by id, as tab-separated columns with a header; steps "
+            "counts them with REPEAT blocks unrolled."
+        ),
+    )
+    listing.set_defaults(handler=run_list)
+
+    show = actions.add_parser(
+        "show",
+        help="print a stored profile: its step count, envelope and text",
+        description=(
+            "Print a stored profile: its name and step count, its description, the envelope "
+            "it demands (as `profile check` prints it), then its text as written."
+        ),
+    )
+    show.add_argument("profile_id", type=int, metavar="ID")
+    show.set_defaults(handler=run_show)
 
 
 def read_profile_text(path: str) -> str:
@@ -165,4 +194,42 @@ def run_add(args: argparse.Namespace) -> int:
         )
         profile_id = profile.id
     print(profile_id)
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    store = open_datastore(load_settings())
+    with store.sessions() as session:
+        rows = list_profiles(session)
+    print_table(LIST_COLUMNS, ({**row, "steps": row["step_count"]} for row in rows))
+    return 0
+
+
+def _stored_demand(profile: StoredProfile) -> Demand:
+    """The envelope stored with a profile, which compatibility checks use."""
+    return Demand(
+        voltage_min=profile.voltage_min,
+        voltage_max=profile.voltage_max,
+        current_min=profile.current_min,
+        current_max=profile.current_max,
+        c_rate_min=profile.c_rate_min,
+        c_rate_max=profile.c_rate_max,
+        power_min=profile.power_min,
+        power_max=profile.power_max,
+    )
+
+
+def run_show(args: argparse.Namespace) -> int:
+    store = open_datastore(load_settings())
+    with store.sessions() as session:
+        profile = get_profile(session, args.profile_id)
+        steps = f"{profile.step_count} step{'' if profile.step_count == 1 else 's'}"
+        lines = [f"profile {profile.id} {profile.name!r}: {steps}"]
+        if profile.description:
+            lines.append(f"description: {' '.join(profile.description.split())}")
+        lines += describe_demand(_stored_demand(profile))
+        source = profile.source
+    print("\n".join(lines))
+    print()
+    print(source, end="" if source.endswith("\n") else "\n")
     return 0

@@ -1,17 +1,31 @@
-"""`bem station add`: register a cycler station from a script; prints only its id."""
+"""`bem station add|list`: register a cycler station from a script (prints only its id),
+or list them with whether they are online."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+from typing import Any
 
-from cli.common import add_window_arguments, open_datastore
+from cli.common import add_window_arguments, open_datastore, print_table
 from config import load_settings
 from datastore.catalog import create_station
+from datastore.queries import list_stations
+from datastore.types import utcnow
+from domain.liveness import liveness
+
+# Columns of `bem station list`.
+LIST_COLUMNS = (
+    "id", "name", "unit", "location", "online", "state", "last_heartbeat", "deprecated",
+    "voltage_min", "voltage_max", "current_min", "current_max",
+)  # fmt: skip
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "station", help="register cycler stations", description="Register cycler stations."
+        "station",
+        help="register and list cycler stations",
+        description="Register and list cycler stations.",
     )
     actions = parser.add_subparsers(dest="station_action", metavar="ACTION", required=True)
     add = actions.add_parser(
@@ -29,6 +43,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add.add_argument("--location", default="")
     add_window_arguments(add)
     add.set_defaults(handler=run_add)
+    listing = actions.add_parser(
+        "list",
+        help="list the stations, online or not",
+        description=(
+            "List the stations by id, deprecated ones too, as tab-separated columns with a "
+            "header. online: online, offline or never seen, from the last heartbeat and the "
+            "setting node.heartbeat_timeout_s; state: what the station last reported (idle, "
+            "running, ...); last_heartbeat in UTC."
+        ),
+    )
+    listing.set_defaults(handler=run_list)
 
 
 def run_add(args: argparse.Namespace) -> int:
@@ -47,3 +72,27 @@ def run_add(args: argparse.Namespace) -> int:
         station_id = station.id
     print(station_id)
     return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    store = open_datastore(settings)
+    with store.sessions() as session:
+        rows = list_stations(session, include_deprecated=True)
+    now = utcnow()
+    print_table(
+        LIST_COLUMNS,
+        (_listed(row, now, settings.node.heartbeat_timeout_s) for row in rows),
+    )
+    return 0
+
+
+def _listed(row: dict[str, Any], now: dt.datetime, timeout_s: float) -> dict[str, Any]:
+    heard = dt.datetime.fromisoformat(row["last_heartbeat"]) if row["last_heartbeat"] else None
+    return {
+        **row,
+        "online": liveness(last_heartbeat=heard, now=now, timeout_s=timeout_s).value,
+        "state": row["reported_state"],
+        "last_heartbeat": heard.isoformat(timespec="seconds") if heard else None,
+        "deprecated": "yes" if row["deprecated"] else "no",
+    }

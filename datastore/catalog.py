@@ -32,7 +32,7 @@ from domain.profiles import (
     profile_from_json,
 )
 from domain.profiles import Profile as ParsedProfile
-from domain.status import ExperimentStatus
+from domain.status import ACTIVE_STATUSES, ExperimentStatus
 from domain.window import Window
 
 
@@ -398,10 +398,13 @@ def queue_experiment(
     """Queue an experiment after checking the profile fits; its steps are expanded now.
 
     C-rates are resolved against the battery's nominal capacity at this moment, so the
-    steps sent to the cycler never change afterwards.
+    steps sent to the cycler never change afterwards. A battery runs one experiment at a
+    time: while one of its experiments is RUNNING or PAUSED nothing more is queued for
+    it; behind a QUEUED one it may wait (the node starts them one after the other).
     """
     name = _text("name", name, _EXPERIMENT_NAME_LENGTH, required=True)
     battery = get_battery(session, battery_id)
+    _refuse_busy_battery(session, battery)
     station = get_station(session, station_id)
     if station.deprecated:
         raise CatalogError(f"station {station_id} is deprecated; choose its replacement")
@@ -423,6 +426,30 @@ def queue_experiment(
     session.add(experiment)
     _flush(session, f"experiment {name!r}")
     return experiment
+
+
+def active_experiment_of_battery(session: Session, battery_id: int) -> Experiment | None:
+    """The battery's RUNNING or PAUSED experiment, if it has one."""
+    return session.scalar(
+        select(Experiment)
+        .where(
+            Experiment.battery_id == battery_id,
+            Experiment.status.in_(list(ACTIVE_STATUSES)),
+        )
+        .order_by(Experiment.id)
+        .limit(1)
+    )
+
+
+def _refuse_busy_battery(session: Session, battery: Battery) -> None:
+    active = active_experiment_of_battery(session, battery.id)
+    if active is None:
+        return
+    where = f" on station {active.station.name!r}" if active.station is not None else ""
+    raise CatalogError(
+        f"battery {battery.name!r} is busy: experiment {active.id} {active.name!r} is "
+        f"{active.status}{where}; queue this one after it ends"
+    )
 
 
 def cancel_experiment(session: Session, experiment_id: int) -> Experiment:

@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Exists, and_, exists, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
 from datastore.bulk import inserted_id
@@ -72,16 +72,32 @@ def _orders(connection: Connection, where: Any) -> list[StartOrder]:
         ]
 
 
-def startable_experiments(connection: Connection, online_since: dt.datetime) -> list[StartOrder]:
-    """The oldest queued experiment of every online, idle station with nothing running."""
-    other = aliased(Experiment)
-    busy = exists().where(
-        other.station_id == Experiment.station_id,
+def _occupies(other: Any, shared: ColumnElement[bool]) -> Exists:
+    """Some experiment `other`, sharing with the candidate what `shared` says (its station
+    or its battery), is running, paused, or being started: QUEUED with its start sent and
+    not confirmed yet."""
+    return exists().where(
+        shared,
         other.status.in_(list(ACTIVE_STATUSES))
         | ((other.status == ExperimentStatus.QUEUED) & other.start_sent_at.is_not(None)),
     )
+
+
+def startable_experiments(connection: Connection, online_since: dt.datetime) -> list[StartOrder]:
+    """What to start now: on every online, idle station with nothing running, its oldest
+    queued experiment whose battery is free.
+
+    A battery is free when none of its experiments is running, paused or being started
+    (start sent, not confirmed yet), and it is not chosen for another station in this same
+    round: oldest experiment first, so of two idle stations waiting for one battery the
+    older experiment gets it and the other station starts its next experiment, if any.
+    The choice depends only on the rows, so nodes looking at the same data choose alike
+    and `claim_start` lets one of them send each start.
+    """
+    same_station = aliased(Experiment)
+    same_battery = aliased(Experiment)
     rows = connection.execute(
-        select(Experiment.id, Experiment.station_id)
+        select(Experiment.id, Experiment.station_id, Experiment.battery_id)
         .join(Station, Experiment.station_id == Station.id)
         .where(
             Experiment.status == ExperimentStatus.QUEUED,
@@ -89,16 +105,23 @@ def startable_experiments(connection: Connection, online_since: dt.datetime) -> 
             Station.deprecated.is_(False),
             Station.last_heartbeat >= online_since,
             Station.reported_state == "idle",
-            ~busy,
+            ~_occupies(same_station, same_station.station_id == Experiment.station_id),
+            ~_occupies(same_battery, same_battery.battery_id == Experiment.battery_id),
         )
         .order_by(Experiment.created_at, Experiment.id)
     ).all()
-    oldest_per_station: dict[int, int] = {}
+    chosen: list[int] = []
+    stations: set[int] = set()
+    batteries: set[int] = set()
     for row in rows:
-        oldest_per_station.setdefault(row.station_id, row.id)
-    if not oldest_per_station:
+        if row.station_id in stations or row.battery_id in batteries:
+            continue
+        chosen.append(row.id)
+        stations.add(row.station_id)
+        batteries.add(row.battery_id)
+    if not chosen:
         return []
-    return _orders(connection, Experiment.id.in_(list(oldest_per_station.values())))
+    return _orders(connection, Experiment.id.in_(chosen))
 
 
 def claim_start(

@@ -50,6 +50,7 @@ def list_stations(session: Session, include_deprecated: bool = False) -> list[di
             "current_min": s.current_min,
             "current_max": s.current_max,
             "last_heartbeat": s.last_heartbeat.isoformat() if s.last_heartbeat else None,
+            "reported_state": s.reported_state,
             "deprecated": s.deprecated,
         }
         for s, unit_name in session.execute(query).all()

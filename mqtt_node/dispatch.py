@@ -3,7 +3,8 @@
 One pass, in one transaction, sends the operator's stop, pause and resume commands not
 sent yet, sends again each start a station has not confirmed in time (or, once the
 retries are used up, marks its experiment ERROR), and starts the oldest queued
-experiment of each online, idle station. Every command is claimed in the database
+experiment of each online, idle station whose battery is free (a battery runs one
+experiment at a time, see `datastore.dispatch.startable_experiments`). Every command is claimed in the database
 first, so when several nodes run exactly one of them sends it, and it is published only
 once the pass has committed.
 """

@@ -17,6 +17,7 @@ from config import Settings, default_settings
 from datastore import catalog
 from datastore.models import Battery, Experiment, Profile, Station, utcnow
 from domain.status import ACTIVE_STATUSES, ExperimentStatus
+from domain.window import Window
 from mqtt_node.node import Node
 from mqtt_node.transport import Transport
 from simulation.cycler import SimulatedCycler, SimulatorOptions
@@ -28,6 +29,7 @@ MAX_STEPS = default_settings().profiles.max_steps
 log = logging.getLogger("bem.demo")
 
 LIVE_BATTERY = "Live demo NMC cell"
+LIVE_CELL_WINDOW = Window(2.5, 4.2, -1.0, 1.0)
 LIVE_PROFILE = "Live demo: pulse test"
 # Steps change every few tens of seconds, so the monitor has something to show at once.
 LIVE_PROFILE_TEXT = """\
@@ -118,26 +120,13 @@ def close_interrupted_runs(sessions: sessionmaker[Session], station_ids: list[in
 
 
 def queue_live_experiments(sessions: sessionmaker[Session], station_ids: list[int]) -> list[int]:
-    """Queue one pulse test on each station that has nothing queued or running."""
+    """Queue one pulse test on each station that has nothing queued or running.
+
+    Each station cycles its own small cell (`live_battery_name`): a battery runs one
+    experiment at a time, so one cell shared by the stations would run on one of them only.
+    """
     queued = []
     with sessions.begin() as session:
-        battery = session.scalar(select(Battery).where(Battery.name == LIVE_BATTERY))
-        if battery is None:
-            battery = catalog.create_battery(
-                session,
-                name=LIVE_BATTERY,
-                technology="lithium-ion",
-                manufacturer="Demo Cells",
-                model="NMC-500",
-                serial_number="LIVE-001",
-                voltage_min=2.5,
-                voltage_max=4.2,
-                current_min=-1.0,
-                current_max=1.0,
-                nominal_capacity_ah=0.5,
-                details={"chemistry": "NMC"},
-                description="A small cell cycled live by the simulated cyclers of the demo.",
-            )
         profile = session.scalar(select(Profile).where(Profile.name == LIVE_PROFILE))
         if profile is None:
             profile = catalog.create_profile(
@@ -155,8 +144,8 @@ def queue_live_experiments(sessions: sessionmaker[Session], station_ids: list[in
         for station_id in station_ids:
             station = windows[station_id]
             if (
-                station.current_max < battery.current_max
-                or station.voltage_max < battery.voltage_max
+                station.current_max < LIVE_CELL_WINDOW.current_max
+                or station.voltage_max < LIVE_CELL_WINDOW.voltage_max
             ):
                 continue  # a module channel too coarse for the small cell
             busy = session.scalar(
@@ -166,6 +155,9 @@ def queue_live_experiments(sessions: sessionmaker[Session], station_ids: list[in
             )
             if busy is not None:
                 continue
+            battery = _live_battery(session, station)
+            if catalog.active_experiment_of_battery(session, battery.id) is not None:
+                continue  # its cell still runs on a station this demo does not drive
             experiment = catalog.queue_experiment(
                 session,
                 name=f"Live pulse test on station {station_id}",
@@ -177,3 +169,30 @@ def queue_live_experiments(sessions: sessionmaker[Session], station_ids: list[in
             )
             queued.append(experiment.id)
     return queued
+
+
+def live_battery_name(station: Station) -> str:
+    """The name of the cell the live demo cycles on `station`."""
+    return f"{LIVE_BATTERY} on {station.name}"
+
+
+def _live_battery(session: Session, station: Station) -> Battery:
+    name = live_battery_name(station)
+    battery = session.scalar(select(Battery).where(Battery.name == name))
+    if battery is not None:
+        return battery
+    return catalog.create_battery(
+        session,
+        name=name,
+        technology="lithium-ion",
+        manufacturer="Demo Cells",
+        model="NMC-500",
+        serial_number=f"LIVE-{station.id:03d}",
+        voltage_min=LIVE_CELL_WINDOW.voltage_min,
+        voltage_max=LIVE_CELL_WINDOW.voltage_max,
+        current_min=LIVE_CELL_WINDOW.current_min,
+        current_max=LIVE_CELL_WINDOW.current_max,
+        nominal_capacity_ah=0.5,
+        details={"chemistry": "NMC"},
+        description="A small cell cycled live by the simulated cyclers of the demo.",
+    )

@@ -115,3 +115,38 @@ def test_an_unknown_technology_is_a_usage_error(database, capsys):
     with pytest.raises(SystemExit):
         main(args)
     assert "invalid choice: 'steam'" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- list
+
+
+def test_list_prints_a_header_and_one_row_per_battery_by_id(database, capsys):
+    bem(
+        capsys,
+        *CELL,
+        "--capacity",
+        "3",
+        "--manufacturer",
+        "ACME",
+        "--model",
+        "X1",
+        "--serial",
+        "42",
+    )
+    bem(
+        capsys, "battery", "add", "--name", "flow\tstack", "--technology", "redox-flow",
+        "--voltage-min", "0", "--voltage-max", "30", "--current-min", "-50", "--current-max", "50",
+    )  # fmt: skip
+    status, out, err = bem(capsys, "battery", "list")
+    assert (status, err) == (0, "")
+    assert out.splitlines() == [
+        "id\tname\ttechnology\tmanufacturer\tmodel\tserial_number\tnominal_capacity_ah\t"
+        "voltage_min\tvoltage_max\tcurrent_min\tcurrent_max",
+        "1\tcell 1\tlithium-ion\tACME\tX1\t42\t3.0\t2.5\t4.2\t-6.0\t3.0",
+        "2\tflow stack\tredox-flow\t\t\t\t\t0.0\t30.0\t-50.0\t50.0",
+    ]
+
+
+def test_list_of_no_batteries_is_the_header_only(database, capsys):
+    status, out, _ = bem(capsys, "battery", "list")
+    assert (status, out.count("\n"), out.split("\t")[0]) == (0, 1, "id")

@@ -1,12 +1,21 @@
-"""`bem experiment add|list|cancel`: queueing experiments from scripts."""
+"""`bem experiment add|list|cancel|stop|pause|resume`: queueing experiments from scripts,
+and the operator's commands the node forwards to the cycler."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cli import main
-from datastore.models import Experiment, Profile
+from datastore.dispatch import claim_pending_commands
+from datastore.models import Experiment, Profile, StationCommand
+from datastore.types import utcnow
 from domain.status import ExperimentStatus
 from tests.cli.support import CHARGE, bem, queue, stored, write
 
@@ -204,3 +213,136 @@ def test_cancel_twice_says_it_is_already_cancelled(database, capsys, tmp_path):
 def test_cancel_an_unknown_experiment(database, capsys):
     status, _, err = bem(capsys, "experiment", "cancel", "12")
     assert (status, err) == (1, "bem experiment: there is no experiment with id 12\n")
+
+
+# ---------------------------------------------------------------- stop, pause and resume
+
+
+def requested(engine) -> list[tuple[int, str]]:
+    """(experiment id, command) of every operator command waiting for the node."""
+    with Session(engine) as session:
+        rows = session.execute(
+            select(StationCommand.experiment_id, StationCommand.command)
+            .where(StationCommand.sent_at.is_(None))
+            .order_by(StationCommand.id)
+        ).all()
+    return [tuple(row) for row in rows]
+
+
+def put_in(engine, experiment_id: int, status: ExperimentStatus) -> None:
+    with Session(engine) as session:
+        session.get(Experiment, experiment_id).status = status
+        session.commit()
+
+
+@pytest.mark.parametrize(
+    ("status", "command"),
+    [
+        (ExperimentStatus.RUNNING, "stop"),
+        (ExperimentStatus.RUNNING, "pause"),
+        (ExperimentStatus.PAUSED, "stop"),
+        (ExperimentStatus.PAUSED, "resume"),
+    ],
+)
+def test_an_operator_command_is_stored_for_the_node_as_the_monitor_does(
+    database, capsys, tmp_path, status, command
+):
+    queue(capsys, tmp_path)
+    put_in(database, 1, status)
+
+    result = bem(capsys, "experiment", command, "1")
+
+    assert result == (
+        0,
+        f"{command} of experiment 1 requested; the status changes when the cycler confirms\n",
+        "",
+    )
+    assert requested(database) == [(1, command)]
+    assert stored(database, Experiment)[0].status is status  # until the cycler confirms
+
+
+@pytest.mark.parametrize(
+    ("status", "command", "message"),
+    [
+        (ExperimentStatus.FINISHED, "stop", "experiment 1 is FINISHED: it cannot be stopped"),
+        (ExperimentStatus.CANCELLED, "pause", "experiment 1 is CANCELLED: it cannot be paused"),
+        (ExperimentStatus.ERROR, "resume", "experiment 1 is ERROR: it cannot be resumed"),
+        (ExperimentStatus.RUNNING, "resume", "experiment 1 is RUNNING: it cannot be resumed"),
+        (ExperimentStatus.PAUSED, "pause", "experiment 1 is PAUSED: it cannot be paused"),
+        (
+            ExperimentStatus.QUEUED,
+            "stop",
+            "experiment 1 is QUEUED: it cannot be stopped (cancel it with "
+            "`bem experiment cancel 1`)",
+        ),
+    ],
+)
+def test_a_command_the_status_does_not_allow_is_refused_in_one_line(
+    database, capsys, tmp_path, status, command, message
+):
+    queue(capsys, tmp_path)
+    put_in(database, 1, status)
+
+    result = bem(capsys, "experiment", command, "1")
+
+    assert result == (1, "", f"bem experiment: {message}\n")
+    assert requested(database) == []
+
+
+@pytest.mark.parametrize("command", ["stop", "pause", "resume"])
+def test_a_command_for_an_unknown_experiment_says_so(database, capsys, command):
+    result = bem(capsys, "experiment", command, "12")
+    assert result == (1, "", "bem experiment: there is no experiment with id 12\n")
+
+
+def test_the_node_forwards_a_stop_given_on_the_command_line(database, capsys, tmp_path):
+    queue(capsys, tmp_path)
+    put_in(database, 1, ExperimentStatus.RUNNING)
+    bem(capsys, "experiment", "stop", "1")
+
+    with database.begin() as connection:
+        (pending,) = claim_pending_commands(connection, utcnow())
+
+    assert (pending.experiment_id, pending.station_id, pending.command) == (1, 1, "stop")
+    assert requested(database) == []
+
+
+# ---------------------------------------------------------------- queueing on a busy battery
+
+
+def test_add_refuses_a_battery_that_is_running_an_experiment(database, capsys, tmp_path):
+    queue(capsys, tmp_path, name="ageing")
+    put_in(database, 1, ExperimentStatus.RUNNING)
+
+    status, out, err = queue(capsys, tmp_path, name="check-up")
+
+    assert (status, out) == (1, "")
+    assert err == (
+        "bem experiment: battery 'cell' is busy: experiment 1 'ageing' is RUNNING on station "
+        "'ch1'; queue this one after it ends\n"
+    )
+    assert [e.name for e in stored(database, Experiment)] == ["ageing"]
+    assert [p.id for p in stored(database, Profile)] == [1]  # the new profile rolled back
+
+
+# ---------------------------------------------------------------- output into a closed pipe
+
+
+def test_a_reader_that_stops_reading_ends_the_command_quietly(database, capsys, tmp_path):
+    for number in range(3):
+        queue(capsys, tmp_path, name=f"run {number}")
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # as `head -1` does once it has its line
+    try:
+        finished = subprocess.run(
+            [sys.executable, "-m", "cli", "experiment", "list"],
+            cwd=Path(__file__).parents[2],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert (finished.returncode, finished.stderr) == (0, "")

@@ -28,8 +28,10 @@ def test_the_documented_commands_exist() -> None:
     commands = {" ".join(path) for path in _commands()}
     assert {
         "web", "node", "simulate", "demo", "db upgrade", "db status", "bench",
-        "battery add", "station add", "profile check", "profile add",
-        "experiment add", "experiment list", "experiment cancel", "experiment export",
+        "battery add", "battery list", "station add", "station list",
+        "profile check", "profile add", "profile list", "profile show",
+        "experiment add", "experiment list", "experiment cancel", "experiment stop",
+        "experiment pause", "experiment resume", "experiment export",
     } <= commands  # fmt: skip
 
 

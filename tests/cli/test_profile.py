@@ -210,3 +210,59 @@ def test_add_needs_a_name(database, capsys, tmp_path):
     with pytest.raises(SystemExit) as exited:
         main(["profile", "add", write(tmp_path, CHARGE)])
     assert exited.value.code == 2
+
+
+# ---------------------------------------------------------------- list and show
+
+
+def test_list_prints_a_header_and_one_row_per_profile_by_id(database, capsys, tmp_path):
+    bem(capsys, "profile", "add", write(tmp_path, CHARGE), "--name", "charge")
+    bem(
+        capsys, "profile", "add", write(tmp_path, "WAIT, 60\n", "rest.txt"), "--name", "rest",
+        "--description", "one minute\nof rest",
+    )  # fmt: skip
+    status, out, err = bem(capsys, "profile", "list")
+    assert (status, err) == (0, "")
+    assert out.splitlines() == [
+        "id\tname\tsteps\tdescription",
+        "1\tcharge\t4\t",
+        "2\trest\t1\tone minute of rest",
+    ]
+
+
+def test_show_prints_the_step_count_the_envelope_as_check_does_and_the_text(
+    database, capsys, tmp_path
+):
+    path = write(tmp_path, CHARGE)
+    bem(capsys, "profile", "add", path, "--name", "charge", "--description", "daily")
+    _, checked, _ = bem(capsys, "profile", "check", path)
+
+    status, out, err = bem(capsys, "profile", "show", "1")
+
+    assert (status, err) == (0, "")
+    assert out == (
+        "profile 1 'charge': 4 steps\n"
+        "description: daily\n"
+        "voltage: 2.5 V to 4.2 V\n"
+        "current: -1.0 A to -1.0 A\n"
+        "C-rate: -0.05C to 0.5C\n"
+        "\n" + CHARGE
+    )
+    assert out.splitlines()[2:5] == checked.splitlines()[1:4]
+
+
+def test_show_ends_a_text_without_a_final_newline_with_one(database, capsys, tmp_path):
+    bem(capsys, "profile", "add", write(tmp_path, "WAIT, 60"), "--name", "rest")
+    _, out, _ = bem(capsys, "profile", "show", "1")
+    assert out == (
+        "profile 1 'rest': 1 step\n"
+        "voltage: not set by the profile\n"
+        "current: not set by the profile\n"
+        "\n"
+        "WAIT, 60\n"
+    )
+
+
+def test_show_an_unknown_profile(database, capsys):
+    status, out, err = bem(capsys, "profile", "show", "9")
+    assert (status, out, err) == (1, "", "bem profile: there is no profile with id 9\n")

@@ -1,13 +1,18 @@
-"""`bem station add`: a station from a script, its unit created if missing."""
+"""`bem station add|list`: a station from a script, its unit created if missing; the
+stations listed with whether they are online."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from cli import main
+from datastore.ingest import record_heartbeat
 from datastore.models import ComputationalUnit, Station
+from datastore.types import utcnow
 
 WINDOW = ["--voltage-min", "0", "--voltage-max", "5", "--current-min", "-10", "--current-max", "10"]
 
@@ -90,3 +95,40 @@ def test_a_missing_window_is_a_usage_error(database, capsys):
         main(["station", "add", "--name", "ch1"])
     assert exited.value.code == 2
     assert "--voltage-min" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- list
+
+
+def test_list_shows_whether_each_station_is_online_and_which_are_deprecated(database, capsys):
+    for name in ("ch1", "ch2", "ch3"):
+        bem(capsys, "station", "add", "--name", name, "--unit", "cu-lab1", *WINDOW)
+    now = utcnow().replace(microsecond=0)
+    long_ago = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    with database.begin() as connection:
+        record_heartbeat(connection, 1, now, "running", None)
+        record_heartbeat(connection, 2, long_ago, "idle", None)
+        connection.execute(update(Station).where(Station.id == 3).values(deprecated=True))
+
+    status, out, err = bem(capsys, "station", "list")
+
+    assert (status, err) == (0, "")
+    assert out.splitlines() == [
+        "id\tname\tunit\tlocation\tonline\tstate\tlast_heartbeat\tdeprecated\t"
+        "voltage_min\tvoltage_max\tcurrent_min\tcurrent_max",
+        f"1\tch1\tcu-lab1\t\tonline\trunning\t{now.isoformat()}\tno\t0.0\t5.0\t-10.0\t10.0",
+        "2\tch2\tcu-lab1\t\toffline\tidle\t2026-01-02T03:04:05+00:00\tno\t0.0\t5.0\t-10.0\t10.0",
+        "3\tch3\tcu-lab1\t\tnever seen\t\t\tyes\t0.0\t5.0\t-10.0\t10.0",
+    ]
+
+
+def test_a_station_is_offline_once_the_heartbeat_timeout_has_passed(database, capsys, monkeypatch):
+    bem(capsys, "station", "add", "--name", "ch1", *WINDOW)
+    with database.begin() as connection:
+        record_heartbeat(connection, 1, utcnow() - dt.timedelta(seconds=30), "idle", None)
+
+    _, out, _ = bem(capsys, "station", "list")
+    assert out.splitlines()[1].split("\t")[4] == "offline"
+    monkeypatch.setenv("BEM_NODE_HEARTBEAT_TIMEOUT_S", "60")
+    _, out, _ = bem(capsys, "station", "list")
+    assert out.splitlines()[1].split("\t")[4] == "online"

@@ -524,3 +524,76 @@ def test_only_queued_experiments_can_be_cancelled(session, status):
 def test_cancelling_an_unknown_experiment_says_so(session):
     with pytest.raises(NotFoundError, match="there is no experiment with id 5"):
         cancel_experiment(session, 5)
+
+
+# ---------------------------------------------------------------- one battery, one experiment
+
+
+def _queue_on(session: Session, cell: Battery, channel: Station, name: str) -> Experiment:
+    stored = session.scalar(select(Profile).where(Profile.name == "p")) or profile(
+        session, "WAIT, 1"
+    )
+    return queue_experiment(
+        session,
+        name=name,
+        battery_id=cell.id,
+        station_id=channel.id,
+        profile_id=stored.id,
+        max_steps=MAX_STEPS,
+    )
+
+
+@pytest.mark.parametrize("status", [ExperimentStatus.RUNNING, ExperimentStatus.PAUSED])
+def test_a_battery_that_is_running_or_paused_takes_no_new_experiment(session, status):
+    cell = battery(session)
+    first, second = station(session, name="ch1"), station(session, name="ch2")
+    running = _queue_on(session, cell, first, "ageing")
+    running.status = status
+    session.commit()
+    with pytest.raises(
+        CatalogError,
+        match=(
+            f"^battery 'cell 1' is busy: experiment {running.id} 'ageing' is {status} on "
+            "station 'ch1'; queue this one after it ends$"
+        ),
+    ):
+        _queue_on(session, cell, second, "check-up")
+    session.rollback()
+    assert [(e.name, e.status) for e in session.scalars(select(Experiment))] == [("ageing", status)]
+
+
+def test_an_experiment_may_wait_behind_a_queued_one_of_its_battery(session):
+    cell = battery(session)
+    first, second = station(session, name="ch1"), station(session, name="ch2")
+    _queue_on(session, cell, first, "ageing")
+    _queue_on(session, cell, second, "check-up")
+    session.commit()
+    rows = session.execute(select(Experiment.name, Experiment.status).order_by(Experiment.id))
+    assert [tuple(row) for row in rows] == [
+        ("ageing", ExperimentStatus.QUEUED),
+        ("check-up", ExperimentStatus.QUEUED),
+    ]
+
+
+@pytest.mark.parametrize(
+    "status", [ExperimentStatus.FINISHED, ExperimentStatus.ERROR, ExperimentStatus.CANCELLED]
+)
+def test_a_battery_whose_experiments_ended_takes_a_new_one(session, status):
+    cell = battery(session)
+    channel = station(session)
+    ended = _queue_on(session, cell, channel, "ageing")
+    ended.status = status
+    session.commit()
+    again = _queue_on(session, cell, channel, "ageing, part 2")
+    session.commit()
+    assert again.status is ExperimentStatus.QUEUED
+
+
+def test_another_battery_is_not_busy_because_one_is(session):
+    busy, free = battery(session), battery(session, name="cell 2")
+    first, second = station(session, name="ch1"), station(session, name="ch2")
+    _queue_on(session, busy, first, "ageing").status = ExperimentStatus.RUNNING
+    session.commit()
+    queued = _queue_on(session, free, second, "check-up")
+    session.commit()
+    assert (queued.battery_id, queued.status) == (free.id, ExperimentStatus.QUEUED)

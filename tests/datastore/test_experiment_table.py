@@ -34,8 +34,9 @@ def lab(session: Session) -> dict[str, int]:
     for key, text in (("pulse", "CC, 1, TIME, 10\n"), ("rest", "WAIT, 60\n")):
         ids[key] = catalog.create_profile(session, name=key, source=text, max_steps=MAX_STEPS).id
     statuses = list(ExperimentStatus)
-    for number in range(30):
-        experiment = catalog.queue_experiment(
+    # Queued first, given their statuses after: a running battery takes no new experiment.
+    experiments = [
+        catalog.queue_experiment(
             session,
             name=f"run {number:02d}" + (" ageing" if number % 3 == 0 else ""),
             description="50% depth" if number % 5 == 0 else "",
@@ -44,6 +45,9 @@ def lab(session: Session) -> dict[str, int]:
             profile_id=ids["pulse" if number % 4 else "rest"],
             max_steps=MAX_STEPS,
         )
+        for number in range(30)
+    ]
+    for number, experiment in enumerate(experiments):
         session.execute(
             update(Experiment)
             .where(Experiment.id == experiment.id)

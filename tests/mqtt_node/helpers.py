@@ -98,28 +98,31 @@ def add_experiment(
     name: str = "experiment",
     status: ExperimentStatus | None = None,
     profile_source: str = PROFILE,
+    battery_id: int | None = None,
 ) -> int:
-    """Queue an experiment (a new battery and profile each time), then force `status`."""
+    """Queue an experiment (a new profile, and a new battery unless `battery_id` is given),
+    then force `status`."""
     with Session(engine) as session:
-        battery = catalog.create_battery(
-            session,
-            name="cell",
-            serial_number=f"SN-{next(_serials)}-{uuid.uuid4().hex[:6]}",
-            technology="lithium-ion",
-            details={"chemistry": "NMC"},
-            voltage_min=2.5,
-            voltage_max=4.2,
-            current_min=-3.0,
-            current_max=3.0,
-            nominal_capacity_ah=2.5,
-        )
+        if battery_id is None:
+            battery_id = catalog.create_battery(
+                session,
+                name="cell",
+                serial_number=f"SN-{next(_serials)}-{uuid.uuid4().hex[:6]}",
+                technology="lithium-ion",
+                details={"chemistry": "NMC"},
+                voltage_min=2.5,
+                voltage_max=4.2,
+                current_min=-3.0,
+                current_max=3.0,
+                nominal_capacity_ah=2.5,
+            ).id
         profile = catalog.create_profile(
             session, name=f"profile of {name}", source=profile_source, max_steps=MAX_STEPS
         )
         experiment = catalog.queue_experiment(
             session,
             name=name,
-            battery_id=battery.id,
+            battery_id=battery_id,
             station_id=station_id,
             profile_id=profile.id,
             max_steps=MAX_STEPS,

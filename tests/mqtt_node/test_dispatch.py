@@ -155,6 +155,32 @@ def test_of_two_dispatchers_on_one_database_only_one_sends_a_start(
     assert (first.stats.starts_sent, second.stats.starts_sent) == (1, 0)
 
 
+def test_two_idle_stations_never_start_two_experiments_of_one_battery(
+    sqlite_engine, make_dispatch, published, clock
+):
+    first_station = add_station(sqlite_engine, "ch1")
+    second_station = add_station(sqlite_engine, "ch2")
+    first = add_experiment(sqlite_engine, first_station, name="first")
+    battery_id = experiment(sqlite_engine, first).battery_id
+    second = add_experiment(sqlite_engine, second_station, name="second", battery_id=battery_id)
+    heard(sqlite_engine, first_station, clock.now)
+    heard(sqlite_engine, second_station, clock.now)
+    dispatch = make_dispatch()
+
+    dispatch.run_pass()
+    force_status(sqlite_engine, first, ExperimentStatus.RUNNING)
+    heard(sqlite_engine, first_station, clock.now, state="running")
+    dispatch.run_pass()
+    assert published.started() == [first]
+
+    force_status(sqlite_engine, first, ExperimentStatus.FINISHED)
+    heard(sqlite_engine, first_station, clock.now)
+    dispatch.run_pass()
+
+    assert published.started() == [first, second]
+    assert experiment(sqlite_engine, second).start_attempts == 1
+
+
 # ---------------------------------------------------------------- operator commands
 
 

@@ -157,6 +157,22 @@ def test_runs_on_one_station_never_overlap(seeded):
             assert earlier.finished_at <= later.began_at
 
 
+def test_a_battery_runs_one_experiment_at_a_time(seeded):
+    by_battery: dict[int, list[Experiment]] = defaultdict(list)
+    for experiment in experiments(seeded):
+        if experiment.began_at is not None:  # imported runs too: the cell was elsewhere
+            by_battery[experiment.battery_id].append(experiment)
+    assert max(len(runs) for runs in by_battery.values()) >= 2
+    for runs in by_battery.values():
+        runs.sort(key=lambda experiment: experiment.began_at)
+        for earlier, later in zip(runs, runs[1:], strict=False):
+            assert earlier.finished_at <= later.began_at, (earlier.name, later.name)
+    active = experiments(seeded, ExperimentStatus.RUNNING, ExperimentStatus.PAUSED)
+    queued = experiments(seeded, ExperimentStatus.QUEUED)
+    assert queued
+    assert not {e.battery_id for e in active} & {e.battery_id for e in queued}
+
+
 def test_voltages_and_currents_stay_in_each_battery_window(seeded):
     with seeded() as session:
         rows = session.execute(
