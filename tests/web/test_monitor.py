@@ -648,7 +648,10 @@ def test_each_refresh_reads_the_header_once_and_its_samples_in_one_call(running,
     assert store.take() == ["monitor_header", "window_series"]
     assert third.view.last_seq == 399 and third.view.points <= 100
 
-    # The experiment ends and another starts on the station: the monitor moves to it.
+    # The experiment ends, its battery is queued again and starts: the monitor moves to it.
+    now = dt.datetime.now(dt.UTC)
+    with engine.begin() as connection:
+        ingest.set_status(connection, experiment_id, ExperimentStatus.FINISHED, now)
     with Session(engine) as session, session.begin():
         ended = session.get(Experiment, experiment_id)
         following = catalog.queue_experiment(
@@ -660,8 +663,6 @@ def test_each_refresh_reads_the_header_once_and_its_samples_in_one_call(running,
             max_steps=MAX_STEPS,
         ).id
     with engine.begin() as connection:
-        now = dt.datetime.now(dt.UTC)
-        ingest.set_status(connection, experiment_id, ExperimentStatus.FINISHED, now)
         ingest.set_status(connection, following, ExperimentStatus.RUNNING, now, set_began=True)
     add_samples(engine, following, range(0, 10))
     fourth = again(third.view)
