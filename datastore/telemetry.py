@@ -26,14 +26,14 @@ import datetime as dt
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Engine, and_, func, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import aliased
 
+from datastore.engine import Bind, connection_of
 from datastore.models import (
     Alarm,
     Battery,
@@ -48,8 +48,6 @@ from datastore.series import Series, read_series
 from domain.profiles.expansion import ExpandedStep
 from domain.status import ACTIVE_STATUSES, ExperimentStatus
 from domain.step_plan import StepPlan
-
-Bind = Session | Connection | Engine
 
 # Channels joined into one samples query; databases cap the tables of a join (MariaDB 61).
 MAX_JOINED_CHANNELS = 40
@@ -146,14 +144,6 @@ class SampleBlock:
             nothing,
             {channel_id: nothing for channel_id in channel_ids},
         )
-
-
-def _connection(bind: Bind) -> AbstractContextManager[Connection]:
-    if isinstance(bind, Engine):
-        return bind.connect()
-    if isinstance(bind, Session):
-        return nullcontext(bind.connection())
-    return nullcontext(bind)
 
 
 # ---------------------------------------------------------------- snapshots
@@ -283,7 +273,7 @@ def station_overview(bind: Bind) -> list[StationSnapshot]:
         .where(Station.deprecated.is_(False))
         .order_by(Station.id, experiment.id, last.seq)
     )
-    with _connection(bind) as connection:
+    with connection_of(bind) as connection:
         rows = connection.execute(query).all()
     stations: dict[int, StationSnapshot] = {}
     for row in rows:
@@ -335,7 +325,7 @@ def monitor_header(
         .outerjoin(last, last_condition)
         .where(Station.id == station_id)
     )
-    with _connection(bind) as connection:
+    with connection_of(bind) as connection:
         rows = connection.execute(query).all()
     if not rows:
         return None
@@ -351,7 +341,7 @@ def monitor_header(
 
 
 def experiment_channels(bind: Bind, experiment_id: int) -> list[ChannelInfo]:
-    with _connection(bind) as connection:
+    with connection_of(bind) as connection:
         rows = connection.execute(
             select(Channel.id, Channel.name, Channel.unit)
             .where(Channel.experiment_id == experiment_id)
@@ -415,7 +405,7 @@ def samples_after(
     query = select(*columns).select_from(joined).where(*conditions).order_by(_measurements.c.seq)
     if limit is not None:
         query = query.limit(limit)
-    with _connection(bind) as connection:
+    with connection_of(bind) as connection:
         rows = connection.execute(query).all()
     return _block(rows, channel_ids)
 
@@ -440,7 +430,7 @@ def samples_in_window(
         )
         .order_by(_measurements.c.seq)
     )
-    with _connection(bind) as connection:
+    with connection_of(bind) as connection:
         rows = connection.execute(query).all()
     return _block(rows, channel_ids)
 
@@ -492,7 +482,7 @@ def window_series(
         .limit(1)
         .scalar_subquery()
     )
-    with _connection(bind) as connection:
+    with connection_of(bind) as connection:
         row = connection.execute(select(first_ts.label("ts"), first_seq.label("seq"))).one()
     result = WindowSeries(first_ts=row.ts)
     if row.seq is None or row.seq > until_seq:
@@ -521,7 +511,7 @@ def experiment_alarms(
     bind: Bind, experiment_id: int, limit: int = ALARM_LIMIT
 ) -> list[AlarmRecord]:
     """The experiment's latest alarms, newest first."""
-    with _connection(bind) as connection:
+    with connection_of(bind) as connection:
         rows = connection.execute(
             select(Alarm.ts, Alarm.code, Alarm.value, Alarm.message)
             .where(Alarm.experiment_id == experiment_id)
@@ -541,7 +531,7 @@ def step_plan(bind: Bind, experiment_id: int, created_at: dt.datetime | None) ->
     The key includes the database and the experiment's creation time, so an id reused
     by another database (or a recreated one) never gets a stale plan.
     """
-    with _connection(bind) as connection:
+    with connection_of(bind) as connection:
         key = (
             connection.engine.url.render_as_string(hide_password=True),
             experiment_id,
