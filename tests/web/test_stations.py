@@ -219,3 +219,28 @@ def test_a_mistaken_station_is_removed_after_confirmation(browser, app_factory):
     until(lambda: not browser.find_elements(f"#stations-row-{mistake}"), timeout=10)
     with Session(engine_of(app)) as session:
         assert [s.id for s in session.scalars(select(Station))] == [keep]
+
+
+@pytest.mark.browser
+def test_editing_fills_the_form_and_replaces_the_station_moving_its_queue(browser, app_factory):
+    app = app_factory()
+    station_id = add_station(engine_of(app))
+    queued = add_queued(engine_of(app), station_id, "waiting run")
+    open_page(browser, app)
+    browser.wait_for_element(f"#stations-row-{station_id}", timeout=10)
+    browser.find_element(f"#stations-row-{station_id} button.btn-outline-primary").click()
+    browser.wait_for_text_to_equal(f"#{ids.FORM_TITLE}", f"Edit station {station_id} 'ch1'")
+    until(
+        lambda: browser.find_element(f"#{ids.FIELD['unit']}").get_attribute("value") == "cu-lab1",
+        timeout=10,
+    )
+    type_into(browser, "location", "rack B")
+    browser.find_element(f"#{ids.SAVE}").click()
+    new_id = station_id + 1
+    browser.wait_for_contains_text(
+        f"#{ids.MESSAGE}", f"Moved to station {new_id}: #{queued} 'waiting run'.", timeout=10
+    )
+    browser.wait_for_contains_text(f"#stations-row-{new_id}", "rack B", timeout=10)
+    assert not browser.find_elements(f"#stations-row-{station_id}")
+    with Session(engine_of(app)) as session:
+        assert session.get(Experiment, queued).station_id == new_id
