@@ -1,5 +1,6 @@
-"""`bem station add|list`: register a cycler station from a script (prints only its id),
-or list them with whether they are online."""
+"""`bem station add|list|deprecate|remove`: register a cycler station from a script
+(prints only its id), list them with whether they are online, deprecate one (its queued
+experiments are cancelled) or remove one that never had an experiment."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from cli.common import add_window_arguments, open_datastore, print_table
 from config import load_settings
 from datastore.catalog import create_station
 from datastore.queries import list_stations
+from datastore.stations import deprecate_station, remove_station
 from datastore.types import utcnow
 from domain.liveness import liveness
 
@@ -24,8 +26,8 @@ LIST_COLUMNS = (
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "station",
-        help="register and list cycler stations",
-        description="Register and list cycler stations.",
+        help="register, list, deprecate and remove cycler stations",
+        description="Register, list, deprecate and remove cycler stations.",
     )
     actions = parser.add_subparsers(dest="station_action", metavar="ACTION", required=True)
     add = actions.add_parser(
@@ -54,6 +56,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     listing.set_defaults(handler=run_list)
+    deprecate = actions.add_parser(
+        "deprecate",
+        help="deprecate a station and cancel its queued experiments",
+        description=(
+            "Deprecate a station: it keeps the history of its experiments but takes no new "
+            "ones, and its queued experiments are cancelled (printed, one per line: id and "
+            "name). Refused while it runs, pauses or is starting an experiment. If its unit "
+            "announces the station again, the node registers it afresh."
+        ),
+    )
+    deprecate.add_argument("station_id", metavar="ID", type=int)
+    deprecate.set_defaults(handler=run_deprecate)
+    remove = actions.add_parser(
+        "remove",
+        help="delete a station that never had an experiment",
+        description=(
+            "Delete a station for good, e.g. one a unit announced by mistake. Refused when "
+            "any experiment (of any status) used it: deprecate it instead."
+        ),
+    )
+    remove.add_argument("station_id", metavar="ID", type=int)
+    remove.set_defaults(handler=run_remove)
 
 
 def run_add(args: argparse.Namespace) -> int:
@@ -84,6 +108,24 @@ def run_list(args: argparse.Namespace) -> int:
         LIST_COLUMNS,
         (_listed(row, now, settings.node.heartbeat_timeout_s) for row in rows),
     )
+    return 0
+
+
+def run_deprecate(args: argparse.Namespace) -> int:
+    store = open_datastore(load_settings())
+    with store.sessions.begin() as session:
+        change = deprecate_station(session, args.station_id)
+    print_table(
+        ("cancelled_id", "name"),
+        ({"cancelled_id": e.id, "name": e.name} for e in change.cancelled),
+    )
+    return 0
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    store = open_datastore(load_settings())
+    with store.sessions.begin() as session:
+        remove_station(session, args.station_id)
     return 0
 
 

@@ -28,7 +28,8 @@ def test_the_documented_commands_exist() -> None:
     commands = {" ".join(path) for path in _commands()}
     assert {
         "web", "node", "simulate", "demo", "db upgrade", "db status", "bench",
-        "battery add", "battery list", "station add", "station list",
+        "battery add", "battery list", "station add", "station list", "station deprecate",
+        "station remove",
         "profile check", "profile add", "profile list", "profile show",
         "experiment add", "experiment list", "experiment cancel", "experiment stop",
         "experiment pause", "experiment resume", "experiment export",

@@ -1,5 +1,6 @@
-"""`bem station add|list`: a station from a script, its unit created if missing; the
-stations listed with whether they are online."""
+"""`bem station add|list|deprecate|remove`: a station from a script, its unit created if
+missing; the stations listed with whether they are online; deprecated (its queue
+cancelled) or removed."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from sqlalchemy.orm import Session
 
 from cli import main
 from datastore.ingest import record_heartbeat
-from datastore.models import ComputationalUnit, Station
+from datastore.models import ComputationalUnit, Experiment, Station
 from datastore.types import utcnow
+from domain.status import ExperimentStatus
 
 WINDOW = ["--voltage-min", "0", "--voltage-max", "5", "--current-min", "-10", "--current-max", "10"]
 
@@ -132,3 +134,81 @@ def test_a_station_is_offline_once_the_heartbeat_timeout_has_passed(database, ca
     monkeypatch.setenv("BEM_NODE_HEARTBEAT_TIMEOUT_S", "60")
     _, out, _ = bem(capsys, "station", "list")
     assert out.splitlines()[1].split("\t")[4] == "online"
+
+
+# ---------------------------------------------------------------- deprecate and remove
+
+BATTERY = [
+    "battery", "add", "--name", "cell", "--technology", "lithium-ion", "--capacity", "2",
+    "--voltage-min", "2.5", "--voltage-max", "4.2", "--current-min", "-5", "--current-max", "5",
+]  # fmt: skip
+
+
+def queue_on_station_1(capsys, tmp_path, name: str) -> int:
+    profile = tmp_path / "charge.txt"
+    profile.write_text("CC, 0.5, VOLTAGE, 4.1\n", encoding="utf-8")
+    status, out, err = bem(
+        capsys, "experiment", "add", "--name", name, "--battery", "1", "--station", "1",
+        "--profile-file", str(profile),
+    )  # fmt: skip
+    assert (status, err) == (0, "")
+    return int(out)
+
+
+def test_deprecate_cancels_the_queued_experiments_and_prints_them(database, capsys, tmp_path):
+    bem(capsys, "station", "add", "--name", "ch1", "--unit", "cu-lab1", *WINDOW)
+    bem(capsys, *BATTERY)
+    first = queue_on_station_1(capsys, tmp_path, "first")
+    second = queue_on_station_1(capsys, tmp_path, "second run")
+
+    status, out, err = bem(capsys, "station", "deprecate", "1")
+
+    assert (status, err) == (0, "")
+    assert out.splitlines() == ["cancelled_id\tname", f"{first}\tfirst", f"{second}\tsecond run"]
+    (station,) = stored(database, Station)
+    assert station.deprecated
+    assert {e.status for e in stored(database, Experiment)} == {ExperimentStatus.CANCELLED}
+
+
+def test_deprecate_is_refused_while_the_station_runs_an_experiment(database, capsys, tmp_path):
+    bem(capsys, "station", "add", "--name", "ch1", *WINDOW)
+    bem(capsys, *BATTERY)
+    running = queue_on_station_1(capsys, tmp_path, "busy")
+    with database.begin() as connection:
+        connection.execute(
+            update(Experiment).where(Experiment.id == running).values(status="RUNNING")
+        )
+    status, out, err = bem(capsys, "station", "deprecate", "1")
+    assert (status, out) == (1, "")
+    assert err == (
+        f"bem station: station 1 'ch1' runs experiment #{running} 'busy' (RUNNING); "
+        "you cannot deprecate it until that experiment ends\n"
+    )
+    assert not stored(database, Station)[0].deprecated
+
+
+def test_remove_deletes_a_station_that_never_had_an_experiment(database, capsys):
+    bem(capsys, "station", "add", "--name", "mistake", "--unit", "cu-lab1", *WINDOW)
+    status, out, err = bem(capsys, "station", "remove", "1")
+    assert (status, out, err) == (0, "", "")
+    assert stored(database, Station) == []
+
+
+def test_remove_is_refused_for_a_station_with_experiments(database, capsys, tmp_path):
+    bem(capsys, "station", "add", "--name", "ch1", *WINDOW)
+    bem(capsys, *BATTERY)
+    used = queue_on_station_1(capsys, tmp_path, "used")
+    status, out, err = bem(capsys, "station", "remove", "1")
+    assert (status, out) == (1, "")
+    assert err == (
+        f"bem station: station 1 'ch1' has experiments (#{used}), so it stays for their "
+        "history; deprecate it instead\n"
+    )
+    assert len(stored(database, Station)) == 1
+
+
+def test_deprecate_or_remove_an_unknown_station_says_so(database, capsys):
+    for action in ("deprecate", "remove"):
+        assert bem(capsys, "station", action, "7") == (
+            1, "", "bem station: there is no station with id 7\n"
+        )  # fmt: skip

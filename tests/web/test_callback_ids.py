@@ -18,7 +18,9 @@ def callback_ids(app) -> set[str]:
         for output in key.strip(".").split("..."):
             named.add(output.rsplit(".", 1)[0])
         named.update(dependency["id"] for dependency in spec["inputs"] + spec["state"])
-    return named
+    # Pattern-matching ids ({"type": ..., "index": ALL}) name components that come and go
+    # with the data (e.g. a button per station); Dash does not look for them in the layout.
+    return {name for name in named if not name.startswith("{")}
 
 
 def layout_ids(component) -> set[str]:
