@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
+from components.report import experiment_report
 from config import default_settings
 from datastore import catalog
 from datastore.experiment_choices import BatteryChoice, ProfileChoice
@@ -314,3 +315,20 @@ def test_an_uploaded_txt_file_fills_the_text() -> None:
         "cycle.csv: expected a .txt file of profile text.",
     )
     assert read_upload(upload(b"\xff\xfe\x00"), "bad.txt") == (None, "bad.txt: not UTF-8 text.")
+
+
+def test_the_report_lists_the_run_conditions(db, lab, sqlite_engine) -> None:
+    form = NewExperiment(
+        battery=lab["stack"], station=lab["station"], profile=lab["gentle"], name="flow run",
+        conditions=FLOW,
+    )  # fmt: skip
+    experiment = queue_new_experiment(db, form, max_steps=MAX_STEPS)
+    db.commit()
+    report = experiment_report(sqlite_engine, experiment.id)
+    for label, value in (
+        ("Electrolyte volume", "2.5 L"),
+        ("Initial state of charge", "40 %"),
+        ("Flow rate, minimum", "0.5 L/min"),
+        ("Flow rate, maximum", "1.2 L/min"),
+    ):
+        assert f"<dt>{label}</dt><dd>{value}</dd>" in report
