@@ -38,6 +38,7 @@ from datastore.experiments import ExperimentDetail, experiment_detail
 from datastore.series import DEFAULT_MAX_POINTS, read_series
 from datastore.telemetry import ALARM_LIMIT, AlarmRecord, experiment_alarms, step_plan
 from domain.cycles import retention
+from domain.experiment_details import describe_details
 from domain.formatting import format_duration, format_utc
 from domain.step_plan import StepPlan, describe_instruction
 
@@ -168,6 +169,7 @@ def _facts(detail: ExperimentDetail) -> str:
         ("Finished", format_utc(detail.finished_at, with_date=True)),
         ("First sample", format_utc(detail.first_sample_at, with_date=True)),
         ("Last sample", format_utc(detail.last_sample_at, with_date=True)),
+        *describe_details(detail.details),
     ]
     rows = "".join(f"<dt>{_text(label)}</dt><dd>{_text(value)}</dd>" for label, value in facts)
     return f'<dl class="facts">{rows}</dl>'

@@ -14,6 +14,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from components.urls import monitor_url
+from datastore.queues import QueueSummary
 from datastore.telemetry import StationSnapshot
 from domain.formatting import format_age, format_duration, format_quantity
 from domain.liveness import Liveness, elapsed_s, heartbeat_age, liveness
@@ -54,8 +55,10 @@ def station_card(
     now: dt.datetime,
     timeout_s: float,
     id_prefix: str,
+    queue: QueueSummary | None = None,
 ) -> html.Div:
-    """A clickable card for one station (`plan`: the steps of its experiment, if any)."""
+    """A clickable card for one station (`plan`: the steps of its experiment, if any;
+    `queue`: the experiments waiting on it, if any)."""
     verdict = station_liveness(station, now, timeout_s)
     experiment = station.experiment
     active = experiment is not None and experiment.status.is_active
@@ -78,6 +81,8 @@ def station_card(
         body = _experiment_body(station, plan, now, verdict, id_prefix)
     else:
         body = _idle_body(station, now, verdict)
+    if queue is not None:
+        body.children.append(_queue_line(queue, station.id, id_prefix))
     modifier = {
         Liveness.OFFLINE: "station-card--offline",
         Liveness.NEVER_SEEN: "station-card--offline",
@@ -165,12 +170,26 @@ def _idle_body(station: StationSnapshot, now: dt.datetime, verdict: Liveness) ->
     return dbc.CardBody(rows)
 
 
+def _queue_line(queue: QueueSummary, station_id: int, id_prefix: str) -> html.Div:
+    return html.Div(
+        [
+            html.I(className="bi bi-hourglass-split me-1"),
+            f"{queue.count} queued · next: ",
+            html.Span(queue.next_name, className="fw-semibold"),
+        ],
+        id=f"{id_prefix}-queue-{station_id}",
+        className="small text-muted mt-1 text-truncate",
+        title=f"next: {queue.next_name}",
+    )
+
+
 def station_grid(
     stations: Sequence[StationSnapshot],
     plan_of: Callable[[StationSnapshot], StepPlan | None],
     now: dt.datetime,
     timeout_s: float,
     id_prefix: str,
+    queue_of: Callable[[StationSnapshot], QueueSummary | None] | None = None,
 ) -> html.Div:
     """Cards for `stations`: active ones first, then idle online ones, then offline ones."""
 
@@ -191,7 +210,14 @@ def station_grid(
         )
     return html.Div(
         [
-            station_card(station, plan_of(station), now, timeout_s, id_prefix)
+            station_card(
+                station,
+                plan_of(station),
+                now,
+                timeout_s,
+                id_prefix,
+                queue_of(station) if queue_of else None,
+            )
             for station in sorted(stations, key=order)
         ],
         className="row row-cols-1 row-cols-md-2 row-cols-xl-4 g-3",

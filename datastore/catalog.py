@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from datastore.models import Battery, ComputationalUnit, Experiment, Profile, Station
 from datastore.types import utcnow
 from domain.batteries import BatteryError, validate_details, validate_window
+from domain.experiment_details import DetailsError, validate_experiment_details
 from domain.profiles import (
     BatteryRating,
     Compatibility,
@@ -394,6 +395,7 @@ def queue_experiment(
     profile_id: int,
     description: str = "",
     max_steps: int,
+    details: Mapping[str, object] | None = None,
 ) -> Experiment:
     """Queue an experiment after checking the profile fits; its steps are expanded now.
 
@@ -401,10 +403,18 @@ def queue_experiment(
     steps sent to the cycler never change afterwards. A battery runs one experiment at a
     time: while one of its experiments is RUNNING or PAUSED nothing more is queued for
     it; behind a QUEUED one it may wait (the node starts them one after the other).
+    `details` are the run conditions of the battery's technology
+    (domain.experiment_details), all of them when given; None records none.
     """
     name = _text("name", name, _EXPERIMENT_NAME_LENGTH, required=True)
     battery = get_battery(session, battery_id)
     _refuse_busy_battery(session, battery)
+    try:
+        conditions = (
+            None if details is None else validate_experiment_details(battery.technology, details)
+        )
+    except DetailsError as error:
+        raise CatalogError(str(error)) from None
     station = get_station(session, station_id)
     if station.deprecated:
         raise CatalogError(f"station {station_id} is deprecated; choose its replacement")
@@ -422,6 +432,7 @@ def queue_experiment(
         profile_id=profile.id,
         status=ExperimentStatus.QUEUED,
         steps=[step.to_json() for step in steps],
+        details=conditions or None,
     )
     session.add(experiment)
     _flush(session, f"experiment {name!r}")
@@ -441,15 +452,22 @@ def active_experiment_of_battery(session: Session, battery_id: int) -> Experimen
     )
 
 
-def _refuse_busy_battery(session: Session, battery: Battery) -> None:
+def battery_busy_reason(session: Session, battery: Battery) -> str | None:
+    """Why the battery takes no new experiment now (it runs one), or None when it is free."""
     active = active_experiment_of_battery(session, battery.id)
     if active is None:
-        return
+        return None
     where = f" on station {active.station.name!r}" if active.station is not None else ""
-    raise CatalogError(
+    return (
         f"battery {battery.name!r} is busy: experiment {active.id} {active.name!r} is "
         f"{active.status}{where}; queue this one after it ends"
     )
+
+
+def _refuse_busy_battery(session: Session, battery: Battery) -> None:
+    reason = battery_busy_reason(session, battery)
+    if reason is not None:
+        raise CatalogError(reason)
 
 
 def cancel_experiment(session: Session, experiment_id: int) -> Experiment:

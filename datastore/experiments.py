@@ -47,6 +47,8 @@ class ExperimentDetail:
     profile_id: int | None
     profile_name: str | None
     profile_source: str | None
+    # The run conditions stored with the experiment (domain.experiment_details), if any.
+    details: dict[str, Any] | None = None
 
     @property
     def duration_s(self) -> float | None:
@@ -96,6 +98,7 @@ def experiment_detail(bind: Bind, experiment_id: int) -> ExperimentDetail | None
         Profile.id,
         Profile.name,
         Profile.source,
+        Experiment.details,
     ]
     query = (
         select(*columns)

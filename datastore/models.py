@@ -151,6 +151,9 @@ class Experiment(Base):
     status_message: Mapped[str] = mapped_column(Text, default="")
     # The expanded steps sent to the cycler (REPEAT unrolled, C-rates resolved at creation).
     steps: Mapped[list[dict[str, Any]]] = mapped_column(Json, default=list)
+    # Run conditions of technologies that record them (domain.experiment_details), e.g. a
+    # redox-flow stack's electrolyte volume; None when there are none.
+    details: Mapped[dict[str, Any] | None] = mapped_column(Json)
     imported: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     began_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)

@@ -11,6 +11,7 @@ from dash import Input, Output, callback, dcc, html
 
 from components import context
 from components.station_card import station_grid, station_liveness
+from datastore.queues import QueueSummary, queue_summaries
 from datastore.telemetry import StationSnapshot, station_overview, step_plan
 from domain.liveness import Liveness
 from domain.step_plan import StepPlan
@@ -70,6 +71,7 @@ def _render() -> tuple[object, object]:
     now = dt.datetime.now(dt.UTC)
     with context.session() as session:
         stations = station_overview(session)
+        queues = queue_summaries(session)
 
         def plan_of(station: StationSnapshot) -> StepPlan | None:
             experiment = station.experiment
@@ -77,11 +79,19 @@ def _render() -> tuple[object, object]:
                 return None
             return step_plan(session, experiment.id, experiment.created_at)
 
-        grid = station_grid(stations, plan_of, now, timeout_s, ids.CARD_PREFIX)
-    return _summary(stations, now, timeout_s), grid
+        grid = station_grid(
+            stations, plan_of, now, timeout_s, ids.CARD_PREFIX, lambda s: queues.get(s.id)
+        )
+    return _summary(stations, now, timeout_s, queues), grid
 
 
-def _summary(stations: list[StationSnapshot], now: dt.datetime, timeout_s: float) -> str:
+def _summary(
+    stations: list[StationSnapshot],
+    now: dt.datetime,
+    timeout_s: float,
+    queues: dict[int, QueueSummary],
+) -> str:
+    """Stations by state, then the experiments queued on the stations shown."""
     counts: Counter[str] = Counter()
     for station in stations:
         verdict = station_liveness(station, now, timeout_s)
@@ -91,7 +101,11 @@ def _summary(stations: list[StationSnapshot], now: dt.datetime, timeout_s: float
             counts["offline"] += 1
         else:
             counts["idle"] += 1
+    shown = {station.id for station in stations}
+    counts["queued"] = sum(queue.count for key, queue in queues.items() if key in shown)
     parts = [
-        f"{counts[key]} {key}" for key in ("running", "paused", "idle", "offline") if counts[key]
+        f"{counts[key]} {key}"
+        for key in ("running", "paused", "idle", "offline", "queued")
+        if counts[key]
     ]
     return f"{' · '.join(parts) or 'no stations'} · updated every {REFRESH_MS // 1000} s"

@@ -47,6 +47,7 @@ from datastore.telemetry import (
     experiment_channels,
     step_plan,
 )
+from domain.experiment_details import describe_details
 from domain.formatting import format_duration, format_utc
 from domain.status import ExperimentStatus
 from domain.step_plan import StepPlan, describe_instruction
@@ -236,6 +237,7 @@ def _facts(detail: ExperimentDetail) -> dbc.Row:
             _fact("First sample", format_utc(detail.first_sample_at, with_date=True)),
             _fact("Last sample", format_utc(detail.last_sample_at, with_date=True)),
             _fact("Experiment id", str(detail.id)),
+            *(_fact(label, value) for label, value in describe_details(detail.details)),
         ],
         className="g-2",
     )

@@ -28,6 +28,15 @@ SILENT = "monitor-silent"
 ENDED_SLOT = "monitor-ended-slot"
 ENDED = "monitor-ended"
 
+# The experiments waiting on the station
+QUEUE = "monitor-queue"
+
+
+def queue_item(experiment_id: int) -> str:
+    """One waiting experiment's line in the queue panel."""
+    return f"monitor-queue-{experiment_id}"
+
+
 # Controls and graph
 WINDOW = "monitor-window"
 REFRESH = "monitor-refresh"

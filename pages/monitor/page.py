@@ -32,6 +32,7 @@ from components.station_card import station_grid
 from components.urls import experiment_csv_url
 from datastore import catalog
 from datastore.dispatch import request_command
+from datastore.queues import station_queue
 from datastore.telemetry import (
     experiment_channels,
     monitor_header,
@@ -44,6 +45,7 @@ from domain.time_windows import DEFAULT_WINDOW_S
 from pages.monitor import ids
 from pages.monitor.chart import View, now_utc, samples_shown_s, shown_range_ms, x_range_of
 from pages.monitor.panels import extra_options, refresh_outputs
+from pages.monitor.queue import queue_panel
 from pages.monitor.station_view import DEFAULT_REFRESH_S, PAUSED, picker, station_view
 
 dash.register_page(
@@ -69,10 +71,13 @@ def layout(station_id: str | None = None, **_params: str) -> html.Div:
         station = monitor_header(session, station_number)
         experiment = station.experiment if station else None
         channels = experiment_channels(session, experiment.id) if experiment else []
+        queued = station_queue(session, station_number) if station else []
     if station is None:
         return _picker(f"There is no station with id {station_number}. Pick a station:", warn=True)
     subtitle = " · ".join(part for part in (station.unit_name, station.location) if part)
-    return station_view(station_number, station.name, subtitle, extra_options(channels))
+    return station_view(
+        station_number, station.name, subtitle, extra_options(channels), queue_panel(queued)
+    )
 
 
 def validation_layout() -> html.Div:
@@ -159,6 +164,19 @@ def refresh_monitor(
         out["extra_options"],
         *_download(out["view"], None if follow else zoom),
     )
+
+
+@callback(
+    Output(ids.QUEUE, "children"),
+    Input(ids.INTERVAL, "n_intervals"),
+    State(ids.STATION, "data"),
+    prevent_initial_call=True,
+)
+def refresh_queue(_n_intervals: int | None, station_id: int) -> Any:
+    """The experiments waiting on the station: one started, cancelled or added elsewhere
+    shows at the next refresh."""
+    with context.session() as session:
+        return queue_panel(station_queue(session, station_id))
 
 
 def _download(view_data: dict[str, Any] | None, zoom: list[float] | None) -> tuple[Any, bool]:

@@ -34,9 +34,14 @@ GRAPH_CONFIG: Any = {"displaylogo": False, "scrollZoom": False, "responsive": Tr
 
 
 def station_view(
-    station_id: int, name: str, subtitle: str, extra_options: Sequence[dict[str, str]]
+    station_id: int,
+    name: str,
+    subtitle: str,
+    extra_options: Sequence[dict[str, str]],
+    queue: Any = None,
 ) -> html.Div:
-    """The monitor of one station; each refresh fills it in (`panels.refresh_outputs`)."""
+    """The monitor of one station; each refresh fills it in (`panels.refresh_outputs`).
+    `queue` is the queue panel as it first shows (`queue.queue_panel`)."""
     return html.Div(
         [
             html.Div(
@@ -49,6 +54,7 @@ def station_view(
             _now_card(),
             html.Div(id=ids.WARNING),
             html.Div(id=ids.ENDED_SLOT),
+            html.Div(queue, id=ids.QUEUE),
             _controls(extra_options),
             dcc.Graph(
                 id=ids.GRAPH,
