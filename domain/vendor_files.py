@@ -15,7 +15,9 @@ Pure logic: no SQL, no Dash.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
+import warnings
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -273,16 +275,15 @@ def open_parquet(path: PathLike) -> TableSource:
                 continue
             if not _is_numeric(kind):
                 problems.append(
-                    CsvProblem(f"the {quantity.description} is not numeric", None, source)
+                    CsvProblem(f"column {source!r}: the {quantity.description} is not numeric")
                 )
                 continue
             if unit and _si_unit_of(unit) != quantity.si_unit:
                 expected = ", ".join(units_of(quantity.si_unit or ""))
                 problems.append(
                     CsvProblem(
-                        f"unknown {quantity.description} unit {unit!r} (expected {expected})",
-                        None,
-                        source,
+                        f"column {source!r}: unknown {quantity.description} unit {unit!r} "
+                        f"(expected {expected})"
                     )
                 )
                 continue
@@ -452,10 +453,14 @@ def open_neware(path: PathLike) -> TableSource:
     head = _head(path, 8)
     if head.startswith(b"NEWARE"):
         frame = _read_neware(path, ndax=False)
-    elif zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            if "data.ndc" not in archive.namelist():
-                raise _file_error(path, "not a Neware .ndax file (no 'data.ndc' inside)")
+    elif head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                members = archive.namelist()
+        except (zipfile.BadZipFile, OSError) as error:
+            raise _file_error(path, "the .ndax archive is truncated or damaged") from error
+        if "data.ndc" not in members:
+            raise _file_error(path, "not a Neware .ndax file (no 'data.ndc' in the archive)")
         frame = _read_neware(path, ndax=True)
     else:
         raise _file_error(path, "not a Neware .nda or .ndax file (no 'NEWARE' header, not a zip)")
@@ -510,18 +515,25 @@ def _read_neware(path: PathLike, *, ndax: bool) -> pd.DataFrame:
     from NewareNDA.NewareNDAx import read_ndax
 
     kind = ".ndax" if ndax else ".nda"
+    # NewareNDA logs what it finds wrong as well as raising it: the message here says it.
+    package_log = logging.getLogger("newarenda")
+    level = package_log.level
+    package_log.setLevel(logging.CRITICAL)
     try:
-        # The file's own cycle numbers, not ones NewareNDA would regenerate.
-        frame = read_ndax(str(path), False) if ndax else read_nda(str(path), False)
+        with warnings.catch_warnings():
+            # The package's own deprecation warnings are no news for the user.
+            warnings.simplefilter("ignore")
+            # The file's own cycle numbers, not ones NewareNDA would regenerate.
+            frame = read_ndax(str(path), False) if ndax else read_nda(str(path), False)
     except NotImplementedError as error:
         reason = str(error).rstrip("!. ")
         raise _file_error(
             path, f"this Neware {kind} file version is not supported ({reason})"
         ) from error
-    except (zipfile.BadZipFile, EOFError) as error:
-        raise _file_error(path, f"the Neware {kind} file is truncated or damaged") from error
     except Exception as error:  # any failure of the package means a bad file
         raise _file_error(path, f"the Neware {kind} file is truncated or damaged") from error
+    finally:
+        package_log.setLevel(level)
     if not isinstance(frame, pd.DataFrame) or not {"Time", "Voltage", "Current(mA)"} <= set(
         frame.columns
     ):
