@@ -392,6 +392,8 @@ def _is_numeric(kind: pa.DataType) -> bool:
 def _kind_words(kind: pa.DataType) -> str:
     if pa.types.is_timestamp(kind):
         return "dates and times that are not the sample time"
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type  # pandas' categories
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         return "text"
     return f"values of type {kind}"

@@ -85,6 +85,7 @@ def test_parquet_bdf_labels_aliases_and_units_become_si(tmp_path: Path) -> None:
             "Capacity / mAh": pa.array([0.0, 1.5, 3.0]),
             "Pressure / bar": pa.array([1.0, 1.1, 1.2]),
             "Comment": pa.array(["start", "", "end"]),
+            "Mode": pa.array(["rest", "charge", "rest"]).dictionary_encode(),
         },
     )
     source = open_parquet(path)
@@ -110,7 +111,10 @@ def test_parquet_bdf_labels_aliases_and_units_become_si(tmp_path: Path) -> None:
         "Pressure / bar",
     )
     assert source.row_count == 3
-    assert source.notes == ("Column 'Comment' holds text: left out.",)
+    assert source.notes == (
+        "Column 'Comment' holds text: left out.",
+        "Column 'Mode' holds text: left out.",
+    )
     frame = whole(source)
     assert list(frame.columns) == list(source.headers)
     assert frame["Voltage / V"].tolist() == [3.7, 3.71, 3.72]
