@@ -84,6 +84,7 @@ class NodeSettings:
     start_retries: int
     max_payload_bytes: int
     control_interval_s: float
+    reregister_interval_s: float
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,7 @@ _CHECKS: dict[tuple[str, str], tuple[Any, str]] = {
     ("node", "start_retries"): (lambda v: v >= 0, "an integer of at least 0"),
     ("node", "max_payload_bytes"): (lambda v: v >= 1024, "an integer of at least 1024"),
     ("node", "control_interval_s"): (lambda v: v > 0, "a positive number of seconds"),
+    ("node", "reregister_interval_s"): (lambda v: v >= 0, "a number of seconds of at least 0"),
     ("mqtt", "session_expiry_s"): (lambda v: v >= 0, "an integer of at least 0 (seconds)"),
     ("mqtt", "receive_maximum"): (lambda v: 1 <= v <= 65535, "an integer from 1 to 65535"),
     ("simulator", "unit"): (lambda v: bool(v), "a non-empty unit name"),

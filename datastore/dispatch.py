@@ -32,6 +32,9 @@ class StartOrder:
     limits: Window  # battery window ∩ station window: what the cycler must keep
     attempts: int
     battery: dict[str, Any]
+    # The station was deprecated (edited or replaced) after the start was sent: the start
+    # is never sent to it again (see `expired_starts`).
+    station_deprecated: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ def _orders(connection: Connection, where: Any) -> list[StartOrder]:
                     "nominal_capacity_ah": battery.nominal_capacity_ah,
                     "cells_in_series": battery.cells_in_series,
                 },
+                station.deprecated,
             )
             for experiment, battery, station, profile_name in rows
         ]
@@ -141,7 +145,13 @@ def claim_start(
 
 
 def expired_starts(connection: Connection, sent_before: dt.datetime) -> list[StartOrder]:
-    """Queued experiments whose start was sent before `sent_before` and not confirmed."""
+    """Queued experiments whose start was sent before `sent_before` and not confirmed.
+
+    An order whose station has been deprecated since says so (`station_deprecated`): a
+    deprecated station never gets a start, not even a repeated one. (The stations page
+    refuses to edit a station while a start is unconfirmed, but an announce with another
+    window replaces a station whatever it is doing.)
+    """
     return _orders(
         connection,
         and_(

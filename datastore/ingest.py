@@ -14,6 +14,7 @@ from operator import itemgetter
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, case, insert, select, update
+from sqlalchemy.orm import aliased
 
 from datastore.bulk import insert_rows, inserted_id
 from datastore.models import (
@@ -390,6 +391,52 @@ def register_unit(
             )
         )
     return ids
+
+
+@dataclass(frozen=True)
+class Replaced:
+    """A deprecated station and its unit's current station of the same name: the record
+    an edit on the stations page put in its place (see `datastore.stations.edit_station`)."""
+
+    old_id: int
+    new_id: int
+    unit: str
+
+
+def replaced_stations(connection: Connection, ids: Iterable[int]) -> list[Replaced]:
+    """Of the given stations, the deprecated ones whose unit has a current station of the
+    same name, with that station: a cycler still using such an id has not learnt the new
+    one yet. A deprecated station with no successor (deprecated outright, renamed, moved to
+    another unit) is not listed: there is nothing to point the cycler to."""
+    ids = sorted(set(ids))
+    if not ids:
+        return []
+    current = aliased(Station)
+    rows = connection.execute(
+        select(Station.id, current.id.label("new_id"), ComputationalUnit.name)
+        .join(ComputationalUnit, Station.computational_unit_id == ComputationalUnit.id)
+        .join(
+            current,
+            (current.computational_unit_id == Station.computational_unit_id)
+            & (current.name == Station.name)
+            & current.deprecated.is_(False),
+        )
+        .where(Station.id.in_(ids), Station.deprecated.is_(True))
+        .order_by(Station.id)
+    ).all()
+    return [Replaced(row.id, row.new_id, row.name) for row in rows]
+
+
+def current_station_ids(connection: Connection, unit_name: str) -> dict[str, int]:
+    """The unit's current (not deprecated) stations: station id by name, as `register_unit`
+    returns them."""
+    rows = connection.execute(
+        select(Station.name, Station.id)
+        .join(ComputationalUnit, Station.computational_unit_id == ComputationalUnit.id)
+        .where(ComputationalUnit.name == unit_name, Station.deprecated.is_(False))
+        .order_by(Station.name, Station.id)
+    ).all()
+    return {row.name: row.id for row in rows}
 
 
 def _shorten(text: str, limit: int) -> str:

@@ -2,7 +2,8 @@
 
 One pass, in one transaction, sends the operator's stop, pause and resume commands not
 sent yet, sends again each start a station has not confirmed in time (or, once the
-retries are used up, marks its experiment ERROR), and starts the oldest queued
+retries are used up or the station has been deprecated meanwhile, marks its experiment
+ERROR: a deprecated station never gets a start), and starts the oldest queued
 experiment of each online, idle station whose battery is free (a battery runs one
 experiment at a time, see `datastore.dispatch.startable_experiments`). Every command is claimed in the database
 first, so when several nodes run exactly one of them sends it, and it is published only
@@ -97,7 +98,21 @@ class Dispatch:
             )
         timeout = dt.timedelta(seconds=self._start_timeout_s)
         for start in dispatch_store.expired_starts(connection, now - timeout):
-            if start.attempts > self._start_retries:
+            if start.station_deprecated:
+                dispatch_store.fail_start(
+                    connection,
+                    start.experiment_id,
+                    now,
+                    f"station {start.station_id} did not confirm the start within "
+                    f"{self._start_timeout_s:g} s and has been replaced since; queue the "
+                    "experiment again on its current station",
+                )
+                log.error(
+                    "experiment %d: start not confirmed by deprecated station %d, marked ERROR",
+                    start.experiment_id,
+                    start.station_id,
+                )
+            elif start.attempts > self._start_retries:
                 dispatch_store.fail_start(
                     connection,
                     start.experiment_id,

@@ -3,9 +3,10 @@
 `Ingest.write(batch)` checks each message against the protocol (topic, then payload by
 `protocol.PARSERS`), applies the whole batch in one transaction (announcements, heartbeats
 through liveness, statuses, alarms, samples) and only after the commit acknowledges the
-messages and publishes the `registered` answers. So nothing acknowledged is ever lost,
-and a redelivered message changes nothing (samples and alarms are keyed, statuses
-checked against the experiment's).
+messages and publishes the `registered` answers, including those owed to units still
+heard on an edited station's old id (`mqtt_node.reregister`). So nothing acknowledged is
+ever lost, and a redelivered message changes nothing (samples and alarms are keyed,
+statuses checked against the experiment's).
 
 A message the node refuses (it breaks the protocol, or names a station or experiment it
 must not) is recorded with its reason in the dead-letter table and acknowledged, so the
@@ -32,6 +33,7 @@ from domain.csvformat import channel_identity
 from domain.status import ExperimentStatus, can_transition
 from mqtt_node import protocol
 from mqtt_node.liveness import Liveness
+from mqtt_node.reregister import Reregistration
 from mqtt_node.topics import NODE_KINDS, Topics
 from mqtt_node.transactions import Transactions, short_error
 from mqtt_node.transport import Message, Outgoing, Publish
@@ -113,6 +115,8 @@ class _Outcome:
     replies: list[Outgoing] = field(default_factory=list)
     # Channel ids looked up or created, by experiment and name.
     channels: dict[int, dict[str, int]] = field(default_factory=dict)
+    # Units sent their station ids unprompted (among `replies`), for the rate limit.
+    reregistered: list[str] = field(default_factory=list)
 
 
 class Ingest:
@@ -125,6 +129,7 @@ class Ingest:
         publish: Publish,
         liveness: Liveness,
         *,
+        reregistration: Reregistration,
         max_payload_bytes: int | None = None,
     ) -> None:
         self.stats = IngestStats()
@@ -134,6 +139,7 @@ class Ingest:
         self._topics = topics
         self._publish = publish
         self._liveness = liveness
+        self._reregistration = reregistration
         self._max_payload_bytes = max_payload_bytes
         # Cycle number of each step, per experiment: steps never change once queued.
         self._step_cycles: dict[int, list[int]] = {}
@@ -167,6 +173,8 @@ class Ingest:
         self.stats.add(outcome.counts)
         for experiment_id, learned in outcome.channels.items():
             self._channel_ids.setdefault(experiment_id, {}).update(learned)
+        for unit in outcome.reregistered:
+            self._reregistration.sent(unit)
         for message in batch:
             message.ack()
         log.debug(
@@ -287,6 +295,9 @@ class Ingest:
             {experiment_id: samples.new_samples() for experiment_id, samples in pending.items()},
         )
         self._liveness.record(connection, heartbeats)
+        for owed in self._reregistration.decide(connection, self._topics, heartbeats):
+            outcome.replies.append(owed.outgoing)
+            outcome.reregistered.append(owed.unit)
         counts.batches += 1
         return outcome
 

@@ -4,7 +4,8 @@ Its work is done by three parts, each in its own module: ingest (`mqtt_node.inge
 writes what the cyclers send and acknowledges it once committed, liveness
 (`mqtt_node.liveness`) records heartbeats and says which stations are online, and
 dispatch (`mqtt_node.dispatch`) starts queued experiments and forwards operator
-commands. This module puts them together and runs them:
+commands; ingest also tells a unit its current station ids when it is still heard on the
+old id of a station edited in the web app (`mqtt_node.reregister`). This module puts them together and runs them:
 
 - the transport's callback only enqueues raw messages, in a bounded queue, so a slow
   database pushes back on the broker;
@@ -30,6 +31,7 @@ from config import NodeSettings
 from mqtt_node.dispatch import Dispatch
 from mqtt_node.ingest import Ingest
 from mqtt_node.liveness import Liveness
+from mqtt_node.reregister import Reregistration
 from mqtt_node.topics import Topics
 from mqtt_node.transactions import Transactions
 from mqtt_node.transport import Message, Transport
@@ -83,6 +85,7 @@ class Node:
             topics,
             transport.publish,
             self.liveness,
+            reregistration=Reregistration(settings.reregister_interval_s),
             max_payload_bytes=settings.max_payload_bytes,
         )
         self.ingest.on_commit = self._batch_committed

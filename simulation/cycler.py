@@ -5,6 +5,13 @@ expanded profile on an equivalent-circuit battery model and publishes measures, 
 changes and alarms. It never touches the database, so it doubles as a reference for
 people writing real cycler software.
 
+It takes station ids from every `registered` message, whenever it comes: the node sends
+one unprompted when a station was edited in the web app and the unit still uses the old
+id (docs/protocol.md, section 5.2). It subscribes to every station's commands topic and
+answers on its own stations' current ids only, so moving to a new id is a change of that
+map; a station in the middle of a run keeps the id the run was started on until the run
+ends, then moves.
+
 Time: with `speed` X the simulated battery lives X seconds per wall-clock second, and
 sample timestamps are the start time plus simulated time (so with X > 1 they run ahead
 of the clock). A station publishes `rate_hz` samples per wall-clock second.
@@ -40,6 +47,8 @@ class SimulatedStation:
     name: str
     spec: StationSpec  # as announced
     station_id: int | None = None
+    # A new id from a `registered` that came during a run: taken once the run ends.
+    next_station_id: int | None = None
     state: str = "idle"
     experiment_id: int | None = None
     runner: ProfileRunner | None = None
@@ -236,6 +245,8 @@ class SimulatedCycler:
             station.state = "idle"
             station.experiment_id = None
             station.final_status = None
+            if station.next_station_id is not None:
+                self._move(station, station.next_station_id)
 
     def _send_status(
         self, station: SimulatedStation, status: ExperimentStatus, message: str = ""
@@ -263,14 +274,32 @@ class SimulatedCycler:
             message.ack()
 
     def _on_registered(self, registered: protocol.Registered) -> None:
+        """Take the ids of a `registered`, the answer to an announce or one the node sends
+        unprompted after a station was edited: from now on, heartbeats go to the new ids
+        and commands are taken from them only."""
         if registered.unit != self.options.unit:
             return
         with self._lock:
             for entry in registered.stations:
-                if entry.name in self.stations:
-                    self.stations[entry.name].station_id = entry.station_id
+                station = self.stations.get(entry.name)
+                if station is None:
+                    continue
+                if entry.station_id == station.station_id:
+                    station.next_station_id = None
+                elif station.station_id is not None and station.experiment_id is not None:
+                    # The run belongs to the record it started on: its samples and status
+                    # go there. The station moves when the run has ended.
+                    station.next_station_id = entry.station_id
+                else:
+                    self._move(station, entry.station_id)
         self.registered.set()
         log.info("unit %s registered: %s", self.options.unit, self.station_ids())
+
+    def _move(self, station: SimulatedStation, station_id: int) -> None:
+        if station.station_id is not None:
+            log.info("station %s: id %d -> %d", station.name, station.station_id, station_id)
+        station.station_id = station_id
+        station.next_station_id = None
 
     def _on_command(self, station_id: int, command: Any) -> None:
         with self._lock:

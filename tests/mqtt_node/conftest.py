@@ -17,6 +17,7 @@ from mqtt_node.dispatch import Dispatch
 from mqtt_node.ingest import Ingest
 from mqtt_node.liveness import Liveness
 from mqtt_node.node import Node
+from mqtt_node.reregister import Reregistration
 from mqtt_node.topics import Topics
 from mqtt_node.transactions import Transactions
 from mqtt_node.transport import MemoryBroker, MemoryTransport, Message, Transport
@@ -162,12 +163,21 @@ def transactions(sqlite_engine: Engine) -> Transactions:
 def make_ingest(
     transactions: Transactions, published: RecordingPublisher, clock: FakeClock
 ) -> Callable[..., Ingest]:
-    """`make_ingest(max_payload_bytes=...)`: ingest alone, heartbeats stamped by `clock`."""
+    """`make_ingest(max_payload_bytes=..., reregister_interval_s=...)`: ingest alone,
+    heartbeats stamped by `clock`, which also times the unprompted `registered` messages."""
 
-    def make(max_payload_bytes: int = FAST.max_payload_bytes) -> Ingest:
+    def make(
+        max_payload_bytes: int = FAST.max_payload_bytes,
+        reregister_interval_s: float = FAST.reregister_interval_s,
+    ) -> Ingest:
         liveness = Liveness(FAST.heartbeat_timeout_s, clock)
         return Ingest(
-            transactions, Topics("bem"), published, liveness, max_payload_bytes=max_payload_bytes
+            transactions,
+            Topics("bem"),
+            published,
+            liveness,
+            reregistration=Reregistration(reregister_interval_s, lambda: clock.now.timestamp()),
+            max_payload_bytes=max_payload_bytes,
         )
 
     return make

@@ -244,6 +244,56 @@ def test_a_registration_for_another_unit_is_ignored(start_cycler, control_room) 
     assert cycler.station_ids() == STATION_IDS
 
 
+def test_a_later_registered_moves_its_idle_stations_to_the_new_ids(
+    registered, control_room
+) -> None:
+    cycler = registered()
+    wait_for(lambda: control_room.heartbeats(CH1), 5, "a heartbeat of ch1")
+
+    # What the node sends unprompted after ch1 was edited in the web app.
+    control_room.register(ids={"ch1": 17, "ch2": 8})
+    wait_for(lambda: control_room.heartbeats(17), 5, "a heartbeat on the new id")
+    moved_at = len(control_room.received)
+    wait_for(lambda: len(control_room.heartbeats(17)) >= 3, 5, "more heartbeats")
+
+    assert cycler.station_ids() == {"ch1": 17, "ch2": 8}
+    later = control_room.received[moved_at:]
+    assert [m.key for m in later if m.kind == "heartbeat" and m.key == CH1] == []
+    assert {m.key for m in later if m.kind == "heartbeat"} == {17, 8}
+    # Commands are taken from the new id only: a start on the old one is not obeyed.
+    control_room.start(12, station=CH1)
+    control_room.start(13, station=17)
+    wait_for(lambda: control_room.status_words(17) == ["RUNNING"], 5, "the start on 17")
+    assert control_room.statuses(17)[0].experiment_id == 13
+    assert control_room.status_words(CH1) == []
+
+
+def test_a_station_in_a_run_keeps_its_id_until_the_run_ends_then_moves(
+    registered, control_room
+) -> None:
+    cycler = registered()
+    control_room.start(12)
+    control_room.wait_for_status("RUNNING")
+
+    control_room.register(ids={"ch1": 17, "ch2": 18})
+    wait_for(lambda: control_room.heartbeats(18), 5, "idle ch2 on its new id")
+    count = len(control_room.samples())
+    control_room.wait_for_samples(count + 10)  # the run goes on, on the id it started on
+    assert cycler.station_ids() == {"ch1": CH1, "ch2": 18}
+    assert control_room.heartbeats(17) == []
+    assert control_room.heartbeats(CH1)[-1].experiment_id == 12
+
+    control_room.command("stop", 12)  # on the run's id
+    control_room.wait_for_status("FINISHED")
+    wait_for(lambda: control_room.heartbeats(17), 5, "ch1 on its new id once idle")
+    assert cycler.station_ids() == {"ch1": 17, "ch2": 18}
+    assert (control_room.heartbeats(17)[0].state, control_room.heartbeats(17)[0].experiment_id) == (
+        "idle",
+        None,
+    )
+    assert control_room.of("measures", 17) == [] and control_room.of("status", 17) == []
+
+
 def test_heartbeats_carry_each_stations_state_and_experiment(registered, control_room) -> None:
     registered()
     wait_for(lambda: control_room.heartbeats(8), 5, "a heartbeat of ch2")
