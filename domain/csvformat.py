@@ -474,7 +474,10 @@ class CsvFile:
             sep=self.delimiter,
             header=None,
             skiprows=1,
-            names=range(len(self.headers)),
+            # One column more than the header: a row with one cell too many fills it (and
+            # is reported); a row with more is left out by the parser with a warning.
+            names=range(len(self.headers) + 1),
+            index_col=False,  # else a first row with cells too many becomes the index
             dtype=dict.fromkeys(text, "str") or None,
             keep_default_na=False,
             na_values=[""],
@@ -493,6 +496,7 @@ class CsvFile:
     ) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
         """The rows, `chunk_rows` at a time (columns by position), each chunk with the
         file line number of each row. `bytes_done` follows the position in the file."""
+        width = len(self.headers)
         bad_lines: list[int] = []
         with self._open() as file:
             try:
@@ -501,7 +505,7 @@ class CsvFile:
                 return
             with reader:
                 while True:
-                    frame = self._next_frame(reader, bad_lines)
+                    frame, first_row_cut = self._next_frame(reader, bad_lines)
                     self.bytes_done = file.tell()
                     if frame is None:
                         return
@@ -509,9 +513,17 @@ class CsvFile:
                     index = frame.index.to_numpy()
                     skipped = np.asarray(bad_lines, dtype=np.int64) - 2 - np.arange(len(bad_lines))
                     lines = index + 2 + np.searchsorted(skipped, index, side="right")
-                    yield frame, lines
+                    too_long = frame[width].notna().to_numpy()
+                    for row in np.flatnonzero(too_long).tolist():
+                        seen = "more" if first_row_cut and index[row] == 0 else str(width + 1)
+                        self.problems.add(
+                            f"{seen} cells, but the header has {width} columns", int(lines[row])
+                        )
+                    keep = ~too_long
+                    yield frame.loc[keep, list(range(width))], lines[keep]
 
-    def _next_frame(self, reader: Any, bad_lines: list[int]) -> pd.DataFrame | None:
+    def _next_frame(self, reader: Any, bad_lines: list[int]) -> tuple[pd.DataFrame | None, bool]:
+        """The next chunk, and whether the parser cut the first row of the file short."""
         frame = None
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -522,13 +534,18 @@ class CsvFile:
             except pd.errors.ParserError as error:
                 # Past a row the parser cannot split (a quote never closed), nothing is certain.
                 self.problems.add(f"the file is not valid CSV: {_parser_message(error)}")
+        first_row_cut = False
         for warning in caught:
-            for match in _SKIPPED_LINE.finditer(str(warning.message)):
-                line, expected, seen = (int(number) for number in match.groups())
+            message = str(warning.message)
+            first_row_cut |= message.startswith("Length of header or names does not match")
+            for match in _SKIPPED_LINE.finditer(message):
+                line, _expected, seen = (int(number) for number in match.groups())
                 bad_lines.append(line)
-                self.problems.add(f"{seen} cells, but the header has {expected} columns", line)
+                self.problems.add(
+                    f"{seen} cells, but the header has {len(self.headers)} columns", line
+                )
         bad_lines.sort()
-        return frame
+        return frame, first_row_cut
 
 
 def _guess_encoding(header: bytes) -> str:

@@ -284,19 +284,23 @@ def _table_of(path: str, member: _Member) -> Iterator[TableSource]:
 
 
 def _labels(
-    sources: Sequence[str], choices: Sequence[ColumnChoice], used: set[str]
+    sources: Sequence[str],
+    recognised: Sequence[str],
+    choices: Sequence[ColumnChoice],
+    used: set[str],
 ) -> list[str | None]:
-    """Per column, the header to read it as: the user's label, the file's header, or
-    None (ignored). Adds the choices that matched to `used`."""
+    """Per column, the header to read it as: the user's label, else what the importer
+    recognised (`recognised`: the CSV header itself, or a table source's `headers`), or
+    None (ignored). Adds the sources of the choices that matched to `used`."""
     by_source = {choice.source.strip(): choice for choice in choices}
     labels: list[str | None] = []
-    for source in sources:
+    for source, default in zip(sources, recognised, strict=True):
         choice = by_source.get(source.strip())
         if choice is None:
-            labels.append(source)
+            labels.append(default)
             continue
         used.add(choice.source.strip())
-        labels.append(None if choice.ignore else (choice.label.strip() or source))
+        labels.append(None if choice.ignore else (choice.label.strip() or default))
     return labels
 
 
@@ -374,9 +378,12 @@ class ImportReader:
         """Raise ImportFileError when the file had any problem."""
         self.problems.raise_if_any()
 
-    def _begin(self, sources: Sequence[str], used: set[str]) -> ColumnMap | None:
+    def _begin(
+        self, sources: Sequence[str], recognised: Sequence[str], used: set[str]
+    ) -> ColumnMap | None:
         before = self.problems.total
-        columns = map_columns(sources, _labels(sources, self.choices, used), self.problems)
+        labels = _labels(sources, recognised, self.choices, used)
+        columns = map_columns(sources, labels, self.problems)
         if self.problems.total > before:
             return None  # the rows cannot be read as mapped; the other files still are
         self.checker.begin_file(columns)
@@ -387,7 +394,7 @@ class ImportReader:
         csv_file = CsvFile(member.open, self.problems)
         if self.problems.total > before:
             return
-        columns = self._begin(csv_file.headers, used)
+        columns = self._begin(csv_file.headers, csv_file.headers, used)
         if columns is None:
             return
         self._position = lambda: csv_file.bytes_done
@@ -398,7 +405,7 @@ class ImportReader:
 
     def _table_chunks(self, member: _Member, used: set[str]) -> Iterator[ParsedExperiment]:
         with _table_of(self.path, member) as table:
-            columns = self._begin(list(table.source_headers), used)
+            columns = self._begin(list(table.source_headers), list(table.headers), used)
             if columns is None:
                 return
             line = 2  # rows numbered as in a CSV file with one header line
@@ -441,14 +448,15 @@ def preview_file(
     problems = Problems()
     if member.format == "csv":
         sources, cells = _csv_start(member, problems, rows)
+        recognised = sources
     else:
         with _table_of(path, member) as table:
-            sources = list(table.source_headers)
+            sources, recognised = list(table.source_headers), list(table.headers)
             notes.extend(table.notes)
             first = next(iter(table.frames(max(rows, 1))), None)
             cells = [] if first is None else _table_cells(first.head(rows))
     used: set[str] = set()
-    columns = map_columns(sources, _labels(sources, choices, used), problems)
+    columns = map_columns(sources, _labels(sources, recognised, choices, used), problems)
     _unused_choices(choices, used, problems)
     preview_columns = _preview_columns(sources, columns, cells)
     time = next((c for c in preview_columns if c.role in _TIME_ROLES), None)
@@ -483,6 +491,7 @@ def _csv_start(member: _Member, problems: Problems, rows: int) -> tuple[list[str
             skiprows=1,
             nrows=rows,
             names=range(width),
+            index_col=False,
             dtype=str,
             keep_default_na=False,
             skip_blank_lines=True,
