@@ -2,9 +2,10 @@
 
 Export: `datastore.export.write_experiment_csv` to a file, timed, then run again
 under tracemalloc for its peak memory; baseline: the obvious way, pandas.read_sql of
-the whole experiment then DataFrame.to_csv. Import: `domain.csvformat.parse_csv` plus
-`datastore.imports.import_experiment` of a BDF file; baseline: one INSERT and COMMIT
-per row (what the original system did), timed on 5,000 rows and extrapolated.
+the whole experiment then DataFrame.to_csv. Import: `datastore.imports.import_file` of a
+BDF file (read, checked and stored in chunks, one transaction); baseline: one INSERT and
+COMMIT per row (what the original system did), timed on 5,000 rows and extrapolated.
+The import's memory at 10,000,000 rows is `bench_import10m`.
 
 The server comes from BEM_BENCH_DATABASE_URL (default: root on 127.0.0.1:3306); the
 benchmark works in a scratch database `bem_bench` that it creates and drops.
@@ -29,13 +30,12 @@ from bench import Benchmark, Result
 from bench.support import scratch_database
 from datastore import make_engine
 from datastore.export import write_experiment_csv
-from datastore.imports import import_experiment
+from datastore.imports import import_file
 from datastore.models import Battery, Experiment, Measurement
 from domain.csvformat import (
     ParsedExperiment,
     export_rows,
     format_csv_rows,
-    parse_csv,
     write_csv_header,
 )
 from domain.status import ExperimentStatus
@@ -53,13 +53,11 @@ def run(quick: bool) -> list[Result]:
     rows = QUICK_ROWS if quick else FULL_ROWS
     with _scratch_database() as engine, tempfile.TemporaryDirectory() as folder:
         source = Path(folder) / "source.csv"
-        _write_sample_file(source, _synthetic_experiment(rows))
+        write_sample_file(source, rows)
         battery_id = _add_battery(engine)
 
         import_seconds, experiment_id = _timed(
-            lambda: import_experiment(
-                engine, parse_csv(source), name="bench import", battery_id=battery_id
-            )
+            lambda: import_file(engine, source, name="bench import", battery_id=battery_id)
         )
         per_row_seconds = _one_insert_per_row_seconds(engine, battery_id, BASELINE_INSERT_ROWS)
 
@@ -123,32 +121,39 @@ def _scratch_database() -> Iterator[Engine]:
             engine.dispose()
 
 
-def _synthetic_experiment(rows: int) -> ParsedExperiment:
-    """Cycling-like samples: 10 Hz, a voltage that drifts with the current, 20 steps."""
-    rng = np.random.default_rng(2024)
-    current = np.where((np.arange(rows) // 36_000) % 2 == 0, 2.5, -2.5)
+def _synthetic_experiment(rows: int, start: int = 0) -> ParsedExperiment:
+    """Cycling-like samples `start`... of a long run: 10 Hz, a voltage that drifts with
+    the current, 20 steps."""
+    rng = np.random.default_rng(2024 + start)
+    index = np.arange(start, start + rows)
+    current = np.where((index // 36_000) % 2 == 0, 2.5, -2.5)
     current = current + rng.normal(0, 0.01, rows)
-    voltage = 3.7 + 0.3 * np.sin(np.arange(rows) / 50_000) + rng.normal(0, 0.002, rows)
+    voltage = 3.7 + 0.3 * np.sin(index / 50_000) + rng.normal(0, 0.002, rows)
     samples = pd.DataFrame(
         {
-            "seq": np.arange(rows),
-            "ts": 1_760_000_000.0 + np.arange(rows) * 0.1 + rng.uniform(0, 0.001, rows),
+            "seq": index,
+            "ts": FIRST_TS + index * 0.1 + rng.uniform(0, 0.001, rows),
             "voltage": voltage,
             "current": current,
             "power": voltage * current,
-            "instruction": pd.array((np.arange(rows) // 50_000) % 20 + 1, dtype="Int64"),
-            "cycle": pd.array(np.arange(rows) // 72_000, dtype="Int64"),
+            "instruction": pd.array((index // 50_000) % 20 + 1, dtype="Int64"),
+            "cycle": pd.array(index // 72_000, dtype="Int64"),
         }
     )
     return ParsedExperiment(samples)
 
 
-def _write_sample_file(path: Path, parsed: ParsedExperiment) -> None:
-    rows = export_rows(parsed)
+FIRST_TS = 1_760_000_000.0
+_WRITE_ROWS = 100_000
+
+
+def write_sample_file(path: Path, rows: int) -> None:
+    """A BDF CSV file of `rows` synthetic samples, written 100,000 rows at a time."""
     with path.open("w", encoding="utf-8") as file:
         file.write(write_csv_header())
-        for start in range(0, len(rows), 100_000):
-            file.write(format_csv_rows(rows[start : start + 100_000], first_ts=parsed.first_ts))
+        for start in range(0, rows, _WRITE_ROWS):
+            part = _synthetic_experiment(min(_WRITE_ROWS, rows - start), start)
+            file.write(format_csv_rows(export_rows(part), first_ts=FIRST_TS))
 
 
 def _add_battery(engine: Engine) -> int:

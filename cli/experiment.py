@@ -1,5 +1,5 @@
 """`bem experiment ...`: queue, list, cancel, stop, pause and resume experiments from
-scripts, and write their samples, cycles and report.
+scripts, import one from a file, and write their samples, cycles and report.
 
 Each action is a pair: a function adding its parser to the `actions` subparsers and a
 handler. To add an action, write both and list the first in `ACTIONS`.
@@ -8,6 +8,7 @@ handler. To add an action, write both and list the first in `ACTIONS`.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +28,7 @@ from datastore.catalog import (
 from datastore.dispatch import request_command
 from datastore.models import Experiment
 from datastore.queries import list_experiments
+from domain.importing import ImportProgress
 from domain.profiles import ProfileError
 from domain.status import ExperimentStatus, allowed_commands
 
@@ -129,6 +131,97 @@ def add_export_parser(actions: argparse._SubParsersAction) -> None:
         "-o", "--output", metavar="FILE", help="file to write (default: standard output)"
     )
     export.set_defaults(handler=run_export)
+
+
+def add_import_parser(actions: argparse._SubParsersAction) -> None:
+    from domain.importing import IMPORT_FORMATS
+
+    importing = actions.add_parser(
+        "import",
+        help="import an experiment from a file and print its id",
+        description=(
+            "Read, check and store a file as a FINISHED experiment of the battery, in "
+            "chunks and in one transaction: memory stays flat however long the file, and "
+            "a file with any problem stores nothing (the problems are listed with their "
+            "line and column). Prints only the new id. Formats: "
+            f"{', '.join(IMPORT_FORMATS)} (a ZIP holds several files of the others, "
+            "imported in name order as one experiment). See docs/formats.md."
+        ),
+    )
+    importing.add_argument("file", metavar="FILE")
+    importing.add_argument("--name", required=True)
+    importing.add_argument("--battery", type=int, required=True, metavar="ID")
+    importing.add_argument("--profile", type=int, metavar="ID", help="link a stored profile")
+    importing.add_argument("--description", default="")
+    importing.add_argument(
+        "--format",
+        choices=["auto", *IMPORT_FORMATS],
+        default="auto",
+        help="the file's format (default: from its extension)",
+    )
+    importing.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="COLUMN=LABEL",
+        help=(
+            "read COLUMN as LABEL, a quantity with its unit ('Voltage / mV') or a channel "
+            "'Name / unit'; COLUMN=ignore leaves it out (repeatable)"
+        ),
+    )
+    importing.add_argument(
+        "--start",
+        metavar="ISO8601",
+        help="time of the first sample for files with elapsed time only (default: now; "
+        "without a zone, UTC)",
+    )
+    importing.set_defaults(handler=run_import)
+
+
+def _start_time(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        start = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise CommandError(f"--start {text!r}: expected an ISO 8601 date and time") from None
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=dt.UTC)
+    return start.timestamp()
+
+
+def _print_progress(report: ImportProgress) -> None:
+    fraction = report.fraction
+    done = f", {fraction:.0%}" if fraction is not None else ""
+    end = "\n" if report.stage == "done" else ""
+    print(f"\r\033[K{report.stage}: {report.rows_done:,} rows{done}", end=end, file=sys.stderr,
+          flush=True)  # fmt: skip
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from datastore.imports import import_file
+    from domain.importing import ImportFileError, parse_map_option
+
+    start_time = _start_time(args.start)
+    store = open_datastore(load_settings())
+    try:
+        choices = [parse_map_option(option) for option in args.map]
+        experiment_id = import_file(
+            store.engine,
+            args.file,
+            name=args.name,
+            battery_id=args.battery,
+            profile_id=args.profile,
+            description=args.description,
+            format=args.format,
+            choices=choices,
+            start_time=start_time,
+            progress=_print_progress if sys.stderr.isatty() else None,
+        )
+    except ImportFileError as error:
+        raise CommandError(f"cannot import {args.file}:\n{error}") from None
+    print(experiment_id)
+    return 0
 
 
 def _profile_name(path: str, experiment_name: str) -> str:
@@ -336,6 +429,7 @@ ACTIONS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     add_list_parser,
     add_cancel_parser,
     add_operator_parsers,
+    add_import_parser,
     add_export_parser,
     add_cycles_parser,
     add_report_parser,

@@ -376,6 +376,54 @@ def store_cycles(
         _store(connection, [advanced])
 
 
+class ImportedCycles:
+    """The cycle table of a new experiment whose samples arrive in chunks, in seq order
+    (an import read chunk by chunk): the same table `store_cycles` gives for all the
+    samples at once, from the small per-cycle totals kept here.
+
+    The file's cycle numbers are used when any row has one; until one is seen, both
+    ways are integrated (detected cycles, and numbered ones with every row in cycle 1),
+    and the first number decides."""
+
+    def __init__(self, connection: Connection, experiment_id: int) -> None:
+        self.experiment_id = experiment_id
+        threshold = _load_state(connection, [experiment_id])[1].get(
+            experiment_id, DEFAULT_THRESHOLD_A
+        )
+        self._detected: _Advanced | None = _Advanced(
+            experiment_id, CycleIntegrator(threshold_a=threshold), {}, False
+        )
+        self._numbered = _Advanced(experiment_id, CycleIntegrator(threshold_a=threshold), {}, True)
+        self.numbered = False
+
+    def add(
+        self,
+        seq: np.ndarray,
+        ts: np.ndarray,
+        voltage: np.ndarray,
+        current: np.ndarray,
+        cycle: np.ndarray,
+    ) -> None:
+        """The next samples; `cycle` holds the file's numbers, -1 where a row has none."""
+        if not len(seq):
+            return
+        if not self.numbered and bool((cycle >= 0).any()):
+            self.numbered, self._detected = True, None
+        numbered = self._numbered
+        numbered.integrator.add(seq, ts, voltage, current, cycle, numbered.totals)
+        numbered.count += len(seq)
+        if self._detected is not None:
+            detected = self._detected
+            detected.integrator.add(seq, ts, voltage, current, None, detected.totals)
+            detected.count += len(seq)
+
+    def store(self, connection: Connection) -> None:
+        """Write the table and the progress (after the last chunk)."""
+        advanced = self._numbered if self.numbered else self._detected
+        if advanced is not None and advanced.count:
+            _store(connection, [advanced])
+
+
 def rebuild_cycles(connection: Connection, experiment_id: int) -> None:
     """Recompute the experiment's cycle table from all its samples."""
     connection.execute(delete(Cycle).where(Cycle.experiment_id == experiment_id))

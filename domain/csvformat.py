@@ -4,10 +4,12 @@ Export writes the Battery Data Format (BDF) preferred labels, SI units, and ever
 at full precision, so that export then import gives the same numbers back. Import
 accepts those labels, the short aliases of other tools and of the original system
 (`timestamp,voltage,current,instr_id`), declared units (`Voltage / mV`,
-`Current [mA]`), and any other numeric column as an extra channel. The whole file is
-checked before anything is returned; each problem names its line and column.
+`Current [mA]`), and any other numeric column as an extra channel. A file is read in
+chunks (`CsvFile`) and each chunk checked (`SampleChecker`), so memory follows the
+chunk size, not the file's length; each problem names its line and column.
 
-Pure logic: no SQL, no Dash. `datastore.export` and `datastore.imports` use it.
+Pure logic: no SQL, no Dash. `datastore.export`, `datastore.imports` and
+`domain.importing` use it.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ import math
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+import warnings
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
@@ -177,14 +181,18 @@ _QUANTITY_BY_NAME = _quantity_by_name()
 
 @dataclass(frozen=True)
 class CsvProblem:
-    """One thing wrong with a file. `line` is 1-based (the header is line 1)."""
+    """One thing wrong with a file. `line` is 1-based (the header is line 1); `file` names
+    the file of a ZIP archive the problem is in."""
 
     message: str
     line: int | None = None
     column: str | None = None
+    file: str | None = None
 
     def __str__(self) -> str:
         where = []
+        if self.file is not None:
+            where.append(self.file)
         if self.line is not None:
             where.append(f"line {self.line}")
         if self.column is not None:
@@ -192,8 +200,10 @@ class CsvProblem:
         return f"{', '.join(where)}: {self.message}" if where else self.message
 
 
-class CsvImportError(ValueError):
-    """The file cannot be imported. `problems` lists the first few; `total` counts them all."""
+class ImportFileError(ValueError):
+    """The file cannot be imported. `problems` lists the first few (each names its row
+    and column where it has them); `total` counts them all. str() is the message a
+    user reads: one problem a line, never a traceback or SQL."""
 
     def __init__(self, problems: Sequence[CsvProblem], total: int | None = None) -> None:
         self.problems = list(problems)
@@ -204,17 +214,24 @@ class CsvImportError(ValueError):
         super().__init__("\n".join(lines))
 
 
-class _Problems:
-    """Collects problems, keeping the first MAX_PROBLEMS and counting the rest."""
+# The name from when CSV was the only format: the same type.
+CsvImportError = ImportFileError
+
+
+class Problems:
+    """Collects problems, keeping the first MAX_PROBLEMS and counting the rest.
+
+    `file` names the file being read (a member of a ZIP archive) in what is added."""
 
     def __init__(self) -> None:
         self.kept: list[CsvProblem] = []
         self.total = 0
+        self.file: str | None = None
 
     def add(self, message: str, line: int | None = None, column: str | None = None) -> None:
         self.total += 1
         if len(self.kept) < MAX_PROBLEMS:
-            self.kept.append(CsvProblem(message, line, column))
+            self.kept.append(CsvProblem(message, line, column, self.file))
 
     def add_cells(
         self,
@@ -227,14 +244,20 @@ class _Problems:
         positions = np.flatnonzero(bad_rows) if bad_rows.dtype == bool else bad_rows
         room = max(MAX_PROBLEMS - len(self.kept), 0)
         for position in positions[:room]:
-            self.kept.append(CsvProblem(describe(int(position)), int(lines[position]), column))
+            self.kept.append(
+                CsvProblem(describe(int(position)), int(lines[position]), column, self.file)
+            )
         self.total += len(positions)
+
+    def error(self) -> ImportFileError:
+        # Checks run column by column and chunk by chunk; the reader wants the file's order.
+        files = {name: rank for rank, name in enumerate(dict.fromkeys(p.file for p in self.kept))}
+        in_file_order = sorted(self.kept, key=lambda p: (files[p.file], p.line or 0))
+        return ImportFileError(in_file_order, self.total)
 
     def raise_if_any(self) -> None:
         if self.total:
-            # Checks run column by column; the reader wants the file's order.
-            in_file_order = sorted(self.kept, key=lambda problem: problem.line or 0)
-            raise CsvImportError(in_file_order, self.total)
+            raise self.error()
 
 
 # ---------------------------------------------------------------- the parsed result
@@ -243,13 +266,13 @@ class _Problems:
 # Samples as a pandas frame: an import holds millions; datastore.imports writes it by columns.
 @dataclass
 class ParsedExperiment:
-    """A checked file, in SI units, ready to store.
+    """A checked file, or a checked chunk of one, in SI units, ready to store.
 
-    `samples` has the Measurement fields: `seq` 0, 1, 2...; `ts` Unix seconds
-    (UTC, float64); `voltage`, `current`, `power` float64 (`power` is V·I where the
-    file has none); `instruction` and `cycle` nullable Int64. `extras` maps
-    (channel name, unit) to float64 values aligned with `samples`, NaN where the file
-    had an empty cell.
+    `samples` has the Measurement fields: `seq` 0, 1, 2... (a chunk continues the
+    numbering of the chunks before it); `ts` Unix seconds (UTC, float64); `voltage`,
+    `current`, `power` float64 (`power` is V·I where the file has none); `instruction`
+    and `cycle` nullable Int64. `extras` maps (channel name, unit) to float64 values
+    aligned with `samples`, NaN where the file had an empty cell.
     """
 
     samples: pd.DataFrame
@@ -269,144 +292,260 @@ class ParsedExperiment:
         return float(self.samples["ts"].iloc[-1])
 
 
-# ---------------------------------------------------------------- import
+# ---------------------------------------------------------------- the columns of a file
 
 
 @dataclass(frozen=True)
 class _Column:
     position: int
-    header: str
+    header: str  # what it is read as: the file's header, or the label the user chose
     name: str
     unit: str
+    source: str  # the header in the file, which problems name
 
 
-def parse_csv(
-    source: str | os.PathLike[str] | bytes | IO[bytes] | IO[str],
-    *,
-    start_time: float | dt.datetime | None = None,
-) -> ParsedExperiment:
-    """Read and check a whole CSV file; raise CsvImportError listing what is wrong.
+@dataclass(frozen=True)
+class ColumnMap:
+    """How a file's columns are read: the one giving each quantity, the extra channels,
+    the columns without a header and those the user chose to ignore."""
 
-    `source` is a path, the file's bytes, or an open file. When the file has only
-    elapsed time, samples are placed at `start_time` (Unix seconds or an aware
-    datetime; default: now) plus the elapsed time.
+    quantities: dict[str, _Column]
+    extras: tuple[_Column, ...]
+    unnamed: tuple[_Column, ...]
+    ignored: tuple[str, ...]
+
+    @property
+    def time(self) -> Quantity:
+        """The time column's quantity: absolute time wins over elapsed time."""
+        return next(quantity for quantity in TIME_QUANTITIES if quantity.key in self.quantities)
+
+    @property
+    def text_positions(self) -> list[int]:
+        """Columns read as text, not numbers (ISO 8601 dates)."""
+        column = self.quantities.get(TIMESTAMP.key)
+        return [] if column is None else [column.position]
+
+    @property
+    def skipped(self) -> list[str]:
+        return [column.source or f"column {column.position + 1}" for column in self.unnamed]
+
+
+def channel_unit(unit: str) -> str:
+    """The unit an extra channel is stored in: SI for a known unit, else as written."""
+    return to_si(0.0, unit)[1] if lookup_unit(unit) is not None else unit
+
+
+def map_columns(
+    sources: Sequence[str], labels: Sequence[str | None] | None, problems: Problems
+) -> ColumnMap:
+    """Sort a file's columns into known quantities, extra channels and unnamed columns.
+
+    `labels` gives, per column, the header to read it as (the user's choice; None ignores
+    it); without them each column is read as its header. Problems go to `problems`.
     """
-    content = _read_bytes(source)
-    problems = _Problems()
-    header_end = content.find(b"\n")
-    header_bytes = content if header_end < 0 else content[:header_end]
-    header_bytes = header_bytes.removeprefix(b"\xef\xbb\xbf").rstrip(b"\r")
-    if not content.strip():
-        raise CsvImportError([CsvProblem("the file is empty")])
-    body = b"" if header_end < 0 else content[header_end + 1 :]
-    if not body.strip():
-        raise CsvImportError([CsvProblem("the file has a header but no data rows", 1)])
-
-    encoding = _guess_encoding(header_bytes)
-    header_text = header_bytes.decode(encoding)
-    delimiter = _detect_delimiter(header_text)
-    headers = next(csv.reader([header_text], delimiter=delimiter))
-    decimal = _detect_decimal(body, delimiter, encoding)
-
-    quantities, extras, unnamed = _map_columns(headers, problems)
-    problems.raise_if_any()
-
-    try:
-        frame = pd.read_csv(
-            io.BytesIO(content),
-            sep=delimiter,
-            header=None,
-            skiprows=1,
-            names=range(len(headers)),
-            dtype={quantities[TIMESTAMP.key].position: "str"}
-            if TIMESTAMP.key in quantities
-            else None,
-            keep_default_na=False,
-            na_values=[""],
-            skip_blank_lines=False,
-            skipinitialspace=True,
-            decimal=decimal,
-            encoding=encoding,
-            encoding_errors="replace",
-            engine="c",
-        )
-    except pd.errors.ParserError as error:
-        # The C parser stops at the first malformed row; its message names the file line.
-        raise CsvImportError([CsvProblem(_parser_message(error))]) from error
-
-    # Blank lines (and rows of empty cells) carry nothing; the index keeps line numbers.
-    blank_rows = frame.isna().all(axis=1).to_numpy()
-    if blank_rows.any():
-        frame = frame[~blank_rows]
-    if frame.empty:
-        raise CsvImportError([CsvProblem("the file has a header but no data rows", 1)])
-    lines = frame.index.to_numpy() + 2
-
-    # Values in SI, NaN where a cell is empty or unusable (unusable cells are reported).
-    values: dict[str, np.ndarray] = {}
-    blank: dict[str, np.ndarray] = {}
-    for key, column in quantities.items():
-        if key == TIMESTAMP.key:
+    quantities: dict[str, _Column] = {}
+    extras: list[_Column] = []
+    unnamed: list[_Column] = []
+    ignored: list[str] = []
+    extra_names: dict[str, _Column] = {}
+    named: set[str] = set()  # quantities with a column, even one refused for its unit
+    chosen: Sequence[str | None] = sources if labels is None else labels
+    for position, (raw_source, label) in enumerate(zip(sources, chosen, strict=True)):
+        source = raw_source.strip()
+        if label is None:
+            ignored.append(source)
             continue
-        quantity = _QUANTITY_BY_KEY[key]
-        numbers, blank[key] = _numbers(frame[column.position], lines, column.header, problems)
-        if quantity.whole_numbers:
-            _check_whole_numbers(numbers, lines, column.header, problems)
-        values[key], _ = to_si(numbers, column.unit or quantity.si_unit or "")
-
-    ts, time_column = _sample_times(frame, quantities, values, blank, lines, problems, start_time)
+        header = label.strip()
+        name, unit = split_header(header)
+        column = _Column(position, header, name, unit, source)
+        if not header:
+            unnamed.append(column)
+            continue
+        quantity = _QUANTITY_BY_NAME.get(name.casefold())
+        if quantity is None and not unit and "/" in header:
+            # `Voltage/furlong`: a known name with an unknown unit is a unit error, not a channel.
+            left, _, right = header.partition("/")
+            quantity = _QUANTITY_BY_NAME.get(left.strip().casefold())
+            if quantity is not None:
+                name, unit = left.strip(), right.strip()
+        if quantity is None:
+            # Channel names are unique per experiment, and MariaDB compares them ignoring case.
+            earlier = extra_names.get(name.casefold())
+            if earlier is not None:
+                problems.add(
+                    f"columns {earlier.source!r} and {source!r} are both channel {name!r}", 1
+                )
+            elif len(name) > MAX_CHANNEL_NAME:
+                problems.add(f"a channel name is at most {MAX_CHANNEL_NAME} characters", 1, source)
+            elif len(unit) > MAX_CHANNEL_UNIT:
+                problems.add(f"a unit is at most {MAX_CHANNEL_UNIT} characters", 1, source)
+            else:
+                extra_names[name.casefold()] = column
+                extras.append(column)
+            continue
+        named.add(quantity.key)
+        earlier = quantities.get(quantity.key)
+        if earlier is not None:
+            problems.add(
+                f"columns {earlier.source!r} and {source!r} both give the {quantity.description}",
+                1,
+            )
+            continue
+        if unit and quantity.si_unit is None:
+            problems.add(
+                f"a {quantity.description} column holds ISO 8601 dates: no unit", 1, source
+            )
+            continue
+        if unit and not _unit_fits(quantity, unit):
+            expected = ", ".join(units_of(quantity.si_unit or ""))
+            problems.add(
+                f"unknown {quantity.description} unit {unit!r} (expected {expected})", 1, source
+            )
+            continue
+        quantities[quantity.key] = column
     for quantity in REQUIRED_QUANTITIES:
-        required = f"empty cell (a {quantity.description} is required)"
+        if quantity.key not in named:
+            problems.add(
+                f"missing a {quantity.description} column: expected one of "
+                f"{', '.join(quantity.headers)}",
+                1,
+            )
+    if not any(quantity.key in named for quantity in TIME_QUANTITIES):
+        accepted = [header for quantity in TIME_QUANTITIES for header in quantity.headers]
+        problems.add(f"missing a time column: expected one of {', '.join(accepted)}", 1)
+    return ColumnMap(quantities, tuple(extras), tuple(unnamed), tuple(ignored))
 
-        def describe(_row: int, message: str = required) -> str:
-            return message
 
-        problems.add_cells(blank[quantity.key], lines, quantities[quantity.key].header, describe)
-
-    extra_values: dict[tuple[str, str], np.ndarray] = {}
-    skipped = [column.header or f"column {column.position + 1}" for column in unnamed]
-    for column in extras:
-        series = frame[column.position]
-        if not pd.api.types.is_numeric_dtype(series) and _is_all_text(series):
-            skipped.append(column.header)  # a text column (a comment, a step name): not data
-            continue
-        numbers, _ = _numbers(series, lines, column.header, problems)
-        unit = column.unit
-        if lookup_unit(unit) is not None:
-            numbers, unit = to_si(numbers, unit)
-        # An unknown unit (%, bar, L/min) is kept as written, values unscaled.
-        extra_values[(column.name, unit)] = numbers
-    problems.raise_if_any()
-
-    voltage, current = values[VOLTAGE.key], values[CURRENT.key]
-    power = voltage * current
-    if POWER.key in values:
-        power = np.where(np.isnan(values[POWER.key]), power, values[POWER.key])
-    samples = pd.DataFrame(
-        {
-            "seq": np.arange(len(frame), dtype=np.int64),
-            "ts": ts,
-            "voltage": voltage,
-            "current": current,
-            "power": power,
-            "instruction": _whole_numbers_or_na(values.get(STEP.key), len(frame)),
-            "cycle": _whole_numbers_or_na(values.get(CYCLE.key), len(frame)),
-        }
-    )
-    return ParsedExperiment(samples, extra_values, skipped, time_column)
+def _unit_fits(quantity: Quantity, unit: str) -> bool:
+    found = lookup_unit(unit)
+    return found is not None and found.si_unit == quantity.si_unit
 
 
 _QUANTITY_BY_KEY = {quantity.key: quantity for quantity in QUANTITIES}
 
 
-def _read_bytes(source: str | os.PathLike[str] | bytes | IO[bytes] | IO[str]) -> bytes:
-    if isinstance(source, bytes):
-        return source
-    if isinstance(source, (str, os.PathLike)):
-        with open(source, "rb") as file:
-            return file.read()
-    content = source.read()
-    return content.encode("utf-8") if isinstance(content, str) else content
+# ---------------------------------------------------------------- reading a CSV file in chunks
+
+# Opens a file to read from its start: a path, bytes in memory, a member of a ZIP archive.
+Opener = Callable[[], AbstractContextManager[IO[bytes]]]
+
+# Rows read, checked and stored at a time: memory follows this, not the file's length.
+CHUNK_ROWS = 100_000
+# Bytes after the header looked at to tell a decimal comma.
+_SNIFF_BYTES = 20_000
+_BYTE_ORDER_MARK = b"\xef\xbb\xbf"
+_SKIPPED_LINE = re.compile(r"Skipping line (\d+): expected (\d+) fields, saw (\d+)")
+
+
+class CsvFile:
+    """A CSV file's header, separators and encoding, and its rows read in chunks.
+
+    The header line and the start of the body decide the encoding, the delimiter and
+    the decimal mark; `frames` then reads the rows with pandas' C parser a chunk at a
+    time. A row with more cells than the header is reported and left out, and the
+    reading goes on, so every such row is reported. Problems go to `problems` (an
+    empty file adds one and leaves `headers` empty).
+    """
+
+    def __init__(self, open_file: Opener, problems: Problems) -> None:
+        self._open = open_file
+        self.problems = problems
+        self.bytes_done = 0
+        self.headers: list[str] = []
+        with open_file() as file:
+            header_bytes = file.readline()
+            body = file.read(_SNIFF_BYTES)
+        header_bytes = header_bytes.removeprefix(_BYTE_ORDER_MARK).rstrip(b"\r\n")
+        if not header_bytes.strip() and not body.strip():
+            problems.add("the file is empty")
+            return
+        if not body.strip() and len(body) < _SNIFF_BYTES:
+            problems.add("the file has a header but no data rows", 1)
+            return
+        self.encoding = _guess_encoding(header_bytes)
+        header_text = header_bytes.decode(self.encoding)
+        self.delimiter = _detect_delimiter(header_text)
+        self.headers = next(csv.reader([header_text], delimiter=self.delimiter), [])
+        self.decimal = _detect_decimal(body, self.delimiter, self.encoding)
+
+    def _reader(self, file: IO[bytes], rows: int, text: Collection[int]) -> Any:
+        return pd.read_csv(
+            file,
+            sep=self.delimiter,
+            header=None,
+            skiprows=1,
+            # One column more than the header: a row with one cell too many fills it (and
+            # is reported); a row with more is left out by the parser with a warning.
+            names=range(len(self.headers) + 1),
+            index_col=False,  # else a first row with cells too many becomes the index
+            dtype=dict.fromkeys(text, "str") or None,
+            keep_default_na=False,
+            na_values=[""],
+            skip_blank_lines=False,
+            skipinitialspace=True,
+            decimal=self.decimal,
+            encoding=self.encoding,
+            encoding_errors="replace",
+            engine="c",
+            on_bad_lines="warn",
+            chunksize=rows,
+        )
+
+    def frames(
+        self, chunk_rows: int, text_positions: Collection[int] = ()
+    ) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+        """The rows, `chunk_rows` at a time (columns by position), each chunk with the
+        file line number of each row. `bytes_done` follows the position in the file."""
+        width = len(self.headers)
+        bad_lines: list[int] = []
+        with self._open() as file:
+            try:
+                reader = self._reader(file, chunk_rows, text_positions)
+            except pd.errors.EmptyDataError:
+                return
+            with reader:
+                while True:
+                    frame, first_row_cut = self._next_frame(reader, bad_lines)
+                    self.bytes_done = file.tell()
+                    if frame is None:
+                        return
+                    # The index counts rows read (blank ones too) but not the rows left out.
+                    index = frame.index.to_numpy()
+                    skipped = np.asarray(bad_lines, dtype=np.int64) - 2 - np.arange(len(bad_lines))
+                    lines = index + 2 + np.searchsorted(skipped, index, side="right")
+                    too_long = frame[width].notna().to_numpy()
+                    for row in np.flatnonzero(too_long).tolist():
+                        seen = "more" if first_row_cut and index[row] == 0 else str(width + 1)
+                        self.problems.add(
+                            f"{seen} cells, but the header has {width} columns", int(lines[row])
+                        )
+                    keep = ~too_long
+                    yield frame.loc[keep, list(range(width))], lines[keep]
+
+    def _next_frame(self, reader: Any, bad_lines: list[int]) -> tuple[pd.DataFrame | None, bool]:
+        """The next chunk, and whether the parser cut the first row of the file short."""
+        frame = None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                frame = next(reader)
+            except (StopIteration, pd.errors.EmptyDataError):
+                pass
+            except pd.errors.ParserError as error:
+                # Past a row the parser cannot split (a quote never closed), nothing is certain.
+                self.problems.add(f"the file is not valid CSV: {_parser_message(error)}")
+        first_row_cut = False
+        for warning in caught:
+            message = str(warning.message)
+            first_row_cut |= message.startswith("Length of header or names does not match")
+            for match in _SKIPPED_LINE.finditer(message):
+                line, _expected, seen = (int(number) for number in match.groups())
+                bad_lines.append(line)
+                self.problems.add(
+                    f"{seen} cells, but the header has {len(self.headers)} columns", line
+                )
+        bad_lines.sort()
+        return frame, first_row_cut
 
 
 def _guess_encoding(header: bytes) -> str:
@@ -432,7 +571,7 @@ def _detect_decimal(body: bytes, delimiter: str, encoding: str) -> str:
     """ "," when a semicolon- or tab-separated file writes numbers like 3,71 (European Excel)."""
     if delimiter == ",":
         return "."
-    sample = body[:20_000].decode(encoding, errors="replace").splitlines()[:100]
+    sample = body[:_SNIFF_BYTES].decode(encoding, errors="replace").splitlines()[:100]
     cells = [cell for line in sample for cell in line.split(delimiter)]
     comma = sum(1 for cell in cells if _COMMA_DECIMAL.match(cell))
     point = sum(1 for cell in cells if _POINT_DECIMAL.match(cell))
@@ -440,95 +579,277 @@ def _detect_decimal(body: bytes, delimiter: str, encoding: str) -> str:
 
 
 def _parser_message(error: Exception) -> str:
-    message = str(error).removeprefix("Error tokenizing data. C error: ").strip()
-    match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
-    if match:
-        expected, line, seen = match.groups()
-        return f"line {line}: {seen} cells, but the header has {expected} columns"
-    return f"the file is not valid CSV: {message}"
+    return str(error).removeprefix("Error tokenizing data. C error: ").strip()
 
 
-def _map_columns(
-    headers: Sequence[str], problems: _Problems
-) -> tuple[dict[str, _Column], list[_Column], list[_Column]]:
-    """Sort the header's columns into known quantities, extra channels and unnamed columns."""
-    quantities: dict[str, _Column] = {}
-    extras: list[_Column] = []
-    unnamed: list[_Column] = []
-    extra_names: dict[str, _Column] = {}
-    named: set[str] = set()  # quantities with a column, even one refused for its unit
-    for position, raw_header in enumerate(headers):
-        header = raw_header.strip()
-        name, unit = split_header(header)
-        column = _Column(position, header, name, unit)
-        if not header:
-            unnamed.append(column)
-            continue
-        quantity = _QUANTITY_BY_NAME.get(name.casefold())
-        if quantity is None and not unit and "/" in header:
-            # `Voltage/furlong`: a known name with an unknown unit is a unit error, not a channel.
-            left, _, right = header.partition("/")
-            quantity = _QUANTITY_BY_NAME.get(left.strip().casefold())
-            if quantity is not None:
-                name, unit = left.strip(), right.strip()
-        if quantity is None:
-            # Channel names are unique per experiment, and MariaDB compares them ignoring case.
-            earlier = extra_names.get(name.casefold())
-            if earlier is not None:
-                problems.add(
-                    f"columns {earlier.header!r} and {header!r} are both channel {name!r}", 1
+# ---------------------------------------------------------------- checking rows
+
+
+class SampleChecker:
+    """Checks rows chunk by chunk, in file order, and turns them into samples in SI units.
+
+    Each chunk's samples are numbered on from the chunks before (`seq`). What a check
+    needs of the rows before is kept here: the last time (time never goes back, across
+    chunks and files too) and whether an extra column holds numbers or text (decided
+    by the first chunk with a value in it). A file read in chunks thus gives the same
+    samples and problems as one read whole. Problems go to `problems`; once there is
+    one, what `check` returns must not be stored.
+
+    Several files (the members of a ZIP archive) make one experiment: `begin_file`
+    starts each. A later file's elapsed time is placed at the last sample's time so
+    far and its cycle numbers continue after the highest so far.
+    """
+
+    def __init__(self, problems: Problems, start_time: float | dt.datetime | None) -> None:
+        self.problems = problems
+        self._start_time = start_time
+        self.rows = 0
+        self.time_column = ""
+        self.text_columns: list[str] = []  # extra columns skipped as text, in file order
+        self.text_channels: set[tuple[str, str]] = set()
+        self.max_cycle = 0
+        self._files = 0
+        self._columns: ColumnMap | None = None
+        self._start = 0.0
+        self._cycle_offset = 0
+        self._last_ts = math.nan
+        self._last_line = 0
+        self._kinds: dict[int, str] = {}  # extra column position -> "numbers" or "text"
+        self._channel_units: dict[str, tuple[str, str]] = {}  # folded name -> (name, unit)
+
+    def begin_file(self, columns: ColumnMap) -> None:
+        """Check the rows of a (next) file read with `columns` from now on."""
+        if self._files == 0:
+            self._start = _start_seconds(self._start_time)
+        else:
+            self._start = self._last_ts if math.isfinite(self._last_ts) else self._start
+            self._cycle_offset = self.max_cycle
+            self._last_line = 0  # the previous file's line numbers mean nothing here
+        self._files += 1
+        self._columns = columns
+        self._kinds = {}
+        self.time_column = self.time_column or columns.quantities[columns.time.key].source
+        for column in columns.extras:
+            identity = (column.name, channel_unit(column.unit))
+            earlier = self._channel_units.setdefault(column.name.casefold(), identity)
+            if earlier != identity:
+                self.problems.add(
+                    f"channel {column.name!r} is in {identity[1]!r} here but in "
+                    f"{earlier[1]!r} in an earlier file",
+                    1,
+                    column.source,
                 )
-            elif len(name) > MAX_CHANNEL_NAME:
-                problems.add(f"a channel name is at most {MAX_CHANNEL_NAME} characters", 1, header)
-            elif len(unit) > MAX_CHANNEL_UNIT:
-                problems.add(f"a unit is at most {MAX_CHANNEL_UNIT} characters", 1, header)
-            else:
-                extra_names[name.casefold()] = column
-                extras.append(column)
-            continue
-        named.add(quantity.key)
-        earlier = quantities.get(quantity.key)
-        if earlier is not None:
-            problems.add(
-                f"columns {earlier.header!r} and {header!r} both give the {quantity.description}",
-                1,
+
+    def check(self, frame: pd.DataFrame, lines: np.ndarray) -> ParsedExperiment | None:
+        """The chunk's samples (columns of `frame` by position; `lines` their file line
+        numbers), or None when it holds only blank rows."""
+        columns = self._columns
+        assert columns is not None, "begin_file first"
+        problems = self.problems
+        # Blank lines (and rows of empty cells) carry nothing; `lines` keeps their numbers.
+        blank_rows = frame.isna().all(axis=1).to_numpy()
+        if blank_rows.any():
+            frame, lines = frame[~blank_rows], lines[~blank_rows]
+        if frame.empty:
+            return None
+
+        # Values in SI, NaN where a cell is empty or unusable (unusable cells are reported).
+        values: dict[str, np.ndarray] = {}
+        blank: dict[str, np.ndarray] = {}
+        for key, column in columns.quantities.items():
+            if key == TIMESTAMP.key:
+                continue
+            quantity = _QUANTITY_BY_KEY[key]
+            numbers, blank[key] = _numbers(frame[column.position], lines, column.source, problems)
+            if quantity.whole_numbers:
+                _check_whole_numbers(numbers, lines, column.source, problems)
+            values[key], _ = to_si(numbers, column.unit or quantity.si_unit or "")
+
+        ts = self._times(frame, values, blank, lines)
+        for quantity in REQUIRED_QUANTITIES:
+            required = f"empty cell (a {quantity.description} is required)"
+
+            def describe(_row: int, message: str = required) -> str:
+                return message
+
+            column = columns.quantities[quantity.key]
+            problems.add_cells(blank[quantity.key], lines, column.source, describe)
+        extras = self._extras(frame, lines)
+
+        count = len(frame)
+        voltage, current = values[VOLTAGE.key], values[CURRENT.key]
+        power = voltage * current
+        if POWER.key in values:
+            power = np.where(np.isnan(values[POWER.key]), power, values[POWER.key])
+        cycles = values.get(CYCLE.key)
+        if cycles is not None:
+            cycles = cycles + self._cycle_offset
+            if not np.isnan(cycles).all():
+                self.max_cycle = max(self.max_cycle, int(np.nanmax(cycles)))
+        samples = pd.DataFrame(
+            {
+                "seq": np.arange(self.rows, self.rows + count, dtype=np.int64),
+                "ts": ts,
+                "voltage": voltage,
+                "current": current,
+                "power": power,
+                "instruction": _whole_numbers_or_na(values.get(STEP.key), count),
+                "cycle": _whole_numbers_or_na(cycles, count),
+            }
+        )
+        self.rows += count
+        return ParsedExperiment(samples, extras, [], self.time_column)
+
+    def _times(
+        self,
+        frame: pd.DataFrame,
+        values: dict[str, np.ndarray],
+        blank: dict[str, np.ndarray],
+        lines: np.ndarray,
+    ) -> np.ndarray:
+        """Unix seconds of each row from the best time column, checked to never go back."""
+        columns = self._columns
+        assert columns is not None
+        problems = self.problems
+        source = columns.time
+        column = columns.quantities[source.key]
+        if source is TIMESTAMP:
+            ts = _iso_timestamps(frame[column.position], lines, column.source, problems)
+        else:
+            ts = values[source.key]
+            problems.add_cells(
+                blank[source.key],
+                lines,
+                column.source,
+                lambda _row: "empty cell (every sample needs a time)",
             )
-            continue
-        if unit and quantity.si_unit is None:
-            problems.add(
-                f"a {quantity.description} column holds ISO 8601 dates: no unit", 1, header
+            if source is TEST_TIME:
+                ts = ts + self._start
+        if source is UNIX_TIME and TIMESTAMP.key in columns.quantities:
+            # An unused timestamp column is still checked: a bad date hints at a damaged file.
+            other = columns.quantities[TIMESTAMP.key]
+            _iso_timestamps(frame[other.position], lines, other.source, problems)
+        # Each row against the one before it; the first against the last of the chunk before.
+        before = np.r_[self._last_ts, ts[:-1]]
+        before_lines = np.r_[self._last_line, lines[:-1]]
+        with np.errstate(invalid="ignore"):
+            # NaN (an already reported cell) compares false, so it never counts as going back.
+            backwards = np.flatnonzero(ts < before)
+        start = self._start
+
+        def describe(row: int) -> str:
+            where = f" on line {before_lines[row]}" if before_lines[row] else " in an earlier file"
+            return (
+                f"time goes backwards ({_show_time(ts[row], source, start)} "
+                f"after {_show_time(before[row], source, start)}{where})"
             )
-            continue
-        if unit and not _unit_fits(quantity, unit):
-            expected = ", ".join(units_of(quantity.si_unit or ""))
-            problems.add(
-                f"unknown {quantity.description} unit {unit!r} (expected {expected})", 1, header
-            )
-            continue
-        quantities[quantity.key] = column
-    for quantity in REQUIRED_QUANTITIES:
-        if quantity.key not in named:
-            problems.add(
-                f"missing a {quantity.description} column: expected one of "
-                f"{', '.join(quantity.headers)}",
-                1,
-            )
-    if not any(quantity.key in named for quantity in TIME_QUANTITIES):
-        accepted = [header for quantity in TIME_QUANTITIES for header in quantity.headers]
-        problems.add(f"missing a time column: expected one of {', '.join(accepted)}", 1)
-    return quantities, extras, unnamed
+
+        problems.add_cells(backwards, lines, column.source, describe)
+        self._last_ts, self._last_line = float(ts[-1]), int(lines[-1])
+        return ts
+
+    def _extras(self, frame: pd.DataFrame, lines: np.ndarray) -> dict[tuple[str, str], np.ndarray]:
+        columns = self._columns
+        assert columns is not None
+        found: dict[tuple[str, str], np.ndarray] = {}
+        for column in columns.extras:
+            kind = self._kinds.get(column.position)
+            if kind == "text":
+                continue
+            series = frame[column.position]
+            if kind is None and series.notna().any():
+                if not pd.api.types.is_numeric_dtype(series) and _is_all_text(series):
+                    # A text column (a comment, a step name): not data.
+                    self._kinds[column.position] = "text"
+                    self.text_columns.append(column.source)
+                    self.text_channels.add((column.name, channel_unit(column.unit)))
+                    continue
+                self._kinds[column.position] = "numbers"
+            numbers, _ = _numbers(series, lines, column.source, self.problems)
+            unit = column.unit
+            if lookup_unit(unit) is not None:
+                numbers, unit = to_si(numbers, unit)
+            # An unknown unit (%, bar, L/min) is kept as written, values unscaled.
+            found[(column.name, unit)] = numbers
+        return found
+
+    def finish(self) -> None:
+        """After the last chunk: a file without a single data row is a problem too."""
+        if self.rows == 0 and not self.problems.total:
+            self.problems.add("the file has a header but no data rows", 1)
 
 
-def _unit_fits(quantity: Quantity, unit: str) -> bool:
-    found = lookup_unit(unit)
-    return found is not None and found.si_unit == quantity.si_unit
+def join_chunks(chunks: Sequence[ParsedExperiment], checker: SampleChecker) -> ParsedExperiment:
+    """One ParsedExperiment of checked chunks (a whole file in memory)."""
+    keys = [
+        key
+        for key in dict.fromkeys(key for chunk in chunks for key in chunk.extras)
+        if key not in checker.text_channels
+    ]
+    extras = {
+        key: np.concatenate(
+            [chunk.extras.get(key, np.full(len(chunk), np.nan)) for chunk in chunks]
+        )
+        for key in keys
+    }
+    samples = pd.concat([chunk.samples for chunk in chunks], ignore_index=True)
+    return ParsedExperiment(samples, extras, [], checker.time_column)
+
+
+# ---------------------------------------------------------------- import of a whole file
+
+
+def parse_csv(
+    source: str | os.PathLike[str] | bytes | IO[bytes] | IO[str],
+    *,
+    start_time: float | dt.datetime | None = None,
+) -> ParsedExperiment:
+    """Read and check a whole CSV file into memory; raise CsvImportError listing what is
+    wrong. (`datastore.imports.import_file` reads, checks and stores in chunks instead.)
+
+    `source` is a path, the file's bytes, or an open file. When the file has only
+    elapsed time, samples are placed at `start_time` (Unix seconds or an aware
+    datetime; default: now) plus the elapsed time.
+    """
+    open_file = _opener(source)
+    problems = Problems()
+    csv_file = CsvFile(open_file, problems)
+    problems.raise_if_any()
+    columns = map_columns(csv_file.headers, None, problems)
+    problems.raise_if_any()
+    checker = SampleChecker(problems, start_time)
+    checker.begin_file(columns)
+    chunks = []
+    for frame, lines in csv_file.frames(CHUNK_ROWS, columns.text_positions):
+        chunk = checker.check(frame, lines)
+        if chunk is not None:
+            chunks.append(chunk)
+    checker.finish()
+    problems.raise_if_any()
+    parsed = join_chunks(chunks, checker)
+    parsed.skipped_columns = columns.skipped + checker.text_columns
+    return parsed
+
+
+def _opener(
+    source: str | os.PathLike[str] | bytes | IO[bytes] | IO[str],
+) -> Opener:
+    if isinstance(source, (str, os.PathLike)):
+        path = source
+        return lambda: open(path, "rb")  # noqa: SIM115 (the caller closes it)
+    if isinstance(source, bytes):
+        content = source
+    else:
+        read = source.read()
+        content = read.encode("utf-8") if isinstance(read, str) else read
+    return lambda: io.BytesIO(content)
 
 
 _NOT_A_NUMBER_WORDS = frozenset({"nan", "+nan", "-nan"})
 
 
 def _numbers(
-    series: pd.Series, lines: np.ndarray, column: str, problems: _Problems
+    series: pd.Series, lines: np.ndarray, column: str, problems: Problems
 ) -> tuple[np.ndarray, np.ndarray]:
     """The column as float64 (NaN where unusable) and the mask of its empty cells.
 
@@ -562,7 +883,7 @@ def _numbers(
 
 
 def _check_whole_numbers(
-    numbers: np.ndarray, lines: np.ndarray, column: str, problems: _Problems
+    numbers: np.ndarray, lines: np.ndarray, column: str, problems: Problems
 ) -> None:
     with np.errstate(invalid="ignore"):
         bad = (numbers != np.round(numbers)) | (np.abs(numbers) > MAX_WHOLE_NUMBER)
@@ -579,7 +900,9 @@ def _whole_numbers_or_na(
     if numbers is None:
         return pd.arrays.IntegerArray(np.zeros(length, np.int64), np.ones(length, dtype=bool))
     missing = np.isnan(numbers)
-    return pd.arrays.IntegerArray(np.where(missing, 0.0, numbers).astype(np.int64), missing)
+    # A value refused as too large is reported already; it must not overflow here.
+    safe = np.where(missing | (np.abs(numbers) > MAX_WHOLE_NUMBER), 0.0, numbers)
+    return pd.arrays.IntegerArray(safe.astype(np.int64), missing)
 
 
 def _is_all_text(series: pd.Series) -> bool:
@@ -587,53 +910,8 @@ def _is_all_text(series: pd.Series) -> bool:
     return bool(len(filled)) and bool(pd.to_numeric(filled, errors="coerce").isna().all())
 
 
-def _sample_times(
-    frame: pd.DataFrame,
-    quantities: dict[str, _Column],
-    values: dict[str, np.ndarray],
-    blank: dict[str, np.ndarray],
-    lines: np.ndarray,
-    problems: _Problems,
-    start_time: float | dt.datetime | None,
-) -> tuple[np.ndarray, str]:
-    """Unix seconds of each row from the best time column present, checked to never go back."""
-    source = next(quantity for quantity in TIME_QUANTITIES if quantity.key in quantities)
-    column = quantities[source.key]
-    start = 0.0
-    if source is TIMESTAMP:
-        ts = _iso_timestamps(frame[column.position], lines, column.header, problems)
-    else:
-        ts = values[source.key]
-        problems.add_cells(
-            blank[source.key],
-            lines,
-            column.header,
-            lambda _row: "empty cell (every sample needs a time)",
-        )
-        if source is TEST_TIME:
-            start = _start_seconds(start_time)
-            ts = ts + start
-    if source is UNIX_TIME and TIMESTAMP.key in quantities:
-        # An unused timestamp column is still checked: a bad date hints at a damaged file.
-        other = quantities[TIMESTAMP.key]
-        _iso_timestamps(frame[other.position], lines, other.header, problems)
-    with np.errstate(invalid="ignore"):
-        # NaN (an already reported cell) compares false, so it never counts as going back.
-        backwards = np.flatnonzero(np.diff(ts) < 0) + 1
-    problems.add_cells(
-        backwards,
-        lines,
-        column.header,
-        lambda row: (
-            f"time goes backwards ({_show_time(ts[row], source, start)} "
-            f"after {_show_time(ts[row - 1], source, start)} on line {lines[row - 1]})"
-        ),
-    )
-    return ts, column.header
-
-
 def _iso_timestamps(
-    series: pd.Series, lines: np.ndarray, column: str, problems: _Problems
+    series: pd.Series, lines: np.ndarray, column: str, problems: Problems
 ) -> np.ndarray:
     """ISO 8601 dates as Unix seconds (NaN where unusable); a date without a zone is UTC."""
     empty = series.isna().to_numpy()

@@ -174,7 +174,10 @@ class CycleIntegrator:
         """The cycle of each sample: the given numbers, or detected (see the module)."""
         state = self.state
         if given is not None:
-            numbers = np.array([-1 if g is None else g for g in given], dtype=np.int64)
+            if isinstance(given, np.ndarray):  # an import's chunk: -1 where a row has none
+                numbers = given.astype(np.int64)
+            else:
+                numbers = np.array([-1 if g is None else g for g in given], dtype=np.int64)
             # A sample without a number keeps the cycle of the sample before it.
             index = np.where(numbers >= 0, np.arange(len(numbers)), -1)
             np.maximum.accumulate(index, out=index)

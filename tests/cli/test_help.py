@@ -32,7 +32,7 @@ def test_the_documented_commands_exist() -> None:
         "station remove",
         "profile check", "profile add", "profile list", "profile show",
         "experiment add", "experiment list", "experiment cancel", "experiment stop",
-        "experiment pause", "experiment resume", "experiment export",
+        "experiment pause", "experiment resume", "experiment export", "experiment import",
     } <= commands  # fmt: skip
 
 

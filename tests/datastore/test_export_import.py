@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 import datastore.export
 import datastore.imports
 from datastore.export import iter_experiment_csv, write_experiment_csv
-from datastore.imports import ExperimentImportError, import_experiment
+from datastore.imports import ExperimentImportError, import_experiment, import_file
 from datastore.models import Battery, Channel, Experiment, ExtraValue, Measurement
 from domain.csvformat import ParsedExperiment, parse_csv
 from domain.status import ExperimentStatus
@@ -266,6 +267,24 @@ def test_import_then_export_gives_the_same_data_back(engine: Engine) -> None:
     exported = export_text(engine, experiment_id)
     parsed = parse_csv(exported.encode())
     copy_id = import_experiment(engine, parsed, name="Copy", battery_id=add_battery_again(engine))
+    again = parse_csv(export_text(engine, copy_id).encode())
+    pd.testing.assert_frame_equal(
+        again.samples, stored[again.samples.columns], check_exact=True, check_dtype=False
+    )
+    assert_same_extras(again, extras)
+    assert export_text(engine, copy_id) == exported
+
+
+def test_export_then_import_file_in_chunks_gives_the_same_samples(
+    engine: Engine, tmp_path: Path
+) -> None:
+    experiment_id, stored, extras = add_experiment(engine, 250)
+    exported = export_text(engine, experiment_id)
+    path = tmp_path / "export.csv"
+    path.write_text(exported, encoding="utf-8")
+    copy_id = import_file(
+        engine, path, name="Copy", battery_id=add_battery_again(engine), chunk_rows=16
+    )
     again = parse_csv(export_text(engine, copy_id).encode())
     pd.testing.assert_frame_equal(
         again.samples, stored[again.samples.columns], check_exact=True, check_dtype=False
