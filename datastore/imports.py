@@ -10,8 +10,14 @@ transaction.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
+import os
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,7 +29,14 @@ from datastore.bulk import insert_rows
 from datastore.cycles import store_cycles
 from datastore.models import Battery, Channel, Experiment, ExtraValue, Measurement
 from datastore.summaries import SummaryWriter
-from domain.csvformat import ParsedExperiment
+from domain.csvformat import CsvImportError, CsvProblem, ParsedExperiment, parse_csv
+from domain.importing import (
+    ColumnChoice,
+    ImportFileError,
+    ImportProgress,
+    ProgressCallback,
+    format_of,
+)
 from domain.status import ExperimentStatus
 
 BATCH_ROWS = 10_000
@@ -203,3 +216,80 @@ def _insert_rows(connection: Connection, table: str, columns: list[_Values]) -> 
     for start in range(0, len(columns[0]), BATCH_ROWS):
         batch = [column.python_values(start, start + BATCH_ROWS) for column in columns]
         insert_rows(connection, table, names, zip(*batch, strict=True))
+
+
+class ImportCancelled(Exception):
+    """The import was cancelled before it finished; nothing was stored."""
+
+
+def import_file(
+    engine: Engine,
+    path: str | os.PathLike[str],
+    *,
+    name: str,
+    battery_id: int,
+    profile_id: int | None = None,
+    description: str = "",
+    format: str | None = None,
+    choices: Sequence[ColumnChoice] = (),
+    start_time: float | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> int:
+    """Read, check and store the file in one transaction; return the new experiment's id."""
+    key = format_of(os.fspath(path), format)
+    if key != "csv":
+        raise ImportFileError([CsvProblem(f"{key}: not readable yet")])
+    total = os.path.getsize(path)
+
+    def report(stage: str, rows: int, done: int) -> None:
+        if cancel is not None and cancel.is_set():
+            raise ImportCancelled("the import was cancelled")
+        if progress is not None:
+            progress(ImportProgress(stage, rows, done, total))
+
+    report("reading", 0, 0)
+    content = _apply_choices(Path(path).read_bytes(), choices)
+    try:
+        parsed = parse_csv(content, start_time=start_time)
+    except CsvImportError as error:
+        raise ImportFileError(error.problems, error.total) from error
+    for key in [key for key in parsed.extras if key[0].startswith(_IGNORED)]:
+        del parsed.extras[key]
+    report("checking and storing", len(parsed), total)
+    experiment_id = import_experiment(
+        engine, parsed, name=name, description=description, battery_id=battery_id
+    )
+    if profile_id is not None:
+        with Session(engine) as session, session.begin():
+            experiment = session.get(Experiment, experiment_id)
+            assert experiment is not None
+            experiment.profile_id = profile_id
+    if progress is not None:
+        progress(ImportProgress("done", len(parsed), total, total))
+    return experiment_id
+
+
+_IGNORED = "__ignored__ "
+
+
+def _apply_choices(content: bytes, choices: Sequence[ColumnChoice]) -> bytes:
+    if not choices:
+        return content
+    by_source = {choice.source: choice for choice in choices}
+    end = content.find(b"\n")
+    header = content[: end if end >= 0 else len(content)].rstrip(b"\r").decode("utf-8")
+    delimiter = max((",", ";", "\t"), key=header.count)
+    headers = next(csv.reader([header], delimiter=delimiter))
+    renamed = []
+    for column in headers:
+        choice = by_source.get(column.strip())
+        if choice is None:
+            renamed.append(column)
+        elif choice.ignore:
+            renamed.append(f"{_IGNORED}{column.strip()}")
+        else:
+            renamed.append(choice.label or column)
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=delimiter, lineterminator="\n").writerow(renamed)
+    return buffer.getvalue().encode("utf-8") + (content[end + 1 :] if end >= 0 else b"")
