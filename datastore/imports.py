@@ -254,8 +254,8 @@ def import_file(
         parsed = parse_csv(content, start_time=start_time)
     except CsvImportError as error:
         raise ImportFileError(error.problems, error.total) from error
-    for key in [key for key in parsed.extras if key[0].startswith(_IGNORED)]:
-        del parsed.extras[key]
+    for channel in [channel for channel in parsed.extras if channel[0].startswith(_IGNORED)]:
+        del parsed.extras[channel]
     report("checking and storing", len(parsed), total)
     experiment_id = import_experiment(
         engine, parsed, name=name, description=description, battery_id=battery_id
