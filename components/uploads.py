@@ -105,7 +105,7 @@ def receive_upload(environ: dict[str, Any], root: Path, max_bytes: int) -> Uploa
     try:
         _stream, _form, files = parse_form_data(
             environ,
-            stream_factory=write_to_disk,  # type: ignore[arg-type]
+            stream_factory=write_to_disk,
             max_content_length=max_bytes + MULTIPART_SLACK_BYTES,
             silent=False,
         )
