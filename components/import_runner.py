@@ -192,7 +192,7 @@ class ImportRunner:
                 watcher.join()
             shutil.rmtree(request.path.parent, ignore_errors=True)
             with live.lock:
-                live.status = dataclasses.replace(
+                final = live.status = dataclasses.replace(
                     live.status, state=state, message=message, experiment_id=experiment_id
                 )
             recorded = self._quietly(
@@ -201,6 +201,9 @@ class ImportRunner:
                 state,
                 message=message,
                 experiment_id=experiment_id,
+                progress=ImportProgress(
+                    final.stage, final.rows_done, final.bytes_done, final.bytes_total
+                ),
             )
             if recorded is not _NOT_WRITTEN:
                 with self._lock:

@@ -74,11 +74,20 @@ def finish_job(
     *,
     message: str = "",
     experiment_id: int | None = None,
+    progress: ImportProgress | None = None,
 ) -> None:
-    """End the job: done (with its experiment), failed (with the reason) or cancelled."""
+    """End the job: done (with its experiment), failed (with the reason) or cancelled;
+    `progress` is how far it got."""
     if not state.is_finished:
         raise ValueError(f"{state} is not an end state")
     values: dict[str, object] = {"state": state, "message": message, "experiment_id": experiment_id}
+    if progress is not None:
+        values.update(
+            stage=progress.stage[:64],
+            rows_done=progress.rows_done,
+            bytes_done=progress.bytes_done,
+            bytes_total=progress.bytes_total,
+        )
     if state is JobState.DONE:
         values["stage"] = "done"
     _update(engine, job_id, _ACTIVE, **values)
