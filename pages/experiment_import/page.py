@@ -44,6 +44,7 @@ from domain.importing import (
     ColumnChoice,
     FilePreview,
     ImportFileError,
+    PreviewColumn,
     preview_file,
 )
 from pages.experiment_import import ids
@@ -67,8 +68,15 @@ def layout(**_params: str) -> html.Div:
 
 
 def validation_layout() -> html.Div:
-    """The page's components without data, for checking the callbacks' ids."""
-    return _page([], [])
+    """The page's components without data, for checking the callbacks' ids; the mapping
+    table with one column, for its pattern-matching ids."""
+    page = _page([], [])
+    example = FilePreview(
+        "csv", (PreviewColumn("Voltage / V", "voltage", "Voltage / V", "V", "V"),), (), None, None
+    )
+    table = next(c for c in page._traverse() if getattr(c, "id", None) == ids.MAPPING_TABLE)
+    table.children = _mapping_table(example)
+    return page
 
 
 def _page(batteries: list[dict[str, Any]], profiles: list[dict[str, Any]]) -> html.Div:
