@@ -444,6 +444,8 @@ def _mapping_table(preview: FilePreview) -> dbc.Table:
     Output(ids.INTERVAL, "disabled"),
     Output(ids.JOB_CARD, "style"),
     Output(ids.IMPORT, "disabled", allow_duplicate=True),
+    Output(ids.CANCEL, "disabled", allow_duplicate=True),
+    Output(ids.CANCEL, "children", allow_duplicate=True),
     Input(ids.IMPORT, "n_clicks"),
     State(ids.NAME, "value"),
     State(ids.BATTERY, "value"),
@@ -507,7 +509,7 @@ def start_import(
         "start" in problems, problems.get("start"),
     )  # fmt: skip
     if problems or message or details is None or path is None:
-        return (*fields, message, no_update, True, no_update, no_update)
+        return (*fields, message, no_update, True, no_update, no_update, no_update, no_update)
     assert upload is not None
     engine = context.current().store.engine
     job_id = create_job(
@@ -529,7 +531,7 @@ def start_import(
             start_time=details.start_time,
         ),
     )
-    return (*fields, "", {"id": job_id}, False, SHOWN, True)
+    return (*fields, "", {"id": job_id}, False, SHOWN, True, False, "Cancel")
 
 
 @callback(
