@@ -16,11 +16,13 @@ import flask_bootstrap
 
 from components import context
 from components.report import experiment_report
+from components.uploads import UploadError, receive_upload, upload_root
 from components.urls import (
     COMPARE_CSV_ROUTE,
     CYCLE_CSV_ROUTE,
     EXPERIMENT_CSV_ROUTE,
     EXPERIMENT_REPORT_ROUTE,
+    IMPORT_UPLOAD_URL,
     VENDOR_URL,
 )
 from datastore.compare import experiment_facts, experiments_cycles
@@ -44,6 +46,7 @@ def register_routes(server: flask.Flask) -> None:
     server.add_url_rule(EXPERIMENT_REPORT_ROUTE, "experiment_report", _experiment_report)
     server.add_url_rule(COMPARE_CSV_ROUTE, "export_compare", _compare_csv)
     server.add_url_rule(CYCLE_CSV_ROUTE, "export_cycles", _cycle_csv)
+    server.add_url_rule(IMPORT_UPLOAD_URL, "import_upload", _import_upload, methods=["POST"])
 
 
 def _vendor_static(filename: str) -> flask.Response:
@@ -87,6 +90,19 @@ def _experiment_csv(experiment_id: int) -> flask.Response:
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+def _import_upload() -> flask.Response:
+    """Store a file for the import page, streamed to disk (components.uploads); answer
+    its token as JSON, or {"error": message} with 400 or 413."""
+    settings = context.current().settings
+    try:
+        upload = receive_upload(
+            flask.request.environ, upload_root(settings), settings.web.max_upload_bytes
+        )
+    except UploadError as error:
+        return flask.make_response(flask.jsonify(error=str(error)), error.status)
+    return flask.jsonify(token=upload.token, filename=upload.filename, size=upload.size)
 
 
 def _experiment_report(experiment_id: int) -> flask.Response:

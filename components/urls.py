@@ -15,6 +15,9 @@ OVERVIEW_URL = "/"
 EXPERIMENTS_URL = "/experiments"
 EXPERIMENT_REPORT_ROUTE = "/experiments/<int:experiment_id>/report.html"
 VENDOR_URL = "/_vendor/bootstrap5"
+IMPORT_URL = "/experiments/import"
+# The import page posts the chosen file here (multipart, field "file"); see components.uploads.
+IMPORT_UPLOAD_URL = "/experiments/import/upload"
 
 
 def experiment_csv_url(

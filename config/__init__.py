@@ -53,6 +53,9 @@ class WebSettings:
     port: int
     secret_key: str
     debug: bool
+    # Files uploaded for import wait here until their import ends ("" = <instance_dir>/uploads).
+    upload_dir: str
+    max_upload_bytes: int
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,7 @@ class Settings:
 _CHECKS: dict[tuple[str, str], tuple[Any, str]] = {
     ("web", "port"): (lambda v: 1 <= v <= 65535, "an integer from 1 to 65535"),
     ("mqtt", "port"): (lambda v: 1 <= v <= 65535, "an integer from 1 to 65535"),
+    ("web", "max_upload_bytes"): (lambda v: v >= 1024, "an integer of at least 1024 (bytes)"),
     ("mqtt", "keepalive"): (lambda v: v >= 5, "an integer of at least 5 (seconds)"),
     ("mqtt", "topic_prefix"): (
         lambda v: bool(v) and not any(c in v for c in "#+") and not v.startswith("/"),

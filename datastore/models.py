@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Double,
     Enum,
@@ -24,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from datastore.types import Json, LongText, UtcDateTime, utcnow
+from domain.import_jobs import JobState
 from domain.status import ExperimentStatus
 
 
@@ -362,3 +364,38 @@ class RejectedMessage(Base):
     topic: Mapped[str] = mapped_column(String(255))
     reason: Mapped[str] = mapped_column(Text)
     payload: Mapped[str] = mapped_column(LongText)
+
+
+class ImportJob(Base):
+    """A file being imported in the background (domain/import_jobs.py): the import page
+    follows it here, whichever web worker runs it."""
+
+    __tablename__ = "import_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The upload's token: the folder under the upload directory holding the file.
+    token: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(255))
+    state: Mapped[JobState] = mapped_column(
+        Enum(
+            JobState,
+            native_enum=False,
+            length=16,
+            validate_strings=True,
+            values_callable=lambda e: [m.value for m in e],
+        ),
+        default=JobState.QUEUED,
+    )
+    stage: Mapped[str] = mapped_column(String(64), default="")
+    rows_done: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_done: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Why it failed (one problem a line), empty otherwise.
+    message: Mapped[str] = mapped_column(Text, default="")
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    experiment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("experiments.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Touched by every progress write and heartbeat: how the page tells a dead job.
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)

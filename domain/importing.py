@@ -15,18 +15,18 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import importlib
 import os
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO
 
 import numpy as np
 import pandas as pd
 
+from domain import vendor_files
 from domain.csvformat import (
     CHUNK_ROWS,
     CYCLE,
@@ -190,33 +190,13 @@ ProgressCallback = Callable[[ImportProgress], None]
 # ---------------------------------------------------------------- sources of rows
 
 
-class TableSource(Protocol):
-    """A file of another format read as a table in the CSV importer's vocabulary
-    (`domain.vendor_files.open_table`): `headers` like "Voltage / V" (SI units applied),
-    `source_headers` the file's own names, and `frames(chunk_rows)` yielding frames
-    whose columns are `headers`."""
-
-    @property
-    def format(self) -> str: ...
-    @property
-    def headers(self) -> Sequence[str]: ...
-    @property
-    def source_headers(self) -> Sequence[str]: ...
-    @property
-    def notes(self) -> Sequence[str]: ...
-    @property
-    def row_count(self) -> int | None: ...
-    def frames(self, chunk_rows: int) -> Iterator[pd.DataFrame]: ...
+# A parquet, Neware or BioLogic file read as a table in the CSV importer's vocabulary.
+TableSource = vendor_files.TableSource
 
 
 def open_table(path: str, format: str) -> TableSource:
     """The reader of a parquet, Neware or BioLogic file (domain.vendor_files)."""
-    try:
-        vendor_files = importlib.import_module("domain.vendor_files")
-    except ModuleNotFoundError:
-        raise _error(f"{IMPORT_FORMATS[format]} files cannot be read by this version") from None
-    table: TableSource = vendor_files.open_table(path, format)
-    return table
+    return vendor_files.open_table(path, format)
 
 
 @dataclass(frozen=True)
