@@ -18,6 +18,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 import domain.importing
+import domain.vendor_files
 from datastore.catalog import CatalogError, NotFoundError, create_profile
 from datastore.imports import ImportCancelled, import_file
 from datastore.models import (
@@ -506,3 +507,53 @@ def test_a_malformed_file_is_imported_exactly_or_refused_with_nothing_stored(
 
 def count(session: Session, model: type) -> int:
     return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+# ---------------------------------------------------------------- real vendor files
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "import"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "new_nda_file.nda",
+        "123456789012_Unit27_Example_Data_File.ndax",
+        "test.ndax",
+        "gcpl.issue_226.I.mpr",
+        "mb.issue_95.mpr",
+    ],
+)
+def test_a_vendor_sample_file_imports_every_row_with_its_cycles(engine: Engine, name: str) -> None:
+    path = FIXTURES / name
+    table = domain.vendor_files.open_table(path, domain.importing.format_of(name))
+    expected = sum(len(frame) for frame in table.frames(100_000))
+    battery_id = add_battery(engine)
+    experiment_id = run_import(engine, path, battery_id, chunk_rows=200)
+    with Session(engine) as session:
+        experiment = session.get(Experiment, experiment_id)
+        assert experiment is not None
+        assert experiment.status == ExperimentStatus.FINISHED and experiment.imported
+        assert experiment.sample_count == expected > 0
+        stored = session.scalar(
+            select(func.count()).where(Measurement.experiment_id == experiment_id)
+        )
+        cycles = session.scalar(select(func.count()).where(Cycle.experiment_id == experiment_id))
+    assert stored == expected
+    assert cycles is not None and cycles >= 1
+
+
+def test_a_vendor_clock_set_back_is_named_and_ignoring_that_column_imports_it(
+    engine: Engine,
+) -> None:
+    path = FIXTURES / "TestFile.nda"
+    battery_id = add_battery(engine)
+    with pytest.raises(ImportFileError, match="column 'Timestamp': time goes backwards"):
+        run_import(engine, path, battery_id)
+    assert_nothing_stored(engine)
+    experiment_id = run_import(
+        engine, path, battery_id, choices=[ColumnChoice("Timestamp", ignore=True)]
+    )
+    with Session(engine) as session:
+        experiment = session.get(Experiment, experiment_id)
+        assert experiment is not None and experiment.sample_count > 0
