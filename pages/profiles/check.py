@@ -91,6 +91,17 @@ def demand_summary(demand: Demand) -> str:
     return "; ".join(parts) or "no voltage, current or power set point"
 
 
+def parse_id(value: object) -> int | None:
+    """A select's value as a row id; None for nothing chosen or anything not a positive id."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        return None
+    return number if number > 0 else None
+
+
 def version_label(name: str, version: int) -> str:
     """A profile as the pages name it: "CC-CV charge (v2)"."""
     return f"{name} (v{version})"

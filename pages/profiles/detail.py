@@ -23,7 +23,13 @@ from datastore.profiles import Choice, ProfileDetail, battery_choices, profile_d
 from domain.formatting import format_utc
 from domain.profiles import ProfileError, profile_from_json, resolve_envelope, sketch_profile
 from pages.profiles import ids
-from pages.profiles.check import demand_rows, envelope_rows, steps_text, version_label
+from pages.profiles.check import (
+    demand_rows,
+    envelope_rows,
+    parse_id,
+    steps_text,
+    version_label,
+)
 from pages.profiles.figures import sketch_figure
 
 dash.register_page(
@@ -37,7 +43,8 @@ dash.register_page(
 )
 
 GRAPH_CONFIG: Any = {"displaylogo": False, "responsive": True}
-C_RATES_AS_WRITTEN = "C-rates as written (in C)"
+# The sketch's battery choice that resolves nothing: C-rates as written, in C.
+AS_WRITTEN = "as-written"
 
 
 def layout(profile_id: str | None = None, **_params: str) -> html.Div:
@@ -150,9 +157,9 @@ def _page(detail: ProfileDetail, batteries: list[Choice]) -> html.Div:
             ),
             dbc.Select(
                 id=ids.SKETCH_BATTERY,
-                options=[{"label": C_RATES_AS_WRITTEN, "value": ""}]
+                options=[{"label": "No battery: C-rates as written, in C", "value": AS_WRITTEN}]
                 + [{"label": choice.label, "value": str(choice.id)} for choice in batteries],
-                value="",
+                value=AS_WRITTEN,
                 style={"maxWidth": "40rem"},
             ),
             html.Div(id=ids.SKETCH_NOTE, className="small mt-1"),
@@ -241,7 +248,8 @@ def draw_sketch(battery: str | None, profile_id: int | None) -> tuple[Any, Any]:
     with context.session() as session:
         try:
             profile = catalog.get_profile(session, int(profile_id))
-            chosen = catalog.get_battery(session, int(battery)) if battery else None
+            battery_id = None if battery == AS_WRITTEN else parse_id(battery)
+            chosen = None if battery_id is None else catalog.get_battery(session, battery_id)
         except catalog.NotFoundError as error:
             return {"data": [], "layout": {}}, html.Span(f"{error}.", className="text-danger")
         parsed = profile_from_json(profile.instructions)

@@ -26,6 +26,7 @@ from pages.profiles.check import (
     TextCheck,
     check_text,
     demand_summary,
+    parse_id,
     read_upload,
     steps_text,
     verdict,
@@ -227,14 +228,6 @@ def _max_steps() -> int:
     return context.current().settings.profiles.max_steps
 
 
-def _parse_id(value: object) -> int | None:
-    try:
-        number = int(str(value))
-    except ValueError:
-        return None
-    return number if number > 0 else None
-
-
 @callback(
     Output(ids.TEXT, "value"),
     Output(ids.UPLOAD_NOTE, "children"),
@@ -268,7 +261,7 @@ def check(text: str | None, battery: str | None, station: str | None) -> tuple[A
     checked = check_text(text, max_steps=_max_steps())
     rating: BatteryRating | None = None
     window: Window | None = None
-    battery_id, station_id = _parse_id(battery), _parse_id(station)
+    battery_id, station_id = parse_id(battery), parse_id(station)
     if checked.profile is not None and battery_id is not None and station_id is not None:
         with context.session() as session:
             try:

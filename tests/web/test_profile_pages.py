@@ -255,7 +255,7 @@ def test_the_sketch_callback_caps_long_profiles_and_resolves_c_rates_for_a_batte
     from pages.profiles import detail
 
     with app.server.app_context():
-        figure, note = detail.draw_sketch("", made["profile"])
+        figure, note = detail.draw_sketch(detail.AS_WRITTEN, made["profile"])
         assert "The first 2,000 of 4,001 steps are drawn" in _text(note)
         assert figure["layout"]["yaxis"]["title"]["text"] == "Current / A"  # the WAITs
         assert figure["layout"]["yaxis2"]["title"]["text"] == "C-rate / C"
