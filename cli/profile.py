@@ -21,7 +21,7 @@ from datastore.catalog import (
     get_station,
     station_window,
 )
-from datastore.models import Profile as StoredProfile
+from datastore.profiles import stored_demand
 from datastore.queries import list_profiles
 from domain.profiles import (
     Demand,
@@ -86,9 +86,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     show = actions.add_parser(
         "show",
-        help="print a stored profile: its step count, envelope and text",
+        help="print a stored profile: its version, step count, envelope and text",
         description=(
-            "Print a stored profile: its name and step count, its description, the envelope "
+            "Print a stored profile: its name, version (and the profile it was made from) and "
+            "step count, its description, the envelope "
             "it demands (as `profile check` prints it), then its text as written."
         ),
     )
@@ -205,29 +206,18 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stored_demand(profile: StoredProfile) -> Demand:
-    """The envelope stored with a profile, which compatibility checks use."""
-    return Demand(
-        voltage_min=profile.voltage_min,
-        voltage_max=profile.voltage_max,
-        current_min=profile.current_min,
-        current_max=profile.current_max,
-        c_rate_min=profile.c_rate_min,
-        c_rate_max=profile.c_rate_max,
-        power_min=profile.power_min,
-        power_max=profile.power_max,
-    )
-
-
 def run_show(args: argparse.Namespace) -> int:
     store = open_datastore(load_settings())
     with store.sessions() as session:
         profile = get_profile(session, args.profile_id)
         steps = f"{profile.step_count} step{'' if profile.step_count == 1 else 's'}"
-        lines = [f"profile {profile.id} {profile.name!r}: {steps}"]
+        version = f"v{profile.version}"
+        if profile.previous_id is not None:
+            version += f", from profile {profile.previous_id}"
+        lines = [f"profile {profile.id} {profile.name!r} ({version}): {steps}"]
         if profile.description:
             lines.append(f"description: {' '.join(profile.description.split())}")
-        lines += describe_demand(_stored_demand(profile))
+        lines += describe_demand(stored_demand(profile))
         source = profile.source
     print("\n".join(lines))
     print()

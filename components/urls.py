@@ -63,3 +63,17 @@ def compare_csv_url(view_query: str) -> str:
     """Where the browser downloads the cycle data of a comparison; `view_query` is the
     compare page's own query string ("?ids=1,2&color=…"), so the file matches the view."""
     return COMPARE_CSV_ROUTE + view_query
+
+
+PROFILES_URL = "/profiles"
+NEW_PROFILE_URL = "/profiles/new"
+
+
+def profile_url(profile_id: int) -> str:
+    """A stored profile's own page."""
+    return f"{PROFILES_URL}/{profile_id}"
+
+
+def profile_edit_url(profile_id: int) -> str:
+    """The profile editor opened on a stored profile."""
+    return f"{PROFILES_URL}/{profile_id}/edit"

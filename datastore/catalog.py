@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import CursorResult, and_, or_, select, update
+from sqlalchemy import CursorResult, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -294,19 +294,79 @@ def create_profile(
     max_steps: int,
 ) -> Profile:
     """Parse and store a profile with its envelope; ProfileError lists what is wrong."""
+    profile = Profile(**_profile_columns(name, source, description, max_steps))
+    session.add(profile)
+    _flush(session, f"profile {profile.name!r}")
+    return profile
+
+
+def _profile_columns(name: str, source: str, description: str, max_steps: int) -> dict[str, Any]:
+    """A profile's stored columns from what was typed: checked name, text, parse, envelope."""
     name = _text("name", name, _NAME_LENGTH, required=True)
     parsed = parse_profile(source, max_steps=max_steps)
-    profile = Profile(
-        name=name,
-        description=description or "",
-        source=source,
-        instructions=parsed.to_json(),
-        step_count=parsed.step_count,
+    return {
+        "name": name,
+        "description": description or "",
+        "source": source,
+        "instructions": parsed.to_json(),
+        "step_count": parsed.step_count,
         **profile_demand(parsed).as_columns(),
+    }
+
+
+def experiments_using_profile(session: Session, profile_id: int) -> int:
+    """How many experiments (of any status) were queued or imported with the profile."""
+    count = session.scalar(
+        select(func.count()).select_from(Experiment).where(Experiment.profile_id == profile_id)
     )
-    session.add(profile)
-    _flush(session, f"profile {name!r}")
-    return profile
+    return int(count or 0)
+
+
+def save_profile_edit(
+    session: Session,
+    profile_id: int,
+    *,
+    name: str,
+    source: str,
+    description: str = "",
+    max_steps: int,
+) -> Profile:
+    """Save an edit of a stored profile, in place or as its next version; returns the row.
+
+    An experiment keeps the profile it was queued with (its page and report show that
+    text), so a profile that any experiment uses never changes: the edit is stored as a
+    new row, version n + 1 of the same profile (n the highest version so far), linked to
+    the row it came from, and the old row stays as it is. A profile no experiment uses is
+    updated in place. An edit that changes nothing makes no version. ProfileError lists
+    what is wrong with the text; nothing is stored then.
+    """
+    columns = _profile_columns(name, source, description, max_steps)
+    # Locked, so an experiment queued meanwhile on MariaDB waits for this decision.
+    profile = session.scalar(select(Profile).where(Profile.id == profile_id).with_for_update())
+    if profile is None:
+        raise NotFoundError(f"there is no profile with id {profile_id}")
+    if all(getattr(profile, key) == columns[key] for key in ("name", "description", "source")):
+        return profile
+    if experiments_using_profile(session, profile.id) == 0:
+        for key, value in columns.items():
+            setattr(profile, key, value)
+        _flush(session, f"profile {profile.name!r}")
+        return profile
+    origin_id = profile.origin_id or profile.id
+    latest = session.scalar(
+        select(func.max(Profile.version)).where(
+            or_(Profile.id == origin_id, Profile.origin_id == origin_id)
+        )
+    )
+    version = Profile(
+        **columns,
+        version=max(latest or 1, profile.version) + 1,
+        previous_id=profile.id,
+        origin_id=origin_id,
+    )
+    session.add(version)
+    _flush(session, f"version {version.version} of profile {profile.name!r}")
+    return version
 
 
 def parsed_profile(profile: Profile) -> ParsedProfile:

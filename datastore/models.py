@@ -110,6 +110,8 @@ class Profile(Base):
     """A cycling profile: its source text, the parsed structure and its stored envelope."""
 
     __tablename__ = "profiles"
+    # One row per version: at most one version n of each profile.
+    __table_args__ = (UniqueConstraint("origin_id", "version", name="uq_profile_version"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), index=True)
@@ -130,6 +132,16 @@ class Profile(Base):
     power_min: Mapped[float | None] = mapped_column(Double)
     power_max: Mapped[float | None] = mapped_column(Double)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Versions (datastore.catalog.save_profile_edit): a profile that experiments use never
+    # changes; an edit of it is a new row, version n + 1, linked to the one it came from
+    # (`previous_id`) and to the first version (`origin_id`, None on a first version).
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    previous_id: Mapped[int | None] = mapped_column(
+        ForeignKey("profiles.id", ondelete="SET NULL", name="fk_profile_previous"), index=True
+    )
+    origin_id: Mapped[int | None] = mapped_column(
+        ForeignKey("profiles.id", ondelete="SET NULL", name="fk_profile_origin")
+    )
 
 
 class Experiment(Base):

@@ -5,6 +5,7 @@
 - `envelope`: what a profile demands, resolved for a battery, and whether a
   (battery, station) pair can run it.
 - `expansion`: the flat list of `ExpandedStep`s a cycler runs.
+- `sketch`: the first steps' set points, C-rates resolved or not, for drawing a profile.
 
 Typical use::
 
@@ -50,12 +51,15 @@ from domain.profiles.language import (
     profile_from_json,
     profile_to_json,
 )
+from domain.profiles.sketch import C_RATE_UNIT, SKETCH_CAP, PlannedStep, Sketch, sketch_profile
 from domain.window import Window
 
 __all__ = [
     "ALLOWED_LIMITS",
+    "C_RATE_UNIT",
     "MAX_NESTING",
     "MAX_TEXT_LENGTH",
+    "SKETCH_CAP",
     "BatteryRating",
     "Compatibility",
     "Demand",
@@ -68,8 +72,10 @@ __all__ = [
     "Mode",
     "Problem",
     "Profile",
+    "PlannedStep",
     "ProfileError",
     "Repeat",
+    "Sketch",
     "Step",
     "Window",
     "canonical_text",
@@ -88,4 +94,5 @@ __all__ = [
     "profile_from_json",
     "profile_to_json",
     "resolve_envelope",
+    "sketch_profile",
 ]

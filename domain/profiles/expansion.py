@@ -111,7 +111,7 @@ def _unroll(instructions: tuple[Instruction, ...], capacity_ah: float | None) ->
     return flat
 
 
-def _first_cycles(instructions: tuple[Instruction, ...]) -> list[int]:
+def first_cycles(instructions: tuple[Instruction, ...]) -> list[int]:
     """The cycle each top-level instruction starts in.
 
     Cycles are numbered across the whole profile: each iteration of a top-level REPEAT
@@ -148,7 +148,7 @@ def expand_profile(
         raise ProfileError(c_rate_problems(profile))
     steps: list[ExpandedStep] = []
     for instruction, first_cycle in zip(
-        profile.instructions, _first_cycles(profile.instructions), strict=True
+        profile.instructions, first_cycles(profile.instructions), strict=True
     ):
         if isinstance(instruction, Repeat):
             body = _unroll(instruction.body, capacity_ah)

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from cli import main
+from datastore.catalog import create_battery, create_station, queue_experiment, save_profile_edit
 from datastore.models import Profile
 
 CHARGE = "# CC-CV charge\nCC, 0.5C, VOLTAGE, 4.2\nCV, 4.2, CURRENT, 0.05C\nREPEAT 2\nCC, -1, VOLTAGE, 2.5\nEND\n"
@@ -241,7 +242,7 @@ def test_show_prints_the_step_count_the_envelope_as_check_does_and_the_text(
 
     assert (status, err) == (0, "")
     assert out == (
-        "profile 1 'charge': 4 steps\n"
+        "profile 1 'charge' (v1): 4 steps\n"
         "description: daily\n"
         "voltage: 2.5 V to 4.2 V\n"
         "current: -1.0 A to -1.0 A\n"
@@ -255,12 +256,32 @@ def test_show_ends_a_text_without_a_final_newline_with_one(database, capsys, tmp
     bem(capsys, "profile", "add", write(tmp_path, "WAIT, 60"), "--name", "rest")
     _, out, _ = bem(capsys, "profile", "show", "1")
     assert out == (
-        "profile 1 'rest': 1 step\n"
+        "profile 1 'rest' (v1): 1 step\n"
         "voltage: not set by the profile\n"
         "current: not set by the profile\n"
         "\n"
         "WAIT, 60\n"
     )
+
+
+def test_show_names_the_version_and_the_profile_it_was_made_from(database, capsys, tmp_path):
+    bem(capsys, "profile", "add", write(tmp_path, "WAIT, 60\n"), "--name", "rest")
+    with Session(database) as session, session.begin():
+        battery = create_battery(
+            session, name="cell", technology="lithium-ion", voltage_min=2.5, voltage_max=4.2,
+            current_min=-1, current_max=1,
+        )  # fmt: skip
+        station = create_station(
+            session, name="ch1", voltage_min=0, voltage_max=5, current_min=-1, current_max=1
+        )
+        queue_experiment(
+            session, name="run", battery_id=battery.id, station_id=station.id, profile_id=1,
+            max_steps=100,
+        )  # fmt: skip
+        save_profile_edit(session, 1, name="rest", source="WAIT, 90\n", max_steps=100)
+    _, out, _ = bem(capsys, "profile", "show", "2")
+    assert out.splitlines()[0] == "profile 2 'rest' (v2, from profile 1): 1 step"
+    assert out.endswith("\nWAIT, 90\n")
 
 
 def test_show_an_unknown_profile(database, capsys):
