@@ -1,8 +1,8 @@
 """profile versions: an edit of a profile that experiments use is stored as a new version
 
-Revision ID: 0004_profile_versions
-Revises: 0004_experiment_details
-Create Date: 2026-12-03
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-12-01
 """
 
 from collections.abc import Sequence
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004_profile_versions"
-down_revision: str | None = "0004_experiment_details"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
