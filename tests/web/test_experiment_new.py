@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from dash.testing.wait import until
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 from sqlalchemy import Engine, select
@@ -84,11 +85,23 @@ def _offers(browser: Any, select_id: str, value: str) -> bool:
 
 
 def offered(browser: Any, select_id: str) -> list[str]:
-    return [
-        option.get_attribute("value")
-        for option in browser.find_elements(f"#{select_id} option")
-        if option.get_attribute("value")
-    ]
+    """The values a select offers; [] while a callback is replacing its options."""
+    try:
+        return [
+            option.get_attribute("value")
+            for option in browser.find_elements(f"#{select_id} option")
+            if option.get_attribute("value")
+        ]
+    except StaleElementReferenceException:
+        return []
+
+
+def attribute(browser: Any, element_id: str, name: str) -> str | None:
+    """An element's attribute; None while a callback is replacing the element."""
+    try:
+        return browser.find_element(f"#{element_id}").get_attribute(name)
+    except StaleElementReferenceException:
+        return None
 
 
 def click(browser: Any, element_id: str) -> None:
@@ -114,11 +127,10 @@ def test_the_compatible_list_follows_the_battery_and_says_why_others_are_missing
     app, made = lab
     open_form(browser, app, f"?battery={made['small']}")
     # The battery of the address and its technology are chosen already.
-    assert Select(browser.find_element(f"#{ids.TECHNOLOGY}")).first_selected_option.text == (
-        "Lithium-ion"
-    )
-    assert browser.find_element(f"#{ids.BATTERY}").get_attribute("value") == str(made["small"])
-    assert offered(browser, ids.BATTERY) == [str(made["big"]), str(made["small"])]
+    # (The choices are filled by callbacks: wait for them rather than read them at once.)
+    until(lambda: attribute(browser, ids.TECHNOLOGY, "value") == "lithium-ion", WAIT_S)
+    until(lambda: attribute(browser, ids.BATTERY, "value") == str(made["small"]), WAIT_S)
+    until(lambda: offered(browser, ids.BATTERY) == [str(made["big"]), str(made["small"])], WAIT_S)
 
     choose(browser, ids.STATION, made["station"])
     browser.wait_for_contains_text(f"#{ids.STATION_NOTE}", "never been seen online", WAIT_S)
