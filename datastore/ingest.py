@@ -14,7 +14,7 @@ from operator import itemgetter
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, case, insert, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from datastore.bulk import insert_rows, inserted_id
 from datastore.models import (
@@ -25,6 +25,7 @@ from datastore.models import (
     Station,
     utcnow,
 )
+from datastore.stations import ANNOUNCED, StationChange, move_or_cancel_queued
 from datastore.summaries import SummaryWriter
 from domain.stations import StationSpec
 from domain.status import ExperimentStatus
@@ -319,13 +320,29 @@ def record_heartbeats(
         )
 
 
+@dataclass(frozen=True)
+class Registration:
+    """What registering an announcement did: the id of each announced station by name, and,
+    by name, the stations replaced because their window changed, with what became of their
+    queued experiments."""
+
+    ids: dict[str, int]
+    replaced: dict[str, StationChange]
+
+
 def register_unit(
     connection: Connection, unit_name: str, host: str, stations: Sequence[StationSpec]
-) -> dict[str, int]:
-    """Create or update a computational unit and its stations; return station ids by name.
+) -> Registration:
+    """Create or update a computational unit and its announced stations.
 
     A station whose window changed is deprecated and replaced by a new one, so the
-    experiments it ran keep the window they ran with.
+    experiments it ran keep the window they ran with; its queued experiments move to the
+    new record or are cancelled by the same rule as an edit on the stations page
+    (`datastore.stations.move_or_cancel_queued`), in this transaction. Unlike an edit this
+    is not refused while the station is busy: the unit knows what its hardware can apply.
+    An experiment running, paused or being started stays on the old record, which keeps
+    taking its messages (the cycler finishes a run on the id it started on). A station of
+    the unit that the announcement leaves out is left as it is.
     """
     unit_id = connection.scalar(
         select(ComputationalUnit.id).where(ComputationalUnit.name == unit_name)
@@ -343,7 +360,7 @@ def register_unit(
             .where(ComputationalUnit.id == unit_id)
             .values(host=host, last_heartbeat=now)
         )
-    ids: dict[str, int] = {}
+    registration = Registration({}, {})
     for announced in stations:
         window = announced.window
         current = connection.execute(
@@ -369,12 +386,12 @@ def register_unit(
                     .where(Station.id == current.id)
                     .values(location=announced.location)
                 )
-                ids[announced.name] = current.id
+                registration.ids[announced.name] = current.id
                 continue
             connection.execute(
                 update(Station).where(Station.id == current.id).values(deprecated=True)
             )
-        ids[announced.name] = inserted_id(
+        new_id = inserted_id(
             connection.execute(
                 insert(Station).values(
                     name=announced.name,
@@ -390,7 +407,13 @@ def register_unit(
                 )
             )
         )
-    return ids
+        registration.ids[announced.name] = new_id
+        if current is not None:
+            with Session(bind=connection) as session:
+                registration.replaced[announced.name] = move_or_cancel_queued(
+                    session, current.id, new_id, window, ANNOUNCED
+                )
+    return registration
 
 
 @dataclass(frozen=True)
@@ -477,6 +500,7 @@ __all__ = [
     "record_heartbeat",
     "record_heartbeats",
     "record_rejection",
+    "Registration",
     "register_unit",
     "set_status",
     "write_samples",

@@ -17,7 +17,11 @@ good, only when no experiment ever used it (a station a unit announced by mistak
 A cycler announces its stations by unit and name and the node maps an announcement to
 the unit's current (not deprecated) station of that name (`datastore.ingest.register_unit`),
 so after an edit the unit's next announcement maps to the new record, and after a
-deprecation or a removal an announcement creates the station afresh.
+deprecation or a removal an announcement creates the station afresh. An announcement of
+another window replaces the record too, and its queued experiments move or are cancelled
+by the same rule as an edit's (`move_or_cancel_queued`); that one is not refused while the
+station is busy (the unit knows what its hardware can apply): what runs or is being
+started stays on the old record.
 
 Each write takes a Session and leaves committing to the caller (one transaction);
 refusals raise `datastore.catalog.CatalogError` with a sentence for the user.
@@ -47,6 +51,7 @@ from datastore.models import ComputationalUnit, Experiment, Station
 from datastore.types import utcnow
 from domain.profiles import check_compatibility
 from domain.status import ACTIVE_STATUSES, ExperimentStatus
+from domain.window import Window
 
 # ---------------------------------------------------------------- the board
 
@@ -155,8 +160,9 @@ class AffectedExperiment:
 
 @dataclass
 class StationChange:
-    """What an edit or a deprecation did: the record now current (None after a
-    deprecation), and the queued experiments moved to it or cancelled."""
+    """What an edit, an announcement of another window or a deprecation did: the record
+    now current (None after a deprecation), and the queued experiments moved to it or
+    cancelled."""
 
     old_id: int
     new_id: int | None
@@ -172,6 +178,12 @@ class StationChange:
                 f"Station {self.old_id} is deprecated and kept for its history; "
                 f"station {self.new_id} takes the edited values."
             ]
+        parts.append(self.describe_queue())
+        return " ".join(parts)
+
+    def describe_queue(self) -> str:
+        """What became of the queued experiments: moved (to where) and cancelled (why)."""
+        parts = []
         if self.moved:
             parts.append(
                 f"Moved to station {self.new_id}: {_listed(self.moved, with_reason=False)}."
@@ -271,6 +283,28 @@ def _cancel(session: Session, experiments: list[AffectedExperiment]) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Replacement:
+    """Why a station record was replaced, in the words a cancelled experiment's status
+    message gives (after "cancelled: ")."""
+
+    misfit: str  # followed by ": " and what does not fit
+    profile_deleted: str
+
+
+EDITED = Replacement(
+    misfit="does not fit the edited station",
+    profile_deleted="its profile was deleted, so its fit to the edited station cannot be checked",
+)
+ANNOUNCED = Replacement(
+    misfit="the station's unit announced a new window that the profile does not fit",
+    profile_deleted=(
+        "its profile was deleted, so its fit to the new window the station's unit announced "
+        "cannot be checked"
+    ),
+)
+
+
 def edit_station(
     session: Session,
     station_id: int,
@@ -309,29 +343,45 @@ def edit_station(
         current_max=current_max,
         devices=list(old.devices or []),
     )
-    change = StationChange(old.id, new.id)
-    window = station_window(new)
-    for experiment in _queued(session, old.id):
-        reason = _misfit(experiment, window)
+    return move_or_cancel_queued(session, old.id, new.id, station_window(new), EDITED)
+
+
+def move_or_cancel_queued(
+    session: Session, old_id: int, new_id: int, window: Window, why: Replacement
+) -> StationChange:
+    """Move the queued experiments of the replaced record `old_id` to its replacement
+    `new_id` (whose window is `window`) when their profile still fits the battery and that
+    window; cancel the others, saying why. One rule for both ways a record is replaced:
+    an edit on the stations page and an announcement of another window by the station's
+    unit (`datastore.ingest.register_unit`).
+
+    Only queued experiments whose start has not been sent are touched: one being started,
+    running or paused stays on the record it was started on. The caller has deprecated
+    `old_id` in this same transaction; if the node starts one of these experiments
+    meanwhile, CatalogError and nothing changes (the caller rolls back).
+    """
+    change = StationChange(old_id, new_id)
+    for experiment in _queued(session, old_id):
+        reason = _misfit(experiment, window, why)
         if reason:
             change.cancelled.append(AffectedExperiment(experiment.id, experiment.name, reason))
         else:
             change.moved.append(AffectedExperiment(experiment.id, experiment.name))
-    _claim_queued(session, [e.id for e in change.moved], {"station_id": new.id})
+    _claim_queued(session, [e.id for e in change.moved], {"station_id": new_id})
     _cancel(session, change.cancelled)
     return change
 
 
-def _misfit(experiment: Experiment, window: Any) -> str:
+def _misfit(experiment: Experiment, window: Window, why: Replacement) -> str:
     """Why a queued experiment cannot move to a station with this window ('' if it can)."""
     if experiment.profile is None:
-        return "its profile was deleted, so its fit to the edited station cannot be checked"
+        return why.profile_deleted
     compatibility = check_compatibility(
         parsed_profile(experiment.profile), battery_rating(experiment.battery), window
     )
     if compatibility.fits:
         return ""
-    return "does not fit the edited station: " + "; ".join(compatibility.problems)
+    return f"{why.misfit}: " + "; ".join(compatibility.problems)
 
 
 def deprecate_station(session: Session, station_id: int) -> StationChange:

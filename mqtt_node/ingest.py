@@ -28,6 +28,7 @@ from sqlalchemy import Connection
 
 from datastore import ingest as store
 from datastore.cycles import NewSamples, advance_cycles_of
+from datastore.stations import StationChange
 from datastore.summaries import SummaryWriter
 from domain.csvformat import channel_identity
 from domain.status import ExperimentStatus, can_transition
@@ -107,6 +108,29 @@ class IngestStats:
         self.rejected_reasons.update(other.rejected_reasons)
 
 
+@dataclass(frozen=True, slots=True)
+class ReplacedStation:
+    """A station an announce of another window replaced: the unit, the station's name, and
+    what became of the old record's queued experiments."""
+
+    unit: str
+    station: str
+    change: StationChange
+
+    def log(self) -> None:
+        # A warning when experiments were cancelled: someone should queue them again.
+        log.log(
+            logging.WARNING if self.change.cancelled else logging.INFO,
+            "unit %s announced another window for station %r: station %d is deprecated, "
+            "station %d replaces it. %s",
+            self.unit,
+            self.station,
+            self.change.old_id,
+            self.change.new_id,
+            self.change.describe_queue(),
+        )
+
+
 @dataclass
 class _Outcome:
     """What one attempt at a batch did: counted and answered only once it commits."""
@@ -117,6 +141,8 @@ class _Outcome:
     channels: dict[int, dict[str, int]] = field(default_factory=dict)
     # Units sent their station ids unprompted (among `replies`), for the rate limit.
     reregistered: list[str] = field(default_factory=list)
+    # Stations an announce of another window replaced, with their queued experiments' fate.
+    replaced: list[ReplacedStation] = field(default_factory=list)
 
 
 class Ingest:
@@ -175,6 +201,8 @@ class Ingest:
             self._channel_ids.setdefault(experiment_id, {}).update(learned)
         for unit in outcome.reregistered:
             self._reregistration.sent(unit)
+        for replaced in outcome.replaced:
+            replaced.log()
         for message in batch:
             message.ack()
         log.debug(
@@ -232,7 +260,9 @@ class Ingest:
         for item in received:
             try:
                 if isinstance(item, UnitMessage):
-                    outcome.replies.append(self._announce(connection, item.unit, item.announce))
+                    outcome.replies.append(
+                        self._announce(connection, item.unit, item.announce, outcome.replaced)
+                    )
                     continue
                 if item.station_id not in stations:
                     raise Rejected(f"unknown station {item.station_id}")
@@ -306,18 +336,31 @@ class Ingest:
             self._step_cycles[experiment_id] = store.step_cycles(connection, experiment_id)
         return self._step_cycles[experiment_id]
 
-    def _announce(self, connection: Connection, unit: str, announce: protocol.Announce) -> Outgoing:
-        """Register the unit and its stations; returns the answer to send once committed."""
+    def _announce(
+        self,
+        connection: Connection,
+        unit: str,
+        announce: protocol.Announce,
+        replaced: list[ReplacedStation],
+    ) -> Outgoing:
+        """Register the unit and its stations; returns the answer to send once committed,
+        and adds to `replaced` the stations it replaced (logged once committed)."""
         if announce.unit != unit:
             # The reply goes to the payload's unit: a mismatch would register one unit
             # from another's topic.
             raise Rejected(
                 f"unit {announce.unit!r} in the payload does not match the topic's unit {unit!r}"
             )
-        ids = store.register_unit(connection, announce.unit, announce.host, announce.stations)
+        registration = store.register_unit(
+            connection, announce.unit, announce.host, announce.stations
+        )
+        replaced.extend(
+            ReplacedStation(announce.unit, name, change)
+            for name, change in registration.replaced.items()
+        )
         return Outgoing(
             self._topics.registered(announce.unit),
-            protocol.encode_registered(announce.unit, ids),
+            protocol.encode_registered(announce.unit, registration.ids),
             protocol.QOS["registered"],
         )
 

@@ -215,10 +215,10 @@ def test_after_an_edit_the_units_announcement_maps_to_the_new_record(session):
     change = edit(session, station_id, location="rack B", voltage_max=4.5)
     session.commit()
     connection: Connection = session.connection()
-    ids = ingest.register_unit(
+    registration = ingest.register_unit(
         connection, "cu-lab1", "10.0.0.7", [StationSpec("ch1", Window(0.0, 4.5, -5.0, 5.0))]
     )
-    assert ids == {"ch1": change.new_id}
+    assert (registration.ids, registration.replaced) == ({"ch1": change.new_id}, {})
 
 
 # ---------------------------------------------------------------- deprecate
@@ -260,10 +260,10 @@ def test_after_a_deprecation_an_announcement_creates_the_station_afresh(session)
     station_id = lab(session)
     deprecate_station(session, station_id)
     session.commit()
-    ids = ingest.register_unit(
+    registration = ingest.register_unit(
         session.connection(), "cu-lab1", "", [StationSpec("ch1", Window(0.0, 5.0, -5.0, 5.0))]
     )
-    assert ids["ch1"] != station_id
+    assert registration.ids["ch1"] != station_id
 
 
 # ---------------------------------------------------------------- remove

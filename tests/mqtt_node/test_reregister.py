@@ -18,7 +18,9 @@ from sqlalchemy.orm import Session
 
 from datastore.models import Station
 from datastore.stations import StationChange, deprecate_station, edit_station
+from domain.stations import StationSpec
 from domain.status import ExperimentStatus
+from domain.window import Window
 from mqtt_node import protocol
 from mqtt_node.reregister import Reregistration
 from mqtt_node.topics import Topics
@@ -217,8 +219,8 @@ def test_a_message_decided_in_a_rolled_back_attempt_is_sent_once_and_then_rate_l
 
 
 def deprecated(engine: Engine, station_id: int) -> None:
-    """Deprecate a station as an announce with another window does: whatever it is doing,
-    its queued experiments left where they are."""
+    """Deprecate a station behind the node's back, its queued experiments left where they
+    are: whatever waits on a deprecated record, it gets no start."""
     with engine.begin() as connection:
         connection.execute(update(Station).where(Station.id == station_id).values(deprecated=True))
 
@@ -276,4 +278,79 @@ def test_an_unconfirmed_start_is_not_sent_again_to_a_station_deprecated_since(
     assert row.status_message == (
         f"station {station_id} did not confirm the start within 20 s and has been replaced "
         "since; queue the experiment again on its current station"
+    )
+
+
+# ---------------------------------------------------------------- an announce of another window
+
+
+def announce(inbox, window: Window):
+    """The unit announces ch1 (add_station's station) with this window."""
+    return inbox.message(
+        TOPICS.announce(UNIT), protocol.encode_announce(UNIT, [StationSpec("ch1", window)])
+    )
+
+
+def test_an_announce_of_another_window_moves_the_queue_and_the_moved_experiment_starts_there(
+    sqlite_engine, ingest, inbox, make_dispatch, published, caplog
+):
+    caplog.set_level(logging.INFO, logger="bem.node")
+    old = add_station(sqlite_engine)  # ±10 A
+    # add_experiment's profile needs 1 A, this one 2.5 A (its battery allows 3 A).
+    waiting = add_experiment(sqlite_engine, old, "waiting")
+    brisk = add_experiment(sqlite_engine, old, "brisk", profile_source="CC, 2.5, TIME, 10\n")
+    dispatch = make_dispatch()
+
+    ingest.write([announce(inbox, Window(0.0, 5.0, -2.0, 2.0))])
+
+    ((unit, ids),) = registered(published)
+    new = ids["ch1"]
+    assert unit == UNIT and new != old
+    assert experiment(sqlite_engine, waiting).station_id == new
+    cancelled = experiment(sqlite_engine, brisk)
+    assert (cancelled.station_id, cancelled.status) == (old, ExperimentStatus.CANCELLED)
+    reason = (
+        "the station's unit announced a new window that the profile does not fit: "
+        "needs 2.5 A charge; the station allows 2.0 A (0.5 A over)"
+    )
+    assert cancelled.status_message == f"cancelled: {reason}"
+    # Logged once committed, as a warning: someone should queue the cancelled one again.
+    (record,) = [r for r in caplog.records if "announced another window" in r.getMessage()]
+    assert record.levelno == logging.WARNING
+    assert record.getMessage() == (
+        f"unit {UNIT} announced another window for station 'ch1': station {old} is "
+        f"deprecated, station {new} replaces it. Moved to station {new}: #{waiting} "
+        f"'waiting'. Cancelled: #{brisk} 'brisk' ({reason})."
+    )
+
+    ingest.write([heartbeat(inbox, old)])  # a heartbeat on the old id: no start there
+    dispatch.run_pass()
+    assert published.started() == []
+
+    ingest.write([heartbeat(inbox, new)])  # the cycler took the new id
+    dispatch.run_pass()
+    ((station, start),) = published.commands("start")
+    assert (station, start["experiment_id"]) == (new, waiting)
+
+
+def test_an_announce_of_another_window_leaves_a_run_on_the_old_record(
+    sqlite_engine, ingest, inbox, published, caplog
+):
+    caplog.set_level(logging.INFO, logger="bem.node")
+    old = add_station(sqlite_engine)
+    running = add_experiment(sqlite_engine, old, "running", status=ExperimentStatus.RUNNING)
+
+    ingest.write([announce(inbox, Window(0.0, 5.0, -2.0, 2.0))])
+    ((_unit, ids),) = registered(published)
+    # The run goes on on the record it started on: its status is still taken there.
+    ingest.write(
+        [inbox.message(TOPICS.status(old), protocol.encode_status(running, "FINISHED", 2.0))]
+    )
+
+    row = experiment(sqlite_engine, running)
+    assert (row.station_id, row.status) == (old, ExperimentStatus.FINISHED)
+    assert ids["ch1"] != old
+    assert (
+        f"station {old} is deprecated, station {ids['ch1']} replaces it. It had no queued "
+        "experiments." in caplog.text
     )
