@@ -9,7 +9,6 @@ subclasses) with a sentence for the user; profile text problems raise
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -171,20 +170,27 @@ def _refuse(problems: dict[str, str], duplicates: dict[str, str], technology: st
         raise BatteryDataError(ordered(problems, technology))
 
 
+def _given(value: float | None) -> float:
+    """A number checked already (`rating_problems` refuses None)."""
+    if value is None:
+        raise CatalogError("a required number is missing")
+    return float(value)
+
+
 def create_battery(
     session: Session,
     *,
     name: str,
     technology: str,
-    voltage_min: float,
-    voltage_max: float,
-    current_min: float,
-    current_max: float,
+    voltage_min: float | None,
+    voltage_max: float | None,
+    current_min: float | None,
+    current_max: float | None,
     nominal_capacity_ah: float | None = None,
     manufacturer: str = "",
     model: str = "",
     serial_number: str = "",
-    cells_in_series: int = 1,
+    cells_in_series: int | float = 1,
     cell_voltage_min: float | None = None,
     cell_voltage_max: float | None = None,
     fabrication_date: dt.date | None = None,
@@ -193,7 +199,8 @@ def create_battery(
 ) -> Battery:
     """Add a battery after checking every field (`domain.batteries`); the name, and the
     serial number when given, are unique whatever the letter case. Every problem is
-    refused at once (`BatteryDataError`, `DuplicateBatteryError`)."""
+    refused at once (`BatteryDataError`, `DuplicateBatteryError`); a window limit of None
+    (a form's empty field) is refused as missing."""
     cleaned_details, problems = descriptive_problems(
         name=name,
         technology=technology,
@@ -228,11 +235,11 @@ def create_battery(
         serial_number=serial_number,
         fabrication_date=fabrication_date,
         technology=technology,
-        cells_in_series=cells_in_series,
-        voltage_min=float(voltage_min),
-        voltage_max=float(voltage_max),
-        current_min=float(current_min),
-        current_max=float(current_max),
+        cells_in_series=int(cells_in_series),
+        voltage_min=_given(voltage_min),
+        voltage_max=_given(voltage_max),
+        current_min=_given(current_min),
+        current_max=_given(current_max),
         cell_voltage_min=None if cell_voltage_min is None else float(cell_voltage_min),
         cell_voltage_max=None if cell_voltage_max is None else float(cell_voltage_max),
         nominal_capacity_ah=None if nominal_capacity_ah is None else float(nominal_capacity_ah),
