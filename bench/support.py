@@ -104,7 +104,7 @@ def queue_bench_experiment(engine: Any, name: str, profile_source: str) -> int:
     """A queued experiment of a 2.5 Ah cell on station "ch1" running this profile; its id."""
     with Session(engine) as session, session.begin():
         battery = catalog.create_battery(
-            session, name="bench cell", technology="lithium-ion", voltage_min=2.5,
+            session, name=f"cell for {name}", technology="lithium-ion", voltage_min=2.5,
             voltage_max=4.2, current_min=-5.0, current_max=5.0, nominal_capacity_ah=2.5,
         )  # fmt: skip
         station = catalog.create_station(

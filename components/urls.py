@@ -77,3 +77,18 @@ def profile_url(profile_id: int) -> str:
 def profile_edit_url(profile_id: int) -> str:
     """The profile editor opened on a stored profile."""
     return f"{PROFILES_URL}/{profile_id}/edit"
+
+
+BATTERIES_URL = "/batteries"
+NEW_BATTERY_URL = "/batteries/new"
+
+
+def battery_url(battery_id: int) -> str:
+    """A battery's own page."""
+    return f"{BATTERIES_URL}/{battery_id}"
+
+
+def new_experiment_url(battery_id: int | None = None) -> str:
+    """The new-experiment form, with a battery chosen already when given."""
+    query = "" if battery_id is None else "?" + urlencode({"battery": battery_id})
+    return f"{EXPERIMENTS_URL}/new{query}"

@@ -9,7 +9,6 @@ subclasses) with a sentence for the user; profile text problems raise
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,7 +18,14 @@ from sqlalchemy.orm import Session
 
 from datastore.models import Battery, ComputationalUnit, Experiment, Profile, Station
 from datastore.types import utcnow
-from domain.batteries import BatteryError, validate_details, validate_window
+from domain.batteries import (
+    BatteryError,
+    BatteryProblems,
+    descriptive_problems,
+    ordered,
+    rating_problems,
+    validate_window,
+)
 from domain.experiment_details import DetailsError, validate_experiment_details
 from domain.profiles import (
     BatteryRating,
@@ -49,6 +55,15 @@ class DuplicateError(CatalogError):
     """The row would repeat an existing identity."""
 
 
+class BatteryDataError(CatalogError, BatteryProblems):
+    """Battery data the catalogue refuses: `problems` keys each by its field (a form shows
+    it beside that field); the message lists them in one line ("name: ...; capacity: ...")."""
+
+
+class DuplicateBatteryError(BatteryDataError, DuplicateError):
+    """Battery data that repeats another battery's name or serial number (and maybe more)."""
+
+
 class IncompatibleProfileError(CatalogError):
     """The profile does not fit the battery and station; `compatibility` has the reasons."""
 
@@ -71,14 +86,6 @@ def _text(field: str, value: str | None, max_length: int, required: bool = False
     if len(cleaned) > max_length:
         raise CatalogError(f"{field}: at most {max_length} characters, got {len(cleaned)}")
     return cleaned
-
-
-def _optional_positive(field: str, value: float | None, unit: str) -> float | None:
-    if value is None:
-        return None
-    if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise CatalogError(f"{field}: expected a positive number of {unit}, got {value!r}")
-    return float(value)
 
 
 def _check_window(
@@ -124,78 +131,167 @@ def get_experiment(session: Session, experiment_id: int) -> Experiment:
 # ---------------------------------------------------------------- batteries
 
 
+def _battery_duplicates(
+    session: Session, name: str, serial_number: str, exclude: int | None = None
+) -> dict[str, str]:
+    """The name, and a non-empty serial number, are unique among batteries whatever their
+    letter case: "Cell 1" and "cell 1" would be confused on every list and label."""
+    others = select(Battery.id, Battery.name, Battery.serial_number)
+    if exclude is not None:
+        others = others.where(Battery.id != exclude)
+    problems: dict[str, str] = {}
+    same_name = session.execute(
+        others.where(func.lower(Battery.name) == name.lower()).order_by(Battery.id).limit(1)
+    ).first()
+    if same_name is not None:
+        problems["name"] = (
+            f"battery {same_name.id} is called {same_name.name!r} already; "
+            "names are unique, whatever the letter case"
+        )
+    if serial_number:
+        same_serial = session.execute(
+            others.where(func.lower(Battery.serial_number) == serial_number.lower())
+            .order_by(Battery.id)
+            .limit(1)
+        ).first()
+        if same_serial is not None:
+            problems["serial"] = (
+                f"battery {same_serial.id} {same_serial.name!r} has serial number "
+                f"{same_serial.serial_number!r} already"
+            )
+    return problems
+
+
+def _refuse(problems: dict[str, str], duplicates: dict[str, str], technology: str) -> None:
+    """Raise every problem at once, in the order of the form's fields."""
+    if duplicates:
+        raise DuplicateBatteryError(ordered({**problems, **duplicates}, technology))
+    if problems:
+        raise BatteryDataError(ordered(problems, technology))
+
+
+def _given(value: float | None) -> float:
+    """A number checked already (`rating_problems` refuses None)."""
+    if value is None:
+        raise CatalogError("a required number is missing")
+    return float(value)
+
+
 def create_battery(
     session: Session,
     *,
     name: str,
     technology: str,
-    voltage_min: float,
-    voltage_max: float,
-    current_min: float,
-    current_max: float,
+    voltage_min: float | None,
+    voltage_max: float | None,
+    current_min: float | None,
+    current_max: float | None,
     nominal_capacity_ah: float | None = None,
     manufacturer: str = "",
     model: str = "",
     serial_number: str = "",
-    cells_in_series: int = 1,
+    cells_in_series: int | float = 1,
     cell_voltage_min: float | None = None,
     cell_voltage_max: float | None = None,
     fabrication_date: dt.date | None = None,
     description: str = "",
     details: Mapping[str, object] | None = None,
 ) -> Battery:
-    """Add a battery after checking every field; (name, manufacturer, model, serial) is unique."""
-    name = _text("name", name, _NAME_LENGTH, required=True)
-    manufacturer = _text("manufacturer", manufacturer, _NAME_LENGTH)
-    model = _text("model", model, _NAME_LENGTH)
-    serial_number = _text("serial", serial_number, _NAME_LENGTH)
-    try:
-        cleaned_details = validate_details(technology, dict(details or {}))
-    except BatteryError as error:
-        raise CatalogError(str(error)) from None
-    _check_window(voltage_min, voltage_max, current_min, current_max)
-    capacity = _optional_positive("capacity", nominal_capacity_ah, "Ah")
-    if not isinstance(cells_in_series, int) or cells_in_series < 1:
-        raise CatalogError(f"cells: expected a whole number of at least 1, got {cells_in_series!r}")
-    cell_min = _optional_positive("cell_voltage_min", cell_voltage_min, "V")
-    cell_max = _optional_positive("cell_voltage_max", cell_voltage_max, "V")
-    if cell_min is not None and cell_max is not None and cell_max <= cell_min:
-        raise CatalogError(
-            f"cell_voltage_max: must be above cell_voltage_min ({cell_min} V), got {cell_max}"
-        )
-
-    existing = session.scalar(
-        select(Battery.id).where(
-            Battery.name == name,
-            Battery.manufacturer == manufacturer,
-            Battery.model == model,
-            Battery.serial_number == serial_number,
-        )
-    )
-    if existing is not None:
-        raise DuplicateError(
-            f"battery {name!r} (manufacturer {manufacturer!r}, model {model!r}, serial "
-            f"{serial_number!r}) exists already with id {existing}"
-        )
-    battery = Battery(
+    """Add a battery after checking every field (`domain.batteries`); the name, and the
+    serial number when given, are unique whatever the letter case. Every problem is
+    refused at once (`BatteryDataError`, `DuplicateBatteryError`); a window limit of None
+    (a form's empty field) is refused as missing."""
+    cleaned_details, problems = descriptive_problems(
         name=name,
-        description=description or "",
+        technology=technology,
+        details=dict(details or {}),
         manufacturer=manufacturer,
         model=model,
+        serial=serial_number,
+        description=description,
+    )
+    problems.update(
+        rating_problems(
+            voltage_min=voltage_min,
+            voltage_max=voltage_max,
+            current_min=current_min,
+            current_max=current_max,
+            capacity=nominal_capacity_ah,
+            cells=cells_in_series,
+            cell_voltage_min=cell_voltage_min,
+            cell_voltage_max=cell_voltage_max,
+        )
+    )
+    name, serial_number = name.strip(), (serial_number or "").strip()
+    duplicates = _battery_duplicates(
+        session, name, serial_number if "serial" not in problems else ""
+    )
+    _refuse(problems, {k: v for k, v in duplicates.items() if k not in problems}, technology)
+    battery = Battery(
+        name=name,
+        description=(description or "").strip(),
+        manufacturer=(manufacturer or "").strip(),
+        model=(model or "").strip(),
         serial_number=serial_number,
         fabrication_date=fabrication_date,
         technology=technology,
-        cells_in_series=cells_in_series,
-        voltage_min=float(voltage_min),
-        voltage_max=float(voltage_max),
-        current_min=float(current_min),
-        current_max=float(current_max),
-        cell_voltage_min=cell_min,
-        cell_voltage_max=cell_max,
-        nominal_capacity_ah=capacity,
+        cells_in_series=int(cells_in_series),
+        voltage_min=_given(voltage_min),
+        voltage_max=_given(voltage_max),
+        current_min=_given(current_min),
+        current_max=_given(current_max),
+        cell_voltage_min=None if cell_voltage_min is None else float(cell_voltage_min),
+        cell_voltage_max=None if cell_voltage_max is None else float(cell_voltage_max),
+        nominal_capacity_ah=None if nominal_capacity_ah is None else float(nominal_capacity_ah),
         details=cleaned_details,
     )
     session.add(battery)
+    _flush(session, f"battery {name!r}")
+    return battery
+
+
+def edit_battery(
+    session: Session,
+    battery_id: int,
+    *,
+    name: str,
+    description: str = "",
+    manufacturer: str = "",
+    model: str = "",
+    serial_number: str = "",
+    fabrication_date: dt.date | None = None,
+    details: Mapping[str, object] | None = None,
+) -> Battery:
+    """Change a battery's descriptive fields, checked as `create_battery` checks them (its
+    own name and serial number do not count as duplicates).
+
+    Its technology, safe window, cells and capacity stay: its experiments were checked
+    against them and their samples were recorded within them.
+    """
+    battery = get_battery(session, battery_id)
+    cleaned_details, problems = descriptive_problems(
+        name=name,
+        technology=battery.technology,
+        details=dict(details or {}),
+        manufacturer=manufacturer,
+        model=model,
+        serial=serial_number,
+        description=description,
+    )
+    name, serial_number = name.strip(), (serial_number or "").strip()
+    duplicates = _battery_duplicates(
+        session, name, serial_number if "serial" not in problems else "", exclude=battery_id
+    )
+    _refuse(
+        problems, {k: v for k, v in duplicates.items() if k not in problems}, battery.technology
+    )
+    battery.name = name
+    battery.description = (description or "").strip()
+    battery.manufacturer = (manufacturer or "").strip()
+    battery.model = (model or "").strip()
+    battery.serial_number = serial_number
+    battery.fabrication_date = fabrication_date
+    battery.details = cleaned_details
     _flush(session, f"battery {name!r}")
     return battery
 

@@ -62,14 +62,20 @@ def test_other_technology_fields_are_given_as_details(database, capsys):
     assert battery.details == {"membrane_type": "Nafion 117", "electrode_size_cm2": 100.0}
 
 
-def test_a_duplicate_battery_is_a_clear_error(database, capsys):
+def test_a_duplicate_name_or_serial_is_refused_like_in_the_browser(database, capsys):
     bem(capsys, *CELL, "--serial", "42")
-    status, out, err = bem(capsys, *CELL, "--serial", "42")
+    status, out, err = bem(capsys, *CELL, "--serial", "43")
     assert (status, out) == (1, "")
     assert err == (
-        "bem battery: battery 'cell 1' (manufacturer '', model '', serial '42') exists already "
-        "with id 1\n"
+        "bem battery: name: battery 1 is called 'cell 1' already; names are unique, "
+        "whatever the letter case\n"
     )
+    args = [*CELL, "--serial", "42"]
+    args[args.index("cell 1")] = "cell 2"
+    status, out, err = bem(capsys, *args)
+    assert (status, out) == (1, "")
+    assert err == "bem battery: serial: battery 1 'cell 1' has serial number '42' already\n"
+    assert len(stored_batteries(database)) == 1
 
 
 @pytest.mark.parametrize(

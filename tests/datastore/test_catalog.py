@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from config import default_settings
 from datastore.catalog import (
+    BatteryDataError,
     CatalogError,
     DuplicateError,
     IncompatibleProfileError,
@@ -25,6 +26,7 @@ from datastore.catalog import (
     create_battery,
     create_profile,
     create_station,
+    edit_battery,
     get_or_create_computational_unit,
     parsed_profile,
     profile_compatibility,
@@ -91,20 +93,51 @@ def test_a_battery_window_is_read_from_its_record(session):
     assert battery_window(battery(session)) == Window(2.5, 4.2, -6.0, 3.0)
 
 
-def test_a_duplicate_battery_identity_is_refused_with_a_clear_message(session):
+def test_a_duplicate_name_is_refused_whatever_its_letter_case(session):
     first = battery(session, manufacturer="ACME", model="X1", serial_number="42")
     with pytest.raises(DuplicateError) as caught:
-        battery(session, manufacturer="ACME", model="X1", serial_number="42")
+        battery(session, name="CELL 1", serial_number="43")
     assert str(caught.value) == (
-        f"battery 'cell 1' (manufacturer 'ACME', model 'X1', serial '42') exists already "
-        f"with id {first.id}"
+        f"name: battery {first.id} is called 'cell 1' already; names are unique, "
+        "whatever the letter case"
+    )
+    assert caught.value.problems == {"name": str(caught.value).partition(": ")[2]}
+
+
+def test_a_duplicate_serial_number_is_refused_whatever_its_letter_case(session):
+    first = battery(session, serial_number="sn-42")
+    with pytest.raises(DuplicateError) as caught:
+        battery(session, name="cell 2", serial_number=" SN-42 ")
+    assert str(caught.value) == (
+        f"serial: battery {first.id} 'cell 1' has serial number 'sn-42' already"
     )
 
 
-def test_the_same_name_with_another_serial_is_another_battery(session):
-    battery(session, serial_number="1")
-    battery(session, serial_number="2")
+def test_several_batteries_may_have_no_serial_number(session):
+    battery(session, name="cell 1")
+    battery(session, name="cell 2")
     assert session.scalar(select(func.count()).select_from(Battery)) == 2
+
+
+def test_every_problem_is_refused_at_once_each_under_its_field(session):
+    battery(session, serial_number="42")
+    with pytest.raises(BatteryDataError) as caught:
+        battery(
+            session,
+            name="Cell 1",
+            serial_number="42",
+            voltage_max=2.0,
+            current_min=1.0,
+            nominal_capacity_ah=200_000.0,
+            details={"chemistry": "XYZ"},
+        )
+    assert list(caught.value.problems) == [
+        "name", "serial", "voltage_max", "current_min", "capacity", "chemistry",
+    ]  # fmt: skip
+    # One line for the command line, led by the first field.
+    assert str(caught.value).startswith("name: battery 1 is called 'cell 1' already")
+    assert "; capacity: at most 100,000 Ah, got 200,000" in str(caught.value)
+    assert session.scalar(select(func.count()).select_from(Battery)) == 1
 
 
 @pytest.mark.parametrize(
@@ -124,12 +157,69 @@ def test_the_same_name_with_another_serial_is_another_battery(session):
             {"cell_voltage_min": 3.0, "cell_voltage_max": 2.0},
             "cell_voltage_max: must be above cell_voltage_min",
         ),
+        ({"voltage_max": 2500.0}, "voltage_max: at most 2,000 V, got 2,500"),
+        ({"current_min": -20_000.0}, "current_min: within ±10,000 A, got -20,000"),
+        ({"nominal_capacity_ah": 1e6}, "capacity: at most 100,000 Ah, got 1,000,000"),
+        ({"cells_in_series": 1001}, "cells: at most 1,000 cells in series, got 1,001"),
+        ({"cell_voltage_max": 12.0}, "cell_voltage_max: at most 10 V, got 12"),
+        (
+            {"cell_voltage_min": 2.6},
+            "cell_voltage_min: 1 × 2.6 V = 2.6 V is above the pack's voltage_min (2.5 V)",
+        ),
+        (
+            {"cells_in_series": 6, "voltage_max": 26.0, "cell_voltage_max": 4.2},
+            "cell_voltage_max: 6 × 4.2 V = 25.2 V is below the pack's voltage_max (26 V)",
+        ),
+        ({"description": "x" * 2001}, "description: at most 2,000 characters, got 2,001"),
     ],
 )
 def test_invalid_battery_data_is_refused_naming_the_field(session, changes, message):
     with pytest.raises(CatalogError, match="^" + message.replace("(", r"\(").replace(")", r"\)")):
         battery(session, **changes)
     assert session.scalar(select(func.count()).select_from(Battery)) == 0
+
+
+def test_a_pack_window_within_its_cells_window_is_accepted(session):
+    pack = battery(
+        session, name="AGM", technology="lead-acid", cells_in_series=6, voltage_min=10.5,
+        voltage_max=14.7, cell_voltage_min=1.75, cell_voltage_max=2.45,
+    )  # fmt: skip
+    assert (pack.cell_voltage_min, pack.cell_voltage_max) == (1.75, 2.45)
+
+
+def test_an_edit_changes_the_descriptive_fields_and_keeps_the_ratings(session):
+    cell = battery(session, serial_number="42", details={"chemistry": "NMC"})
+    edited = edit_battery(
+        session, cell.id, name=" Cell One ", description="spare", manufacturer="ACME",
+        model="X1", serial_number="42", details={"chemistry": "LFP", "electrolyte": "1 M LiPF6"},
+    )  # fmt: skip
+    session.commit()
+    stored = session.get(Battery, cell.id)
+    assert (stored.name, stored.description, stored.manufacturer, stored.serial_number) == (
+        "Cell One", "spare", "ACME", "42",
+    )  # fmt: skip
+    assert stored.details == {"chemistry": "LFP", "electrolyte": "1 M LiPF6"}
+    assert battery_window(edited) == Window(2.5, 4.2, -6.0, 3.0)
+
+
+def test_an_edit_may_not_take_another_batterys_name_or_serial(session):
+    battery(session, name="first", serial_number="A1")
+    second = battery(session, name="second", serial_number="B2")
+    session.commit()
+    with pytest.raises(DuplicateError) as caught:
+        edit_battery(session, second.id, name="FIRST", serial_number="a1", details={"x": 1})
+    assert caught.value.problems == {
+        "name": "battery 1 is called 'first' already; names are unique, whatever the letter case",
+        "serial": "battery 1 'first' has serial number 'A1' already",
+        "x": "not a field of lithium-ion batteries",
+    }
+    session.rollback()
+    assert session.get(Battery, second.id).name == "second"
+
+
+def test_editing_an_unknown_battery_is_refused(session):
+    with pytest.raises(NotFoundError, match="there is no battery with id 7"):
+        edit_battery(session, 7, name="x")
 
 
 # ---------------------------------------------------------------- units and stations

@@ -104,10 +104,11 @@ def add_experiment(
     then force `status`."""
     with Session(engine) as session:
         if battery_id is None:
+            serial = f"SN-{next(_serials)}-{uuid.uuid4().hex[:6]}"
             battery_id = catalog.create_battery(
                 session,
-                name="cell",
-                serial_number=f"SN-{next(_serials)}-{uuid.uuid4().hex[:6]}",
+                name=f"cell {serial}",  # battery names are unique
+                serial_number=serial,
                 technology="lithium-ion",
                 details={"chemistry": "NMC"},
                 voltage_min=2.5,

@@ -5,14 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from config import default_settings
 from datastore import catalog
 from datastore.cycles import rebuild_cycles
 from datastore.ingest import ExtraValueRow, SampleRow, channel_ids, insert_samples
-from datastore.models import Experiment
+from datastore.models import Battery, Experiment
 from domain.status import ExperimentStatus
 
 T0 = 1_800_000_000.0
@@ -40,10 +40,16 @@ def add_experiment(
     """An experiment with `samples` samples (one a second, a temperature channel), its
     summaries and cycles; its status forced to `status`."""
     with Session(engine) as session, session.begin():
+        # Battery names are unique, and a battery runs one experiment at a time: each
+        # experiment gets its own battery, a repeated name numbered ("NMC cell (2)").
+        taken = session.scalar(
+            select(func.count()).select_from(Battery).where(Battery.name.startswith(battery))
+        )
         battery_row = catalog.create_battery(
-            session, name=battery, technology=technology, voltage_min=2.5, voltage_max=4.2,
+            session, name=f"{battery} ({taken + 1})" if taken else battery,
+            technology=technology, voltage_min=2.5, voltage_max=4.2,
             current_min=-5, current_max=5, nominal_capacity_ah=2.0,
-            serial_number=f"{name}-{battery}",
+            serial_number=f"{name}-{battery}" + (f"-{taken + 1}" if taken else ""),
             details={"chemistry": "NMC"} if technology == "lithium-ion" else {},
         )  # fmt: skip
         station = catalog.create_station(
