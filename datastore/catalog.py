@@ -499,6 +499,23 @@ def _fit_clauses(bounds: FitBounds) -> list[Any]:
     return clauses
 
 
+# What a list of profiles shows of each: its identity, size and envelope.
+PROFILE_LIST_COLUMNS = (
+    Profile.id,
+    Profile.name,
+    Profile.description,
+    Profile.step_count,
+    Profile.voltage_min,
+    Profile.voltage_max,
+    Profile.current_min,
+    Profile.current_max,
+    Profile.c_rate_min,
+    Profile.c_rate_max,
+    Profile.power_min,
+    Profile.power_max,
+)
+
+
 def compatible_profiles(session: Session, battery_id: int, station_id: int) -> list[dict[str, Any]]:
     """The stored profiles whose envelope fits battery ∩ station, filtered in the database."""
     battery = get_battery(session, battery_id)
@@ -506,24 +523,7 @@ def compatible_profiles(session: Session, battery_id: int, station_id: int) -> l
     bounds = fit_bounds(battery_rating(battery), station_window(station))
     if bounds.window_empty:
         return []
-    query = (
-        select(
-            Profile.id,
-            Profile.name,
-            Profile.description,
-            Profile.step_count,
-            Profile.voltage_min,
-            Profile.voltage_max,
-            Profile.current_min,
-            Profile.current_max,
-            Profile.c_rate_min,
-            Profile.c_rate_max,
-            Profile.power_min,
-            Profile.power_max,
-        )
-        .where(*_fit_clauses(bounds))
-        .order_by(Profile.id)
-    )
+    query = select(*PROFILE_LIST_COLUMNS).where(*_fit_clauses(bounds)).order_by(Profile.id)
     return [dict(row._mapping) for row in session.execute(query)]
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from datastore.catalog import PROFILE_LIST_COLUMNS
 from datastore.experiments import MAX_ID
 from datastore.models import Battery, Experiment, Profile, Station
 from domain.profiles import Demand
@@ -93,22 +94,9 @@ def profile_table(session: Session) -> list[dict[str, Any]]:
         .correlate(Profile)
         .scalar_subquery()
     )
-    query = select(
-        Profile.id,
-        Profile.name,
-        Profile.version,
-        Profile.description,
-        Profile.step_count,
-        Profile.voltage_min,
-        Profile.voltage_max,
-        Profile.current_min,
-        Profile.current_max,
-        Profile.c_rate_min,
-        Profile.c_rate_max,
-        Profile.power_min,
-        Profile.power_max,
-        uses.label("experiments"),
-    ).order_by(Profile.id)
+    query = select(*PROFILE_LIST_COLUMNS, Profile.version, uses.label("experiments")).order_by(
+        Profile.id
+    )
     return [dict(row._mapping) for row in session.execute(query)]
 
 

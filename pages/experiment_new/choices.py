@@ -21,17 +21,6 @@ from domain.liveness import Liveness, heartbeat_age
 Option = dict[str, Any]
 
 
-def parse_id(value: object) -> int | None:
-    """A select's value as a row id; None for nothing chosen or anything not a positive id."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        return None
-    return number if number > 0 else None
-
-
 def keep_choice(value: object, options: Sequence[Option]) -> str | None:
     """The current choice if it is still offered, else none: a battery of another
     technology, or a profile that no longer fits, is never kept out of sight."""

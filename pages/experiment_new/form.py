@@ -13,12 +13,13 @@ from typing import Any
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from components.profile_text import TextCheck, demand_summary
 from datastore.experiment_choices import ProfileChoice
 from domain.experiment_details import EXPERIMENT_FIELDS
-from domain.profiles import MAX_TEXT_LENGTH, Demand, format_value
+from domain.profiles import MAX_TEXT_LENGTH, Compatibility, format_value
 from pages.experiment_new import ids
 from pages.experiment_new.choices import Option, technology_options
-from pages.experiment_new.submit import STORED, WRITTEN, TextCheck
+from pages.experiment_new.submit import STORED, WRITTEN
 
 # The fields the server may comment on, each with its message slot.
 FIELDS = ("battery", "station", "profile", "name", "form")
@@ -288,19 +289,8 @@ def _range(low: float | None, high: float | None, unit: str) -> str | None:
     return f"{format_value(low)} to {format_value(high)} {unit}"
 
 
-def demand_text(demand: Demand) -> str:
-    """What a profile asks for, in its own units (C-rates resolve once a battery is known)."""
-    parts = [
-        _range(demand.voltage_min, demand.voltage_max, "V"),
-        _range(demand.current_min, demand.current_max, "A"),
-        _range(demand.c_rate_min, demand.c_rate_max, "C"),
-        _range(demand.power_min, demand.power_max, "W"),
-    ]
-    return ", ".join(part for part in parts if part) or "no voltage, current or power set point"
-
-
-def text_check(check: TextCheck) -> Any:
-    """The live verdict on the written text."""
+def text_check(check: TextCheck, verdict: Compatibility | None) -> Any:
+    """The live verdict on the written text (`verdict`: on the chosen battery and station)."""
     if check.problems:
         return html.Div(
             [
@@ -319,11 +309,10 @@ def text_check(check: TextCheck) -> Any:
         )
     lines: list[Any] = [
         html.Div(
-            f"Valid: {check.step_count} steps once expanded. Envelope: {demand_text(check.demand)}.",
+            f"Valid: {check.step_count} steps once expanded. Envelope: {demand_summary(check.demand)}.",
             className="text-success",
         )
     ]
-    verdict = check.verdict
     if verdict is None:
         lines.append(
             html.Div(

@@ -16,6 +16,10 @@ import dash
 from dash import Input, Output, State, callback, ctx, html, no_update
 
 from components import context
+from components.forms import parse_id
+from components.profile_text import check_text as check_profile_text
+from components.profile_text import read_upload
+from components.profile_text import verdict as fit_verdict
 from components.urls import monitor_url
 from datastore import catalog
 from datastore.experiment_choices import battery_choices, profile_choices
@@ -26,7 +30,6 @@ from pages.experiment_new import ids
 from pages.experiment_new.choices import (
     battery_options,
     keep_choice,
-    parse_id,
     profile_options,
     station_note,
     station_options,
@@ -38,9 +41,7 @@ from pages.experiment_new.submit import (
     WRITTEN,
     FormErrors,
     NewExperiment,
-    check_profile_text,
     queue_new_experiment,
-    read_upload,
 )
 
 dash.register_page(__name__, path="/experiments/new", name="New experiment", order=3)
@@ -215,7 +216,8 @@ def check_text(text: str | None, battery: str | None, station: str | None) -> An
                 window = catalog.station_window(catalog.get_station(session, station_id))
             except catalog.NotFoundError:
                 rating = window = None
-    return text_check(check_profile_text(text, rating, window, max_steps=_max_steps()))
+    check = check_profile_text(text, max_steps=_max_steps())
+    return text_check(check, fit_verdict(check, rating, window))
 
 
 @callback(

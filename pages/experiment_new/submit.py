@@ -1,5 +1,4 @@
-"""The server's side of the form: checking every field, queueing, the live profile check and
-reading an uploaded profile.
+"""The server's side of the form: checking every field, then queueing.
 
 `queue_new_experiment` checks the whole form first, so every problem is reported at once
 beside its field (`FormErrors`); only then does it call `catalog.queue_experiment`,
@@ -9,28 +8,19 @@ error rolls everything back: nothing is ever queued half-way.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
+from components.forms import parse_id
 from datastore import catalog
 from datastore.models import Battery, Experiment, Profile, Station
 from domain.experiment_details import DetailsError, experiment_fields, validate_experiment_details
 from domain.profiles import (
-    MAX_TEXT_LENGTH,
-    BatteryRating,
-    Compatibility,
-    Demand,
     ProfileError,
     check_compatibility,
-    parse_profile,
-    profile_demand,
 )
-from domain.window import Window
-from pages.experiment_new.choices import parse_id
 
 # The profile comes from the stored list, or from text written or uploaded on the page.
 STORED = "stored"
@@ -173,55 +163,3 @@ def queue_new_experiment(session: Session, form: NewExperiment, *, max_steps: in
     except (catalog.CatalogError, ProfileError) as error:
         # Checked above; what is left is a change between the checks and the insert.
         raise FormErrors({"form": _sentence(str(error))}) from None
-
-
-# ---------------------------------------------------------------- the live profile check
-
-
-@dataclass(frozen=True)
-class TextCheck:
-    """The live check of a written profile: its problems by line, or what it demands and,
-    once a battery and a station are chosen, whether it fits them."""
-
-    problems: tuple[str, ...] = ()
-    demand: Demand | None = None
-    step_count: int = 0
-    verdict: Compatibility | None = None
-
-
-def check_profile_text(
-    text: str | None,
-    battery: BatteryRating | None,
-    station: Window | None,
-    *,
-    max_steps: int,
-) -> TextCheck:
-    if not (text or "").strip():
-        return TextCheck()
-    try:
-        parsed = parse_profile(text or "", max_steps=max_steps)
-    except ProfileError as error:
-        return TextCheck(problems=tuple(str(problem) for problem in error.problems))
-    verdict = check_compatibility(parsed, battery, station) if battery and station else None
-    return TextCheck(demand=profile_demand(parsed), step_count=parsed.step_count, verdict=verdict)
-
-
-def read_upload(contents: str | None, filename: str | None) -> tuple[str | None, str]:
-    """(the text of an uploaded .txt file, "") or (None, why it cannot be used)."""
-    if not contents:
-        return None, ""
-    if not (filename or "").lower().endswith(".txt"):
-        return None, f"{filename or 'The file'}: expected a .txt file of profile text."
-    try:
-        data = base64.b64decode(contents.split(",", 1)[-1], validate=True)
-    except (binascii.Error, ValueError):
-        return None, f"{filename}: the file could not be read."
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return None, f"{filename}: not UTF-8 text."
-    if len(text) > MAX_TEXT_LENGTH:
-        return None, (
-            f"{filename}: {len(text):,} characters; at most {MAX_TEXT_LENGTH:,} are accepted."
-        )
-    return text, ""

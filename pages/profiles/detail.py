@@ -16,6 +16,13 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, dcc, html
 
 from components import context
+from components.forms import parse_id
+from components.profile_text import (
+    demand_rows,
+    envelope_rows,
+    steps_text,
+    version_label,
+)
 from components.urls import NEW_PROFILE_URL, PROFILES_URL, experiment_url, profile_edit_url
 from components.urls import profile_url as url_of_profile
 from datastore import catalog
@@ -23,13 +30,6 @@ from datastore.profiles import Choice, ProfileDetail, battery_choices, profile_d
 from domain.formatting import format_utc
 from domain.profiles import ProfileError, profile_from_json, resolve_envelope, sketch_profile
 from pages.profiles import ids
-from pages.profiles.check import (
-    demand_rows,
-    envelope_rows,
-    parse_id,
-    steps_text,
-    version_label,
-)
 from pages.profiles.figures import sketch_figure
 
 dash.register_page(

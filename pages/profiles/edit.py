@@ -14,9 +14,9 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from components import context
+from components.profile_text import version_label
 from components.urls import PROFILES_URL, profile_url
 from datastore.profiles import ProfileDetail, battery_choices, profile_detail, station_choices
-from pages.profiles.check import version_label
 from pages.profiles.editor import editor
 
 dash.register_page(

@@ -17,20 +17,20 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 from components import context
+from components.forms import parse_id
+from components.profile_text import (
+    TextCheck,
+    check_text,
+    demand_summary,
+    read_upload,
+    steps_text,
+    verdict,
+)
 from components.urls import PROFILES_URL, profile_url
 from datastore import catalog
 from datastore.profiles import Choice
 from domain.profiles import BatteryRating, Window
 from pages.profiles import ids
-from pages.profiles.check import (
-    TextCheck,
-    check_text,
-    demand_summary,
-    parse_id,
-    read_upload,
-    steps_text,
-    verdict,
-)
 from pages.profiles.form import (
     DESCRIPTION_LENGTH,
     FIELDS,

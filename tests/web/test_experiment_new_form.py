@@ -12,6 +12,8 @@ import pytest
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
+from components.forms import parse_id
+from components.profile_text import check_text, read_upload, verdict
 from components.report import experiment_report
 from config import default_settings
 from datastore import catalog
@@ -23,7 +25,6 @@ from domain.status import ExperimentStatus
 from pages.experiment_new.choices import (
     battery_options,
     keep_choice,
-    parse_id,
     profile_options,
     station_note,
     station_options,
@@ -33,9 +34,7 @@ from pages.experiment_new.submit import (
     WRITTEN,
     FormErrors,
     NewExperiment,
-    check_profile_text,
     queue_new_experiment,
-    read_upload,
 )
 
 MAX_STEPS = default_settings().profiles.max_steps
@@ -284,23 +283,18 @@ CELL = BatteryRating(Window(2.5, 4.2, -3, 3), 3.0)
 STATION = Window(0, 5, -10, 10)
 
 
-def test_the_live_check_lists_problems_by_line() -> None:
-    check = check_profile_text("CC, 1, TIME, 60\nCV, 9x, TIME, 1\n", CELL, STATION, max_steps=100)
-    assert len(check.problems) == 1 and check.problems[0].startswith("line 2: ")
-    assert check.demand is None
-
-
-def test_the_live_check_gives_the_envelope_and_the_verdict() -> None:
-    check = check_profile_text("CC, 1C, VOLTAGE, 4.2\n", CELL, STATION, max_steps=100)
+def test_the_live_check_gives_the_envelope_and_the_verdict_on_the_chosen_pair() -> None:
+    check = check_text("CC, 1C, VOLTAGE, 4.2\n", max_steps=100)
     assert not check.problems and check.step_count == 1
     assert check.demand is not None and check.demand.c_rate_max == 1.0
-    assert check.verdict is not None and check.verdict.fits
-    check = check_profile_text("CC, 2C, VOLTAGE, 4.2\n", CELL, STATION, max_steps=100)
-    assert check.verdict is not None and check.verdict.problems == (
+    fits = verdict(check, CELL, STATION)
+    assert fits is not None and fits.fits
+    too_strong = verdict(check_text("CC, 2C, VOLTAGE, 4.2\n", max_steps=100), CELL, STATION)
+    assert too_strong is not None and too_strong.problems == (
         "needs 6.0 A charge; the battery allows 3.0 A (3.0 A over)",
     )
-    assert check_profile_text("CC, 1, TIME, 1", None, None, max_steps=100).verdict is None
-    assert check_profile_text("  ", CELL, STATION, max_steps=100).demand is None
+    assert verdict(check_text("CC, 1, TIME, 1", max_steps=100), None, None) is None
+    assert check_text("  ", max_steps=100).demand is None
 
 
 def upload(data: bytes) -> str:
@@ -314,7 +308,14 @@ def test_an_uploaded_txt_file_fills_the_text() -> None:
         None,
         "cycle.csv: expected a .txt file of profile text.",
     )
-    assert read_upload(upload(b"\xff\xfe\x00"), "bad.txt") == (None, "bad.txt: not UTF-8 text.")
+    assert read_upload(upload(b"\xff\xfe\x00"), "bad.txt") == (
+        None,
+        "bad.txt: not a text file (it is not UTF-8 text).",
+    )
+    text, problem = read_upload(upload(b"WAIT, 1\n" * 200_000), "long.txt")
+    assert text is None and problem == (
+        "long.txt: 1,600,000 bytes; a profile file may have at most 1,000,000 bytes."
+    )
 
 
 def test_the_report_lists_the_run_conditions(db, lab, sqlite_engine) -> None:

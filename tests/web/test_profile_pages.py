@@ -12,11 +12,7 @@ from dash import no_update
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from config import default_settings
-from datastore import catalog
-from datastore.models import Profile
-from domain.profiles import BatteryRating, Demand, Window, parse_profile, sketch_profile
-from pages.profiles.check import (
+from components.profile_text import (
     MAX_UPLOAD_BYTES,
     NOT_SET,
     check_text,
@@ -26,6 +22,10 @@ from pages.profiles.check import (
     verdict,
     version_label,
 )
+from config import default_settings
+from datastore import catalog
+from datastore.models import Profile
+from domain.profiles import BatteryRating, Demand, Window, parse_profile, sketch_profile
 from pages.profiles.figures import sketch_figure
 from pages.profiles.form import FormErrors, ProfileForm, save_profile
 from pages.profiles.table import grid_row

@@ -1,6 +1,6 @@
-"""What the profile pages say about a profile's text, as pure functions of it: the live
-check (problems by line, or the step count and envelope), the envelope in words with
-units, and an uploaded file read as text.
+"""What the pages say about a profile's text, as pure functions of it: the live check
+(problems by line, or the step count and envelope), the envelope in words with units, and
+an uploaded file read as text. The profile editor and the new-experiment form both use it.
 """
 
 from __future__ import annotations
@@ -39,6 +39,10 @@ class TextCheck:
     @property
     def demand(self) -> Demand | None:
         return None if self.profile is None else profile_demand(self.profile)
+
+    @property
+    def step_count(self) -> int:
+        return 0 if self.profile is None else self.profile.step_count
 
 
 def check_text(text: str | None, *, max_steps: int) -> TextCheck:
@@ -89,17 +93,6 @@ def demand_summary(demand: Demand) -> str:
     """The demand on one line, leaving out what the profile does not set."""
     parts = [f"{name.lower()} {span}" for name, span in demand_rows(demand) if span != NOT_SET]
     return "; ".join(parts) or "no voltage, current or power set point"
-
-
-def parse_id(value: object) -> int | None:
-    """A select's value as a row id; None for nothing chosen or anything not a positive id."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        return None
-    return number if number > 0 else None
 
 
 def version_label(name: str, version: int) -> str:
