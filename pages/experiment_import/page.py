@@ -556,12 +556,25 @@ def follow_job(_tick: int | None, job: dict[str, Any] | None) -> tuple[Any, ...]
     return _job_view(status)
 
 
+def job_status_text(status: JobStatus) -> str:
+    """One line on the job: its stage while it runs, how it ended once it has."""
+    rows = f"{status.rows_done:,} rows".replace(",", "\u202f")
+    if status.state is JobState.QUEUED:
+        return "Waiting to start"
+    if status.state is JobState.RUNNING:
+        return f"{status.stage[:1].upper()}{status.stage[1:]}: {rows} so far"
+    if status.state is JobState.DONE:
+        return f"Imported {rows}"
+    if status.state is JobState.CANCELLED:
+        return f"Cancelled after {rows}; nothing was stored"
+    return f"Failed after {rows}; nothing was stored"
+
+
 def _job_view(status: JobStatus) -> tuple[Any, ...]:
     fraction = status.fraction
     percent = round(100 * fraction) if fraction is not None else 100
     label = f"{percent} %" if fraction is not None else ""
-    rows = f"{status.rows_done:,} rows".replace(",", "\u202f")
-    text = f"{status.state.value}: {status.stage}, {rows}"
+    text = job_status_text(status)
     if status.bytes_total:
         text += f" ({describe_size(status.bytes_done)} of {describe_size(status.bytes_total)})"
     if not status.state.is_finished:

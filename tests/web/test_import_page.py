@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
+from dash.testing.wait import until
 from selenium.webdriver.support.ui import Select
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
@@ -89,7 +92,7 @@ def test_an_export_of_the_app_imports_back_to_the_same_samples(browser, app, tmp
     _import(browser, "cycling run again", _battery_of(engine, original))
     link = browser.wait_for_element(f"#{ids.RESULT_LINK}", timeout=30)
     assert browser.find_element(f"#{ids.PROGRESS}").text == "100 %"
-    assert browser.find_element(f"#{ids.STATUS}").text.startswith("done: done, 300 rows")
+    assert browser.find_element(f"#{ids.STATUS}").text.startswith("Imported 300 rows")
     with Session(engine) as session:
         imported = session.scalar(select(Experiment).where(Experiment.name == "cycling run again"))
         assert imported is not None and imported.imported
@@ -118,7 +121,7 @@ def test_a_bad_cell_shows_its_row_and_column_and_nothing_is_stored(browser, app,
     assert "line 12, column 'Voltage / V': 'abc' is not a number" in (
         browser.find_element(f"#{ids.RESULT}").text
     )
-    assert browser.find_element(f"#{ids.STATUS}").text.startswith("failed")
+    assert browser.find_element(f"#{ids.STATUS}").text.startswith("Failed after")
     with Session(engine) as session:
         assert session.scalar(select(func.count()).select_from(Experiment)) == 1
 
@@ -175,3 +178,36 @@ def _css(component_id: dict) -> str:
 
     text = json.dumps(component_id, sort_keys=True, separators=(",", ":"))
     return "#" + "".join(f"\\{c}" if not c.isalnum() and c not in "-_" else c for c in text)
+
+
+def test_a_long_import_shows_its_progress_and_can_be_cancelled(browser, app, tmp_path) -> None:
+    engine = _engine(app)
+    battery_id = _battery_of(engine, add_experiment(engine, "other run"))
+    with Session(engine) as session:
+        samples_before = session.scalar(select(func.count()).select_from(Measurement))
+    rows = 600_000  # long enough on SQLite to be seen half-way at one poll a second
+    path = tmp_path / "long run.csv"
+    seconds = np.arange(rows, dtype=np.float64)
+    pd.DataFrame(
+        {
+            "Test Time / s": seconds,
+            "Voltage / V": 3.6 + 0.1 * np.sin(seconds / 600),
+            "Current / A": np.where((seconds // 1800) % 2 == 0, 1.5, -1.5),
+        }
+    ).to_csv(path, index=False)
+    _open(browser, app)
+    _upload(browser, path)
+    _import(browser, "long run", battery_id)
+
+    def part_way() -> bool:
+        text = browser.find_element(f"#{ids.PROGRESS}").text
+        return text.endswith(" %") and 0 < int(text.removesuffix(" %")) < 100
+
+    until(part_way, timeout=60, poll=0.2)
+    assert "rows so far" in browser.find_element(f"#{ids.STATUS}").text
+    _click(browser, browser.find_element(f"#{ids.CANCEL}"))
+    browser.wait_for_contains_text(f"#{ids.STATUS}", "Cancelled after", timeout=60)
+    with Session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Experiment)) == 1
+        assert session.scalar(select(func.count()).select_from(Measurement)) == samples_before
+    assert browser.get_logs() == []
