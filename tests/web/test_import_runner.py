@@ -10,6 +10,7 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
@@ -25,6 +26,7 @@ from datastore.imports import ImportCancelled
 from datastore.models import Experiment, Measurement
 from domain.import_jobs import JobState, JobStatus, WriteSchedule
 from domain.importing import ImportProgress
+from tests.datastore.test_import_file import STORED_MODELS, count, malformed_files
 
 CSV = "Unix Time / s,Voltage / V,Current / A\n" + "".join(
     f"{1_800_000_000 + i},{3.5 + i / 1000},1.0\n" for i in range(100)
@@ -197,3 +199,37 @@ def test_a_stalled_import_still_sends_heartbeats(sqlite_engine: Engine, tmp_path
     assert first is not None and second is not None
     assert first.state is JobState.RUNNING
     assert second.updated_at > first.updated_at
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(example=malformed_files())
+def test_a_generated_malformed_file_only_ever_ends_in_the_page_s_message_with_nothing_stored(
+    sqlite_engine: Engine, battery_id: int, tmp_path_factory: pytest.TempPathFactory, example
+) -> None:
+    """What the import page shows of a job is its state and message: a bad file must end
+    FAILED with one sentence a problem (row and column where there are some), never a
+    trace or SQL, and leave the stored rows as they were; a good one ends DONE."""
+    path = tmp_path_factory.mktemp("upload") / "uploads" / ("b" * 32) / "generated.csv"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(example.content)
+    with Session(sqlite_engine) as session:
+        before = {model: count(session, model) for model in STORED_MODELS}
+    job = _run(ImportRunner(sqlite_engine), sqlite_engine, path, battery_id=battery_id)
+    assert not path.parent.exists()
+    if example.rows is None:
+        assert job.state is JobState.FAILED and job.experiment_id is None
+        assert job.message and "Traceback" not in job.message
+        assert not any(word in job.message for word in ("INSERT", "SELECT", "sqlite3", "pymysql"))
+        if example.first_bad_line is not None:
+            assert job.message.startswith(f"line {example.first_bad_line}"), job.message
+        with Session(sqlite_engine) as session:
+            assert {model: count(session, model) for model in STORED_MODELS} == before
+        return
+    assert job.state is JobState.DONE, job.message
+    with Session(sqlite_engine) as session:
+        experiment = session.get(Experiment, job.experiment_id)
+        assert experiment is not None and experiment.sample_count == example.rows
