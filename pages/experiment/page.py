@@ -33,9 +33,11 @@ from components.alarms import alarms_table
 from components.station_card import status_badge
 from components.urls import (
     EXPERIMENTS_URL,
+    battery_url,
     experiment_csv_url,
     experiment_report_url,
     monitor_url,
+    profile_url,
 )
 from components.vi_figure import extra_choices, trace_defs
 from datastore.cycles import CycleRow, experiment_cycles
@@ -203,7 +205,7 @@ def _fact(label: str, value: Any) -> dbc.Col:
 
 
 def _facts(detail: ExperimentDetail) -> dbc.Row:
-    battery: list[Any] = [detail.battery_name]
+    battery: list[Any] = [dcc.Link(detail.battery_name, href=battery_url(detail.battery_id))]
     kind = " · ".join(
         part
         for part in (
@@ -227,7 +229,12 @@ def _facts(detail: ExperimentDetail) -> dbc.Row:
         [
             _fact("Battery", battery),
             _fact("Station", station if not detail.imported else "imported from a file"),
-            _fact("Profile", detail.profile_name or "–"),
+            _fact(
+                "Profile",
+                dcc.Link(detail.profile_name, href=profile_url(detail.profile_id))
+                if detail.profile_id is not None and detail.profile_name
+                else "–",
+            ),
             _fact("Samples", f"{detail.sample_count:,}"),
             _fact("Alarms", f"{detail.alarm_count:,}"),
             _fact("Duration", format_duration(detail.duration_s)),

@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 from dash.testing.wait import until
+from sqlalchemy.orm import Session
 
 from datastore import ingest
+from datastore.models import Experiment
 from domain.status import ExperimentStatus
 from pages.experiment import ids
 from tests.web.lab_data import T0, add_experiment, add_samples
@@ -71,6 +73,16 @@ def test_the_page_shows_the_experiment_s_facts_steps_and_alarms(browser, long_ru
     for expected in ("NMC cell 1", "lithium-ion · NMC · 2 Ah", "ch for ageing at 25 °C",
                      "100,000", "1 d 03 h 46 min", "2027-01-15 08:00:00 UTC"):  # fmt: skip
         assert expected in facts
+    links = {
+        link.text: link.get_attribute("href") for link in browser.find_elements(f"#{ids.FACTS} a")
+    }
+    with Session(engine_of(app)) as session:
+        experiment = session.get(Experiment, experiment_id)
+        assert experiment is not None
+        battery_id, profile_id = experiment.battery_id, experiment.profile_id
+        profile_name = experiment.profile.name
+    assert links["NMC cell 1"].endswith(f"/batteries/{battery_id}")
+    assert links[profile_name].endswith(f"/profiles/{profile_id}")
     steps = browser.find_element(f"#{ids.STEPS}").text
     assert "REPEAT 3" in steps and "6 steps once expanded, in 3 cycles" in steps
     assert "CC 1.00 A for 1 h" in steps
