@@ -88,7 +88,8 @@ def battery_url(battery_id: int) -> str:
     return f"{BATTERIES_URL}/{battery_id}"
 
 
-def new_experiment_url(battery_id: int | None = None) -> str:
-    """The new-experiment form, with a battery chosen already when given."""
-    query = "" if battery_id is None else "?" + urlencode({"battery": battery_id})
-    return f"{EXPERIMENTS_URL}/new{query}"
+def new_experiment_url(battery_id: int | None = None, station_id: int | None = None) -> str:
+    """The new-experiment form, with a battery and a station chosen already when given."""
+    chosen = {"battery": battery_id, "station": station_id}
+    query = urlencode({name: value for name, value in chosen.items() if value is not None})
+    return f"{EXPERIMENTS_URL}/new{'?' + query if query else ''}"

@@ -43,6 +43,7 @@ def form(
     technology: str | None = None,
     battery: str | None = None,
     battery_options: Sequence[Option] = (),
+    station: str | None = None,
     station_options: Sequence[Option] = (),
 ) -> html.Div:
     """The whole page: the six choices in order, then Queue."""
@@ -89,6 +90,7 @@ def form(
                                 dbc.Select(
                                     id=ids.STATION,
                                     options=list(station_options),
+                                    value=station,
                                     placeholder="Choose a station",
                                 ),
                                 html.Div(id=ids.STATION_NOTE, className="small mt-1"),

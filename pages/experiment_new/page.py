@@ -50,7 +50,7 @@ HIDDEN = {"display": "none"}
 SHOWN: dict[str, str] = {}
 
 
-def layout(battery: str | None = None, **_params: str) -> html.Div:
+def layout(battery: str | None = None, station: str | None = None, **_params: str) -> html.Div:
     settings = context.current().settings
     with context.session() as session:
         batteries = battery_choices(session)
@@ -58,11 +58,13 @@ def layout(battery: str | None = None, **_params: str) -> html.Div:
     now = _now()
     chosen = parse_id(battery)
     technology = technology_of(batteries, chosen)
+    offered_stations = station_options(stations, now, settings.node.heartbeat_timeout_s)
     return form(
         technology=technology,
         battery=str(chosen) if technology else None,
         battery_options=battery_options(batteries, technology),
-        station_options=station_options(stations, now, settings.node.heartbeat_timeout_s),
+        station=keep_choice(parse_id(station), offered_stations),
+        station_options=offered_stations,
     )
 
 

@@ -13,7 +13,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 from dash.development.base_component import Component
 
-from components.urls import experiment_url
+from components.urls import experiment_url, monitor_url, new_experiment_url
 from datastore.stations import StationRow, UnitRow
 from domain.formatting import format_quantity, format_utc
 from domain.liveness import Liveness, liveness
@@ -107,7 +107,9 @@ def _unit_card(unit: UnitRow, now: dt.datetime, timeout_s: float) -> dbc.Card:
 
 
 def _station_row(station: StationRow, now: dt.datetime, timeout_s: float) -> html.Tr:
-    name: list[str | Component] = [station.name]
+    name: list[str | Component] = [
+        station.name if station.deprecated else dcc.Link(station.name, href=monitor_url(station.id))
+    ]
     if station.deprecated:
         name.append(dbc.Badge("deprecated", color="secondary", className="ms-2"))
     if station.current is None:
@@ -138,10 +140,19 @@ def _station_row(station: StationRow, now: dt.datetime, timeout_s: float) -> htm
     )
 
 
-def _actions(station: StationRow) -> list[dbc.Button]:
-    buttons = []
+def _actions(station: StationRow) -> list[Component]:
+    buttons: list[Component] = []
     if not station.deprecated:
         buttons += [
+            dbc.Button(
+                "Queue…",
+                href=new_experiment_url(station_id=station.id),
+                color="success",
+                outline=True,
+                size="sm",
+                className="ms-1",
+                title="Queue a new experiment on this station",
+            ),
             _button("Edit", ids.EDIT, station.id, "primary"),
             _button("Deprecate", ids.DEPRECATE, station.id, "warning"),
         ]

@@ -263,3 +263,12 @@ def test_the_overview_counts_the_queued_experiments(browser, lab) -> None:
     card = f"#overview-queue-{made['station']}"
     browser.wait_for_text_to_equal(card, "2 queued · next: first in line", WAIT_S)
     assert "2 queued" in browser.find_element("#overview-summary").text
+
+
+def test_the_address_can_choose_the_battery_and_the_station(browser, lab) -> None:
+    app, made = lab
+    open_form(browser, app, f"?battery={made['small']}&station={made['station']}")
+    until(lambda: attribute(browser, ids.STATION, "value") == str(made["station"]), WAIT_S)
+    browser.wait_for_contains_text(f"#{ids.STATION_NOTE}", "never been seen online", WAIT_S)
+    until(lambda: offered(browser, ids.PROFILE) == [str(made["gentle"])], WAIT_S)
+    assert browser.get_logs() == []

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from components.forms import parse_id
 from components.profile_text import check_text, read_upload, verdict
 from components.report import experiment_report
+from components.urls import new_experiment_url
 from config import default_settings
 from datastore import catalog
 from datastore.experiment_choices import BatteryChoice, ProfileChoice
@@ -333,3 +334,10 @@ def test_the_report_lists_the_run_conditions(db, lab, sqlite_engine) -> None:
         ("Flow rate, maximum", "1.2 L/min"),
     ):
         assert f"<dt>{label}</dt><dd>{value}</dd>" in report
+
+
+def test_the_form_s_address_names_what_is_chosen_already() -> None:
+    assert new_experiment_url() == "/experiments/new"
+    assert new_experiment_url(3) == "/experiments/new?battery=3"
+    assert new_experiment_url(station_id=7) == "/experiments/new?station=7"
+    assert new_experiment_url(3, 7) == "/experiments/new?battery=3&station=7"
