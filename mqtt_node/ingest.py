@@ -298,17 +298,17 @@ class Ingest:
                             f"experiment {experiment.id} is {experiment.status.value}: "
                             "samples are no longer accepted"
                         )
-                    samples, refused = believable_samples(payload.samples, now)
+                    kept, refused = believable_samples(payload.samples, now)
                     if refused:
                         # The rest of the message is stored: one bad clock reading must
                         # not cost the good samples around it.
                         _reject(connection, counts, item.message, refused)
-                    if not samples:
+                    if not kept:
                         continue
                     if experiment.id not in pending:
                         cycles = self._cycles(connection, experiment.id)
                         pending[experiment.id] = _PendingSamples(cycles)
-                    pending[experiment.id].add(samples)
+                    pending[experiment.id].add(kept)
                 elif isinstance(payload, protocol.StatusReport):
                     experiments[experiment.id] = _change_status(
                         connection, experiment, payload, now
