@@ -109,7 +109,10 @@ def add_operator_parsers(actions: argparse._SubParsersAction) -> None:
             description=(
                 f"{help_text.capitalize()}: the request is stored for the node, which sends "
                 "it to the station's cycler, as the monitor's button does. The status "
-                "changes when the cycler confirms."
+                "changes when the cycler confirms (a stopped experiment ends FINISHED). "
+                "Any other status is refused with a one-line message and nothing is sent: "
+                "a QUEUED experiment is cancelled with `bem experiment cancel`, and a "
+                "FINISHED, ERROR or CANCELLED one has ended already."
             ),
         )
         parser.add_argument("experiment_id", type=int, metavar="ID")

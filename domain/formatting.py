@@ -53,14 +53,27 @@ def format_age(seconds: float | None) -> str:
     return f"{format_duration(max(0.0, seconds))} ago"
 
 
+INVALID_TIME = "invalid time"
+
+
 def format_utc(moment: dt.datetime | float | None, *, with_date: bool = False) -> str:
-    """A UTC time (datetime or Unix seconds) as "14:03:07 UTC" (with the date if asked)."""
+    """A UTC time (datetime or Unix seconds) as "14:03:07 UTC" (with the date if asked).
+
+    A number no calendar date matches (1e20, inf, NaN: stored before the node refused such
+    times) reads "invalid time" instead of raising, so one bad sample cannot break a page.
+    """
     if moment is None:
         return "–"
     if not isinstance(moment, dt.datetime):
-        moment = dt.datetime.fromtimestamp(moment, dt.UTC)
+        try:
+            moment = dt.datetime.fromtimestamp(moment, dt.UTC)
+        except (OverflowError, OSError, ValueError):
+            return INVALID_TIME
     elif moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
-    moment = moment.astimezone(dt.UTC)
+    try:
+        moment = moment.astimezone(dt.UTC)
+    except (OverflowError, ValueError):
+        return INVALID_TIME
     pattern = "%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S"
     return f"{moment.strftime(pattern)} UTC"

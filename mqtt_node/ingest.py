@@ -10,7 +10,10 @@ statuses checked against the experiment's).
 
 A message the node refuses (it breaks the protocol, or names a station or experiment it
 must not) is recorded with its reason in the dead-letter table and acknowledged, so the
-broker does not deliver it again. A transaction that fails because the database is away
+broker does not deliver it again. Samples and alarms whose time the node does not believe
+(`domain.timestamps`: not finite, before 2000, more than a day ahead, or milliseconds)
+are refused one by one: the message is recorded with the refused samples' reasons, and
+its other samples are stored. A transaction that fails because the database is away
 is retried with back-off; a batch the database refuses for good is written again message
 by message, so the one message it cannot store is refused and the others land.
 """
@@ -32,6 +35,7 @@ from datastore.stations import StationChange
 from datastore.summaries import SummaryWriter
 from domain.csvformat import channel_identity
 from domain.status import ExperimentStatus, can_transition
+from domain.timestamps import timestamp_problem
 from mqtt_node import protocol
 from mqtt_node.liveness import Liveness
 from mqtt_node.reregister import Reregistration
@@ -67,6 +71,14 @@ class StationMessage:
 
 
 Received: TypeAlias = UnitMessage | StationMessage
+
+
+# The first words of the reasons for times refused (`domain.timestamps`), as counted in
+# `IngestStats.rejected_reasons`.
+SAMPLE_TIME_REFUSED = "sample time refused"
+ALARM_TIME_REFUSED = "alarm time refused"
+# How many refused samples a reason names one by one.
+_PROBLEMS_SHOWN = 3
 
 
 class Rejected(Exception):
@@ -256,6 +268,8 @@ class Ingest:
         stations = store.known_stations(connection, (item.station_id for item in reports))
         pending: dict[int, _PendingSamples] = {}
         heartbeats: dict[int, protocol.Heartbeat] = {}
+        # The node's clock, against which the cyclers' times are judged.
+        now = self._liveness.clock().timestamp()
 
         for item in received:
             try:
@@ -284,13 +298,25 @@ class Ingest:
                             f"experiment {experiment.id} is {experiment.status.value}: "
                             "samples are no longer accepted"
                         )
+                    kept, refused = believable_samples(payload.samples, now)
+                    if refused:
+                        # The rest of the message is stored: one bad clock reading must
+                        # not cost the good samples around it.
+                        _reject(connection, counts, item.message, refused)
+                    if not kept:
+                        continue
                     if experiment.id not in pending:
                         cycles = self._cycles(connection, experiment.id)
                         pending[experiment.id] = _PendingSamples(cycles)
-                    pending[experiment.id].add(payload.samples)
+                    pending[experiment.id].add(kept)
                 elif isinstance(payload, protocol.StatusReport):
-                    experiments[experiment.id] = _change_status(connection, experiment, payload)
+                    experiments[experiment.id] = _change_status(
+                        connection, experiment, payload, now
+                    )
                 else:
+                    problem = timestamp_problem(payload.ts, now)
+                    if problem is not None:
+                        raise Rejected(f"{ALARM_TIME_REFUSED}: ts: {problem}")
                     store.insert_alarm(
                         connection,
                         experiment.id,
@@ -373,10 +399,42 @@ def _reject(connection: Connection, counts: IngestStats, message: Message, reaso
     store.record_rejection(connection, message.topic, message.payload, reason)
 
 
+def believable_samples(
+    samples: Sequence[protocol.Sample], now: float
+) -> tuple[list[protocol.Sample], str]:
+    """The samples whose time passes `timestamp_problem` at the node's clock `now`, and the
+    reason for refusing the others ("" when none is refused), naming the first few."""
+    kept: list[protocol.Sample] = []
+    problems: list[str] = []
+    for index, sample in enumerate(samples):
+        problem = timestamp_problem(sample.ts, now)
+        if problem is None:
+            kept.append(sample)
+        else:
+            problems.append(f"samples[{index}].ts: {problem}")
+    if not problems:
+        return kept, ""
+    shown = "; ".join(problems[:_PROBLEMS_SHOWN])
+    more = len(problems) - _PROBLEMS_SHOWN
+    if more > 0:
+        shown += f"; and {more} more"
+    return kept, (
+        f"{SAMPLE_TIME_REFUSED}: {len(problems)} of {len(samples)} samples refused, "
+        f"the other {len(kept)} stored; {shown}"
+    )
+
+
 def _change_status(
-    connection: Connection, experiment: store.ExperimentState, report: protocol.StatusReport
+    connection: Connection,
+    experiment: store.ExperimentState,
+    report: protocol.StatusReport,
+    now: float,
 ) -> store.ExperimentState:
-    """Apply a status report; the experiment's state after it."""
+    """Apply a status report; the experiment's state after it.
+
+    A change of status is never refused for its time (a FINISHED that did not land would
+    leave the experiment running): a time `timestamp_problem` refuses is replaced by the
+    node's clock, with a warning in the log."""
     new = report.status
     if not can_transition(experiment.status, new):
         raise Rejected(
@@ -384,7 +442,17 @@ def _change_status(
         )
     if new == experiment.status:
         return experiment  # a redelivered report
-    at = dt.datetime.fromtimestamp(report.ts, dt.UTC)
+    ts = report.ts
+    problem = timestamp_problem(ts, now)
+    if problem is not None:
+        log.warning(
+            "experiment %d's %s status: ts: %s; the node's clock is used instead",
+            experiment.id,
+            new.value,
+            problem,
+        )
+        ts = now
+    at = dt.datetime.fromtimestamp(ts, dt.UTC)
     set_began = new == ExperimentStatus.RUNNING and experiment.began_at is None
     store.set_status(connection, experiment.id, new, at, report.message or "", set_began=set_began)
     return store.ExperimentState(

@@ -54,6 +54,7 @@ STOP_CONFIRM = "monitor-stop-confirm"
 # State kept in the browser
 STATION = "monitor-station"  # the station shown
 VIEW = "monitor-view"  # what the graph holds (chart.View)
+EXPERIMENT = "monitor-experiment"  # what the buttons act on (panels.Actions), not the graph
 FOLLOW = "monitor-follow"  # whether the x range follows the newest sample
 ZOOM = "monitor-zoom"  # the time range (Unix ms) the user zoomed to, if any
 AXIS_EVENT = "monitor-axis-event"  # the graph's last relayout event about its x axis

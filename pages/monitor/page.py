@@ -44,7 +44,13 @@ from domain.status import allowed_commands
 from domain.time_windows import DEFAULT_WINDOW_S
 from pages.monitor import ids
 from pages.monitor.chart import View, now_utc, samples_shown_s, shown_range_ms, x_range_of
-from pages.monitor.panels import extra_options, refresh_outputs
+from pages.monitor.panels import (
+    Actions,
+    extra_options,
+    graph_outputs,
+    panel_outputs,
+    station_actions,
+)
 from pages.monitor.queue import queue_panel
 from pages.monitor.station_view import DEFAULT_REFRESH_S, PAUSED, picker, station_view
 
@@ -104,17 +110,58 @@ def _picker(message: str, warn: bool = False) -> html.Div:
 # ---------------------------------------------------------------- callbacks
 
 
+# Three callbacks on the same refresh, each on its own reads, so that a failure in one
+# (bad data under the graph, a panel) never disables another: the operator's buttons
+# above all depend on nothing but the experiment's status.
+
+
 @callback(
-    Output(ids.GRAPH, "figure"),
-    Output(ids.VIEW, "data"),
+    Output(ids.EXPERIMENT, "data"),
+    Output(ids.PAUSE, "disabled"),
+    Output(ids.RESUME, "disabled"),
+    Output(ids.STOP, "disabled"),
+    Input(ids.INTERVAL, "n_intervals"),
+    State(ids.EXPERIMENT, "data"),
+    State(ids.STATION, "data"),
+)
+def refresh_actions(
+    _n_intervals: int | None, shown: dict[str, Any] | None, station_id: int
+) -> tuple[Any, ...]:
+    """The experiment Pause, Resume and Stop act on, and which of them its status allows."""
+    with context.session() as session:
+        actions = station_actions(session, station_id, Actions.from_store(shown).experiment_id)
+    disabled = actions.disabled
+    return actions.to_store(), disabled["pause"], disabled["resume"], disabled["stop"]
+
+
+@callback(
     Output(ids.STEP_LABEL, "children"),
     Output(ids.STEP, "children"),
     Output(ids.FACTS, "children"),
     Output(ids.WARNING, "children"),
     Output(ids.ENDED_SLOT, "children"),
-    Output(ids.PAUSE, "disabled"),
-    Output(ids.RESUME, "disabled"),
-    Output(ids.STOP, "disabled"),
+    Input(ids.INTERVAL, "n_intervals"),
+    State(ids.EXPERIMENT, "data"),
+    State(ids.STATION, "data"),
+)
+def refresh_panels(
+    _n_intervals: int | None, shown: dict[str, Any] | None, station_id: int
+) -> tuple[Any, ...]:
+    """What the cycler is doing: the step, the facts, the warnings, the end notice."""
+    with context.session() as session:
+        out = panel_outputs(
+            session,
+            station_id,
+            Actions.from_store(shown).experiment_id,
+            now=now_utc(),
+            timeout_s=context.current().settings.node.heartbeat_timeout_s,
+        )
+    return out["label"], out["step"], out["facts"], out["warning"], out["ended"]
+
+
+@callback(
+    Output(ids.GRAPH, "figure"),
+    Output(ids.VIEW, "data"),
     Output(ids.ALARMS, "children"),
     Output(ids.EXTRAS, "options"),
     Output(ids.DOWNLOAD_BUTTON, "href"),
@@ -136,30 +183,20 @@ def refresh_monitor(
     view_data: dict[str, Any] | None,
     station_id: int,
 ) -> tuple[Any, ...]:
-    """Send what changed since the last refresh: new points, the panels, the buttons, and
-    where "Download CSV" gets the samples on screen."""
+    """Send what changed since the last refresh: new points, the alarms, and where
+    "Download CSV" gets the samples on screen."""
     with context.session() as session:
-        out = refresh_outputs(
+        out = graph_outputs(
             session,
             station_id,
             view_data,
             window_s=_int(window, DEFAULT_WINDOW_S),
             extra_keys=extras or [],
             follow=bool(follow),
-            timeout_s=context.current().settings.node.heartbeat_timeout_s,
-            now=now_utc(),
         )
     return (
         out["figure"],
         out["view"],
-        out["label"],
-        out["step"],
-        out["facts"],
-        out["warning"],
-        out["ended"],
-        out["disabled"]["pause"],
-        out["disabled"]["resume"],
-        out["disabled"]["stop"],
         out["alarms"],
         out["extra_options"],
         *_download(out["view"], None if follow else zoom),
@@ -252,23 +289,25 @@ def toggle_stop_dialog(*_clicks: int | None) -> bool:
     Input(ids.PAUSE, "n_clicks"),
     Input(ids.RESUME, "n_clicks"),
     Input(ids.STOP_CONFIRM, "n_clicks"),
-    State(ids.VIEW, "data"),
+    State(ids.EXPERIMENT, "data"),
     prevent_initial_call=True,
 )
 def send_command(
-    _pause: int | None, _resume: int | None, _stop: int | None, view_data: dict[str, Any] | None
+    _pause: int | None, _resume: int | None, _stop: int | None, shown: dict[str, Any] | None
 ) -> str:
-    """Queue the operator's command for the node, which forwards it to the cycler."""
+    """Queue the operator's command for the node, which forwards it to the cycler. The
+    experiment is the one the buttons show (not the graph's), and its status is checked
+    again here."""
     command = {
         ids.PAUSE: "pause",
         ids.RESUME: "resume",
         ids.STOP_CONFIRM: "stop",
     }[ctx.triggered_id]
-    view = View.from_store(view_data)
-    if view is None or view.experiment_id is None:
+    experiment_id = Actions.from_store(shown).experiment_id
+    if experiment_id is None:
         return "There is no experiment to send that to."
     with context.session() as session:
-        experiment = catalog.get_experiment(session, view.experiment_id)
+        experiment = catalog.get_experiment(session, experiment_id)
         if command not in allowed_commands(experiment.status):
             return f"Not sent: a {experiment.status.value} experiment cannot {command}."
         request_command(session.connection(), experiment.id, command)

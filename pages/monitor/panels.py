@@ -2,8 +2,11 @@
 
 `now_panel` turns a refresh's station snapshot into the step line, the facts line, the warning,
 the end-of-experiment notice and which operator buttons apply. Times are UTC and say so.
-`refresh_outputs` is the whole work of the monitor's refresh callback (graph update,
-panels, alarms), as a plain function so the benchmark can time exactly that.
+Each part of a refresh has its own callback and function, so a failure in one never
+stops another: `graph_outputs` (graph, alarms), `panel_outputs` (the panels) and
+`station_actions` (which experiment the Pause, Resume and Stop buttons act on, and which
+apply: from the experiment's status only). `refresh_outputs` is the three together, as
+plain functions so the benchmark can time exactly that.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from datastore.telemetry import (
     Bind,
     StationSnapshot,
     experiment_alarms,
+    monitor_header,
     step_plan,
 )
 from domain.formatting import format_age, format_duration, format_quantity, format_utc
@@ -191,7 +195,7 @@ def _ended(
     )
 
 
-def refresh_outputs(
+def graph_outputs(
     bind: Bind,
     station_id: int,
     view_data: dict[str, Any] | None,
@@ -199,13 +203,10 @@ def refresh_outputs(
     window_s: int,
     extra_keys: Sequence[str],
     follow: bool,
-    timeout_s: float,
-    now: dt.datetime,
 ) -> dict[str, Any]:
-    """Everything one refresh of the monitor sends, by output name; `dash.no_update` where
-    nothing changed. Datastore calls: the header and one read of samples (plus the
-    channels on a rebuild, the alarms when they changed, and the steps at the first sight
-    of an experiment)."""
+    """What one refresh of the graph sends, by output name (figure, view, alarms, extra
+    options); `dash.no_update` where nothing changed. Datastore calls: the header and one
+    read of samples (plus the channels on a rebuild, the alarms when they changed)."""
     update = refresh(
         bind,
         station_id,
@@ -219,17 +220,10 @@ def refresh_outputs(
         return {
             "figure": dash.no_update,
             "view": None,
-            "label": "",
-            "step": "–",
-            "facts": "",
-            "warning": dbc.Alert("This station no longer exists.", color="warning"),
-            "ended": None,
-            "disabled": {command: True for command in COMMANDS},
             "alarms": dash.no_update,
             "extra_options": dash.no_update,
         }
     experiment = station.experiment
-    plan = step_plan(bind, experiment.id, experiment.created_at) if experiment else None
     alarms: Any = dash.no_update
     if experiment is None:
         alarms = alarms_table([], 0)
@@ -237,21 +231,107 @@ def refresh_outputs(
         alarms = alarms_table(
             experiment_alarms(bind, experiment.id, ALARM_LIMIT), experiment.alarm_count
         )
-    panel = now_panel(station, plan, now, timeout_s)
     return {
         "figure": update.figure if update.figure is not None else dash.no_update,
         "view": update.view.to_store(),
-        "label": panel.label,
-        "step": panel.step,
-        "facts": panel.facts,
-        "warning": panel.warning,
-        "ended": panel.ended,
-        "disabled": panel.disabled,
         "alarms": alarms,
         "extra_options": extra_options(update.channels)
         if update.channels is not None
         else dash.no_update,
     }
+
+
+@dataclass(frozen=True)
+class Actions:
+    """The experiment the operator's buttons act on, and which buttons apply to it."""
+
+    experiment_id: int | None
+    status: ExperimentStatus | None
+
+    @property
+    def disabled(self) -> dict[str, bool]:
+        """Command -> whether its button is disabled: from the experiment's status only."""
+        allowed = allowed_commands(self.status)
+        return {command: command not in allowed for command in COMMANDS}
+
+    def to_store(self) -> dict[str, Any]:
+        return {
+            "experiment_id": self.experiment_id,
+            "status": self.status.value if self.status else None,
+        }
+
+    @classmethod
+    def from_store(cls, data: dict[str, Any] | None) -> Actions:
+        """The store's content, or no experiment when it holds nothing valid."""
+        try:
+            experiment_id = data["experiment_id"] if data else None
+            status = ExperimentStatus(data["status"]) if data and data["status"] else None
+        except (KeyError, TypeError, ValueError):
+            return cls(None, None)
+        if not isinstance(experiment_id, int):
+            return cls(None, None)
+        return cls(experiment_id, status)
+
+
+def station_actions(bind: Bind, station_id: int, shown_id: int | None) -> Actions:
+    """The experiment the station's monitor shows (as the graph picks it: the running or
+    paused one first) and its status. Reads only the header: nothing about samples or
+    times, so bad data in a sample cannot keep the buttons off."""
+    station = monitor_header(bind, station_id, shown_id)
+    experiment = station.experiment if station else None
+    if experiment is None:
+        return Actions(None, None)
+    return Actions(experiment.id, experiment.status)
+
+
+def panel_outputs(
+    bind: Bind, station_id: int, shown_id: int | None, *, now: dt.datetime, timeout_s: float
+) -> dict[str, Any]:
+    """What one refresh of the "now executing" panels sends, by output name (label, step,
+    facts, warning, ended)."""
+    station = monitor_header(bind, station_id, shown_id)
+    if station is None:
+        return {
+            "label": "",
+            "step": "–",
+            "facts": "",
+            "warning": dbc.Alert("This station no longer exists.", color="warning"),
+            "ended": None,
+        }
+    experiment = station.experiment
+    plan = step_plan(bind, experiment.id, experiment.created_at) if experiment else None
+    panel = now_panel(station, plan, now, timeout_s)
+    return {
+        "label": panel.label,
+        "step": panel.step,
+        "facts": panel.facts,
+        "warning": panel.warning,
+        "ended": panel.ended,
+    }
+
+
+def refresh_outputs(
+    bind: Bind,
+    station_id: int,
+    view_data: dict[str, Any] | None,
+    *,
+    window_s: int,
+    extra_keys: Sequence[str],
+    follow: bool,
+    timeout_s: float,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """Everything one refresh of the monitor sends, by output name, as its three callbacks
+    compute it (graph, panels, buttons), in one function so the benchmark can time
+    exactly that."""
+    out = graph_outputs(
+        bind, station_id, view_data, window_s=window_s, extra_keys=extra_keys, follow=follow
+    )
+    shown = View.from_store(out["view"])
+    shown_id = shown.experiment_id if shown else None
+    out |= panel_outputs(bind, station_id, shown_id, now=now, timeout_s=timeout_s)
+    out["disabled"] = station_actions(bind, station_id, shown_id).disabled
+    return out
 
 
 def extra_options(channels: Sequence[Any]) -> list[dict[str, str]]:

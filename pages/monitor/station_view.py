@@ -68,6 +68,7 @@ def station_view(
             _stop_dialog(),
             dcc.Store(id=ids.STATION, data=station_id),
             dcc.Store(id=ids.VIEW),
+            dcc.Store(id=ids.EXPERIMENT),
             dcc.Store(id=ids.FOLLOW, data=True),
             dcc.Store(id=ids.ZOOM),
             dcc.Store(id=ids.AXIS_EVENT),

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from cli import main
 from datastore.dispatch import claim_pending_commands
-from datastore.models import Experiment, Profile, StationCommand
+from datastore.models import Experiment, Measurement, Profile, StationCommand
 from datastore.types import utcnow
 from domain.status import ExperimentStatus
 from tests.cli.support import CHARGE, bem, queue, stored, write
@@ -265,6 +265,8 @@ def test_an_operator_command_is_stored_for_the_node_as_the_monitor_does(
     ("status", "command", "message"),
     [
         (ExperimentStatus.FINISHED, "stop", "experiment 1 is FINISHED: it cannot be stopped"),
+        (ExperimentStatus.ERROR, "stop", "experiment 1 is ERROR: it cannot be stopped"),
+        (ExperimentStatus.CANCELLED, "stop", "experiment 1 is CANCELLED: it cannot be stopped"),
         (ExperimentStatus.CANCELLED, "pause", "experiment 1 is CANCELLED: it cannot be paused"),
         (ExperimentStatus.ERROR, "resume", "experiment 1 is ERROR: it cannot be resumed"),
         (ExperimentStatus.RUNNING, "resume", "experiment 1 is RUNNING: it cannot be resumed"),
@@ -305,6 +307,25 @@ def test_the_node_forwards_a_stop_given_on_the_command_line(database, capsys, tm
 
     assert (pending.experiment_id, pending.station_id, pending.command) == (1, 1, "stop")
     assert requested(database) == []
+
+
+@pytest.mark.parametrize("status", [ExperimentStatus.RUNNING, ExperimentStatus.PAUSED])
+def test_stop_works_whatever_times_were_stored_before_the_node_refused_them(
+    database, capsys, tmp_path, status
+):
+    queue(capsys, tmp_path)
+    put_in(database, 1, status)
+    with Session(database) as session:
+        session.add(
+            Measurement(experiment_id=1, seq=0, ts=1e20, voltage=3.7, current=0.2, power=0.7)
+        )
+        session.get(Experiment, 1).last_sample_at = 1e20
+        session.commit()
+
+    result = bem(capsys, "experiment", "stop", "1")
+
+    assert result[0] == 0
+    assert requested(database) == [(1, "stop")]
 
 
 # ---------------------------------------------------------------- queueing on a busy battery

@@ -38,3 +38,18 @@ def test_clock_times_are_shown_in_utc_and_say_so():
     assert format_utc(NOW) == "12:00:00 UTC"
     assert format_utc(NOW.timestamp(), with_date=True) == "2025-06-01 12:00:00 UTC"
     assert format_age(None) == "never" and format_age(-3) == "0 s ago"
+
+
+@pytest.mark.parametrize(
+    "moment", [1e300, float("inf"), float("-inf"), float("nan"), 1e20, -1e20, 1.78e12]
+)
+def test_a_time_no_calendar_holds_reads_invalid_time_instead_of_raising(moment):
+    # Samples stored before the node refused such times must not break the pages.
+    assert format_utc(moment) == "invalid time"
+    assert format_utc(moment, with_date=True) == "invalid time"
+
+
+def test_the_last_representable_times_still_format():
+    assert format_utc(dt.datetime(9999, 12, 31, 23, 59, 59), with_date=True) == (
+        "9999-12-31 23:59:59 UTC"
+    )

@@ -32,6 +32,7 @@ from mqtt_node.transport import Message
 from tests.datastore.support import assert_summaries_match_samples
 from tests.mqtt_node.helpers import (
     STEP_CYCLES,
+    T0,
     add_experiment,
     add_station,
     expected_row,
@@ -238,8 +239,8 @@ def test_a_batch_the_database_refuses_is_written_one_message_at_a_time(
     ingest.write(
         [
             inbox.message(TOPICS.measures(station_id), measures(experiment_id, range(5)), "m"),
-            inbox.message(topic, protocol.encode_alarm(experiment_id, 1.0, "POISON"), "poison"),
-            inbox.message(topic, protocol.encode_alarm(experiment_id, 2.0, "FINE"), "fine"),
+            inbox.message(topic, protocol.encode_alarm(experiment_id, T0, "POISON"), "poison"),
+            inbox.message(topic, protocol.encode_alarm(experiment_id, T0 + 1, "FINE"), "fine"),
         ]
     )
 
@@ -262,7 +263,7 @@ def test_an_answer_decided_in_a_rolled_back_attempt_is_never_sent(
         [
             inbox.message(TOPICS.announce("cu-lab1"), protocol.encode_announce("cu-lab1", [CH1])),
             inbox.message(
-                TOPICS.alarms(station_id), protocol.encode_alarm(experiment_id, 1.0, "POISON")
+                TOPICS.alarms(station_id), protocol.encode_alarm(experiment_id, T0, "POISON")
             ),
         ]
     )
@@ -285,7 +286,7 @@ def test_a_message_that_cannot_even_be_recorded_as_refused_is_dropped(
     ingest.write(
         [
             inbox.message(
-                TOPICS.alarms(station_id), protocol.encode_alarm(experiment_id, 1.0, "POISON")
+                TOPICS.alarms(station_id), protocol.encode_alarm(experiment_id, T0, "POISON")
             )
         ]
     )

@@ -28,6 +28,7 @@ from mqtt_node.topics import Topics
 from tests.datastore.support import assert_summaries_match_samples
 from tests.mqtt_node.helpers import (
     STEP_CYCLES,
+    T0,
     ManualTransport,
     add_experiment,
     add_station,
@@ -302,7 +303,12 @@ def test_status_reports_move_the_experiment_through_its_lifecycle(engine, start_
     node = start_node(engine)
     station_id = add_station(engine)
     experiment_id = add_experiment(engine, station_id)
-    began, paused, resumed, finished = 1_795_475_000.5, 1_795_475_100.0, 1_795_475_200.0, 1.8e9
+    began, paused, resumed, finished = (
+        1_795_475_000.5,
+        1_795_475_100.0,
+        1_795_475_200.0,
+        1_795_476_000.0,
+    )
 
     def current():
         row = experiment(engine, experiment_id)
@@ -695,9 +701,9 @@ def test_a_message_the_database_refuses_is_recorded_and_the_rest_of_its_batch_la
     monkeypatch.setattr(ingest_store, "insert_alarm", insert_alarm)
     node = start_node(engine, batch_interval_s=0.5)
     cycler.send("measures", station_id, measures(experiment_id, range(0, 5)))
-    cycler.send("alarms", station_id, protocol.encode_alarm(experiment_id, 1.0, "POISON"))
+    cycler.send("alarms", station_id, protocol.encode_alarm(experiment_id, T0, "POISON"))
     cycler.send("measures", station_id, measures(experiment_id, range(5, 10)))
-    cycler.send("alarms", station_id, protocol.encode_alarm(experiment_id, 2.0, "FINE"))
+    cycler.send("alarms", station_id, protocol.encode_alarm(experiment_id, T0 + 1, "FINE"))
     wait_committed(node, 4)
 
     assert sorted(stored_samples(engine, experiment_id)) == list(range(10))

@@ -24,7 +24,7 @@ from domain.window import Window
 from mqtt_node import protocol
 from mqtt_node.reregister import Reregistration
 from mqtt_node.topics import Topics
-from tests.mqtt_node.helpers import add_experiment, add_station, experiment
+from tests.mqtt_node.helpers import T0, add_experiment, add_station, experiment
 from tests.mqtt_node.test_dispatch import heard
 from tests.mqtt_node.test_ingest import poison_alarms
 
@@ -205,7 +205,7 @@ def test_a_message_decided_in_a_rolled_back_attempt_is_sent_once_and_then_rate_l
     ingest.write(
         [
             heartbeat(inbox, old),
-            inbox.message(TOPICS.alarms(other), protocol.encode_alarm(alarmed, 1.0, "POISON")),
+            inbox.message(TOPICS.alarms(other), protocol.encode_alarm(alarmed, T0, "POISON")),
         ]
     )
     # The batch was rolled back, then the heartbeat committed alone: one message.

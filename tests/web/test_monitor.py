@@ -10,17 +10,19 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from dash.testing.wait import until
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from config import default_settings
 from datastore import catalog, ingest
-from datastore.models import Experiment
+from datastore.models import Alarm, Experiment, Measurement, RejectedMessage
 from domain.status import ExperimentStatus
 from pages.monitor import chart
 from pages.monitor.chart import refresh
@@ -367,6 +369,78 @@ def test_stop_asks_for_confirmation_first(monitor, live_lab):
     monitor.wait_for_element("#monitor-stop-confirm", timeout=5).click()
     monitor.wait_for_text_to_equal("#monitor-status", "FINISHED", timeout=WAIT_S)
     monitor.wait_for_contains_text("#monitor-ended", "Stopped by the operator.", timeout=5)
+
+
+def store_hostile_rows(lab: LiveLab, experiment_id: int) -> None:
+    """Samples and an alarm with times no calendar holds, written straight to the database
+    as the node stored them before it refused such times."""
+    with lab.sessions.begin() as session:
+        session.add_all(
+            [
+                Measurement(
+                    experiment_id=experiment_id,
+                    seq=900_000 + index,
+                    ts=ts,
+                    voltage=3.7,
+                    current=0.2,
+                    power=0.74,
+                )
+                for index, ts in enumerate([1e20, 1e300, time.time() * 1000])
+            ]
+            + [Alarm(experiment_id=experiment_id, ts=1e300, code="BAD_CLOCK", message="")]
+        )
+        session.execute(
+            update(Experiment).where(Experiment.id == experiment_id).values(last_sample_at=1e20)
+        )
+
+
+def publish_hostile_samples(lab: LiveLab, station: str, experiment_id: int) -> None:
+    """A measures message through the node: hostile times around one good sample."""
+    now = time.time()
+    samples = [
+        {"seq": 950_000 + index, "ts": ts, "voltage": 3.7, "current": 0.2}
+        for index, ts in enumerate([1e300, 1e20, now * 1000, 946_684_799.0, now + 2 * 86_400, now])
+    ]
+    lab.cycler.transport.publish(
+        f"bem/stations/{lab.station_ids[station]}/measures",
+        json.dumps({"experiment_id": experiment_id, "samples": samples}).encode(),
+    )
+
+
+@pytest.mark.browser
+def test_hostile_timestamps_do_not_stop_the_operator_from_stopping_the_experiment(
+    monitor, live_lab
+):
+    experiment_id = live_lab.queue("ch1")
+    live_lab.wait_for_status(experiment_id, ExperimentStatus.RUNNING)
+    live_lab.wait_for_samples(experiment_id, 5)
+    store_hostile_rows(live_lab, experiment_id)
+    publish_hostile_samples(live_lab, "ch1", experiment_id)
+
+    def refused_by_the_node() -> list[str]:
+        with live_lab.sessions() as session:
+            return list(session.scalars(select(RejectedMessage.reason)))
+
+    until(lambda: refused_by_the_node(), WAIT_S)
+    [reason] = refused_by_the_node()
+    assert reason.startswith("sample time refused: 5 of 6 samples refused, the other 1 stored")
+    with live_lab.sessions() as session:
+        assert session.get(Measurement, (experiment_id, 950_005)) is not None
+        assert session.get(Measurement, (experiment_id, 950_000)) is None
+
+    monitor.open(f"/monitor/{live_lab.station_ids['ch1']}")
+    monitor.wait_for_text_to_equal("#monitor-status", "RUNNING", timeout=WAIT_S)
+    # The stored bad time reads as such instead of breaking the panel.
+    monitor.wait_for_contains_text("#monitor-last-sample", "invalid time", timeout=WAIT_S)
+    until(lambda: monitor.find_element("#monitor-stop").is_enabled(), WAIT_S)
+
+    monitor.find_element("#monitor-stop").click()
+    monitor.wait_for_element("#monitor-stop-confirm", timeout=5).click()
+    monitor.wait_for_contains_text("#monitor-command-feedback", "Stop requested", timeout=5)
+    live_lab.wait_for_status(experiment_id, ExperimentStatus.FINISHED)
+    monitor.wait_for_text_to_equal("#monitor-status", "FINISHED", timeout=WAIT_S)
+    monitor.wait_for_contains_text("#monitor-ended", "Stopped by the operator.", timeout=WAIT_S)
+    assert not monitor.find_element("#monitor-stop").is_enabled()
 
 
 # ---------------------------------------------------------------- overview and picker
