@@ -83,11 +83,17 @@ class NodeSettings:
     batch_size: int
     batch_interval_s: float
     queue_size: int
+    queue_max_bytes: int
     start_timeout_s: float
     start_retries: int
     max_payload_bytes: int
     control_interval_s: float
     reregister_interval_s: float
+    max_channels_per_experiment: int
+    max_stations_per_unit: int
+    rejected_retention_days: float
+    rejected_max_rows: int
+    rejected_prune_interval_s: float
 
 
 @dataclass(frozen=True)
@@ -148,6 +154,12 @@ _CHECKS: dict[tuple[str, str], tuple[Any, str]] = {
     ("node", "batch_size"): (lambda v: v >= 1, "a positive integer"),
     ("node", "batch_interval_s"): (lambda v: v > 0, "a positive number of seconds"),
     ("node", "queue_size"): (lambda v: v >= 1, "a positive integer"),
+    ("node", "queue_max_bytes"): (lambda v: v >= 1024, "an integer of at least 1024 (bytes)"),
+    ("node", "max_channels_per_experiment"): (lambda v: v >= 0, "an integer of at least 0"),
+    ("node", "max_stations_per_unit"): (lambda v: v >= 1, "a positive integer"),
+    ("node", "rejected_retention_days"): (lambda v: v >= 0, "a number of days of at least 0"),
+    ("node", "rejected_max_rows"): (lambda v: v >= 0, "an integer of at least 0"),
+    ("node", "rejected_prune_interval_s"): (lambda v: v > 0, "a positive number of seconds"),
     ("node", "start_timeout_s"): (lambda v: v > 0, "a positive number of seconds"),
     ("node", "start_retries"): (lambda v: v >= 0, "an integer of at least 0"),
     ("node", "max_payload_bytes"): (lambda v: v >= 1024, "an integer of at least 1024"),

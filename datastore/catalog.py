@@ -39,6 +39,11 @@ from domain.profiles import (
     profile_from_json,
 )
 from domain.profiles import Profile as ParsedProfile
+from domain.profiles.start_size import (
+    CYCLER_MAX_PAYLOAD_BYTES,
+    check_profile_start_size,
+    check_start_size,
+)
 from domain.status import ACTIVE_STATUSES, ExperimentStatus
 from domain.window import Window
 
@@ -388,18 +393,26 @@ def create_profile(
     source: str,
     description: str = "",
     max_steps: int,
+    max_start_bytes: int = CYCLER_MAX_PAYLOAD_BYTES,
 ) -> Profile:
-    """Parse and store a profile with its envelope; ProfileError lists what is wrong."""
-    profile = Profile(**_profile_columns(name, source, description, max_steps))
+    """Parse and store a profile with its envelope; ProfileError lists what is wrong,
+    including a start command larger than `max_start_bytes` (node.max_payload_bytes)."""
+    profile = Profile(**_profile_columns(name, source, description, max_steps, max_start_bytes))
     session.add(profile)
     _flush(session, f"profile {profile.name!r}")
     return profile
 
 
-def _profile_columns(name: str, source: str, description: str, max_steps: int) -> dict[str, Any]:
-    """A profile's stored columns from what was typed: checked name, text, parse, envelope."""
+def _profile_columns(
+    name: str, source: str, description: str, max_steps: int, max_start_bytes: int
+) -> dict[str, Any]:
+    """A profile's stored columns from what was typed: checked name, text, parse, envelope.
+
+    A profile whose start command could not reach a cycler is refused here, so that an
+    accepted profile can always start."""
     name = _text("name", name, _NAME_LENGTH, required=True)
     parsed = parse_profile(source, max_steps=max_steps)
+    check_profile_start_size(parsed, max_start_bytes)
     return {
         "name": name,
         "description": description or "",
@@ -426,6 +439,7 @@ def save_profile_edit(
     source: str,
     description: str = "",
     max_steps: int,
+    max_start_bytes: int = CYCLER_MAX_PAYLOAD_BYTES,
 ) -> Profile:
     """Save an edit of a stored profile, in place or as its next version; returns the row.
 
@@ -436,7 +450,7 @@ def save_profile_edit(
     updated in place. An edit that changes nothing makes no version. ProfileError lists
     what is wrong with the text; nothing is stored then.
     """
-    columns = _profile_columns(name, source, description, max_steps)
+    columns = _profile_columns(name, source, description, max_steps, max_start_bytes)
     # Locked, so an experiment queued meanwhile on MariaDB waits for this decision.
     profile = session.scalar(select(Profile).where(Profile.id == profile_id).with_for_update())
     if profile is None:
@@ -552,6 +566,7 @@ def queue_experiment(
     description: str = "",
     max_steps: int,
     details: Mapping[str, object] | None = None,
+    max_start_bytes: int = CYCLER_MAX_PAYLOAD_BYTES,
 ) -> Experiment:
     """Queue an experiment after checking the profile fits; its steps are expanded now.
 
@@ -560,7 +575,9 @@ def queue_experiment(
     time: while one of its experiments is RUNNING or PAUSED nothing more is queued for
     it; behind a QUEUED one it may wait (the node starts them one after the other).
     `details` are the run conditions of the battery's technology
-    (domain.experiment_details), all of them when given; None records none.
+    (domain.experiment_details), all of them when given; None records none. Steps whose
+    start command would be larger than `max_start_bytes` (node.max_payload_bytes) are
+    refused with a ProfileError: the experiment could never start.
     """
     name = _text("name", name, _EXPERIMENT_NAME_LENGTH, required=True)
     battery = get_battery(session, battery_id)
@@ -580,6 +597,7 @@ def queue_experiment(
     if not compatibility.fits:
         raise IncompatibleProfileError(profile.name, compatibility)
     steps = expand_profile(parsed, battery.nominal_capacity_ah, max_steps=max_steps)
+    check_start_size(steps, max_start_bytes)
     experiment = Experiment(
         name=name,
         description=description or "",

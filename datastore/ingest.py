@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, case, insert, select, update
+from sqlalchemy import Connection, case, delete, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
 from datastore.bulk import insert_rows, inserted_id
@@ -486,6 +486,33 @@ def record_rejection(connection: Connection, topic: str, payload: bytes, reason:
     )
 
 
+def prune_rejections(
+    connection: Connection, *, older_than: dt.datetime | None, keep_rows: int | None
+) -> int:
+    """Delete refused messages received before `older_than` and all but the `keep_rows`
+    newest (None: no such limit); returns how many went. Without it a cycler that keeps
+    sending something the node refuses fills the database."""
+    deleted = 0
+    if older_than is not None:
+        deleted += connection.execute(
+            delete(RejectedMessage).where(RejectedMessage.received_at < older_than)
+        ).rowcount
+    if keep_rows is not None:
+        # The oldest id kept, read first: MariaDB cannot delete from a table that the
+        # same statement's subquery reads.
+        threshold = connection.scalar(
+            select(RejectedMessage.id)
+            .order_by(RejectedMessage.id.desc())
+            .offset(keep_rows)
+            .limit(1)
+        )
+        if threshold is not None:
+            deleted += connection.execute(
+                delete(RejectedMessage).where(RejectedMessage.id <= threshold)
+            ).rowcount
+    return deleted
+
+
 __all__ = [
     "ExperimentState",
     "ExtraValueRow",
@@ -500,6 +527,7 @@ __all__ = [
     "record_heartbeat",
     "record_heartbeats",
     "record_rejection",
+    "prune_rejections",
     "Registration",
     "register_unit",
     "set_status",

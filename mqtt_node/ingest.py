@@ -169,6 +169,8 @@ class Ingest:
         *,
         reregistration: Reregistration,
         max_payload_bytes: int | None = None,
+        max_channels: int = 64,
+        max_stations_per_unit: int = 64,
     ) -> None:
         self.stats = IngestStats()
         # Called after each batch has committed and been acknowledged.
@@ -179,6 +181,11 @@ class Ingest:
         self._liveness = liveness
         self._reregistration = reregistration
         self._max_payload_bytes = max_payload_bytes
+        # Distinct extra channels per experiment, and current stations per unit: without
+        # them one message could add thousands of either (node.max_channels_per_experiment,
+        # node.max_stations_per_unit).
+        self._max_channels = max_channels
+        self._max_stations_per_unit = max_stations_per_unit
         # Cycle number of each step, per experiment: steps never change once queued.
         self._step_cycles: dict[int, list[int]] = {}
         # Extra channel ids by experiment and name, learned from committed batches only
@@ -306,9 +313,20 @@ class Ingest:
                     if not kept:
                         continue
                     if experiment.id not in pending:
-                        cycles = self._cycles(connection, experiment.id)
-                        pending[experiment.id] = _PendingSamples(cycles)
-                    pending[experiment.id].add(kept)
+                        pending[experiment.id] = _PendingSamples(
+                            self._cycles(connection, experiment.id),
+                            self._known_channels(connection, experiment.id),
+                            self._max_channels,
+                        )
+                    too_many = pending[experiment.id].add(kept)
+                    if too_many:
+                        # The samples themselves are kept: only these channels' values go.
+                        _reject(
+                            connection,
+                            counts,
+                            item.message,
+                            _too_many_channels(experiment.id, too_many, self._max_channels),
+                        )
                 elif isinstance(payload, protocol.StatusReport):
                     experiments[experiment.id] = _change_status(
                         connection, experiment, payload, now
@@ -357,6 +375,13 @@ class Ingest:
         counts.batches += 1
         return outcome
 
+    def _known_channels(self, connection: Connection, experiment_id: int) -> set[str]:
+        """Names of the experiment's extra channels so far (learned once, then kept)."""
+        known = self._channel_ids.get(experiment_id)
+        if known is None:
+            known = store.channel_ids(connection, experiment_id, {})
+        return set(known)
+
     def _cycles(self, connection: Connection, experiment_id: int) -> list[int]:
         if experiment_id not in self._step_cycles:
             self._step_cycles[experiment_id] = store.step_cycles(connection, experiment_id)
@@ -376,6 +401,13 @@ class Ingest:
             # from another's topic.
             raise Rejected(
                 f"unit {announce.unit!r} in the payload does not match the topic's unit {unit!r}"
+            )
+        current = store.current_station_ids(connection, unit)
+        count = len(current.keys() | {station.name for station in announce.stations})
+        if count > self._max_stations_per_unit:
+            raise Rejected(
+                f"stations: unit {unit!r} would have {count} stations, more than the limit "
+                f"of {self._max_stations_per_unit} per unit"
             )
         registration = store.register_unit(
             connection, announce.unit, announce.host, announce.stations
@@ -424,6 +456,16 @@ def believable_samples(
     )
 
 
+def _too_many_channels(experiment_id: int, refused: Sequence[str], limit: int) -> str:
+    names = ", ".join(repr(name) for name in refused[:5])
+    more = f" and {len(refused) - 5} more" if len(refused) > 5 else ""
+    return (
+        f"extra channels: experiment {experiment_id} may have at most {limit} extra "
+        f"channels; the values of {names}{more} were not stored (the rest of the samples "
+        "were)"
+    )
+
+
 def _change_status(
     connection: Connection,
     experiment: store.ExperimentState,
@@ -464,9 +506,12 @@ class _PendingSamples:
     """Samples of one experiment gathered from the messages of a batch, column by column:
     the rows to insert, the block summaries and the cycle table all read these lists."""
 
-    def __init__(self, cycles: list[int]) -> None:
+    def __init__(self, cycles: list[int], known_channels: set[str], max_channels: int) -> None:
         # The cycle of each step of the experiment (step 1 first).
         self._cycles = cycles
+        # The experiment's channels before this batch, and how many it may have in all.
+        self._known_channels = known_channels
+        self._max_channels = max_channels
         self.seq: list[int] = []
         self.ts: list[float] = []
         self.voltage: list[float] = []
@@ -480,14 +525,20 @@ class _PendingSamples:
         # until the channels have ids.
         self.channels: dict[str, str] = {}
         self.extra_values: list[tuple[int, str, float]] = []
-        # A cycler's extra key ("temp_body", "Flow / L/min") -> the channel's name.
+        # A cycler's extra key ("temp_body", "Flow / L/min") -> the channel's name; the
+        # keys whose channel is over the limit, and how many channels this batch adds.
         self._channel_names: dict[str, str] = {}
+        self._refused_keys: dict[str, str] = {}
+        self._new_channels = 0
 
     def __len__(self) -> int:
         return len(self.seq)
 
-    def add(self, samples: Sequence[protocol.Sample]) -> None:
+    def add(self, samples: Sequence[protocol.Sample]) -> list[str]:
+        """Gather the samples; returns the names of the new channels over the experiment's
+        limit, whose values are left out."""
         cycles = self._cycles
+        refused: dict[str, None] = {}
         for sample in samples:
             step = sample.instruction
             self.seq.append(sample.seq)
@@ -503,10 +554,27 @@ class _PendingSamples:
             for key, value in sample.extra.items():
                 name = self._channel_names.get(key)
                 if name is None:
-                    name, unit = channel_identity(key)
-                    self._channel_names[key] = name
-                    self.channels.setdefault(name, unit)
+                    name = self._learn(key)
+                    if name is None:
+                        refused[self._refused_keys[key]] = None
+                        continue
                 self.extra_values.append((sample.seq, name, value))
+        return list(refused)
+
+    def _learn(self, key: str) -> str | None:
+        """The channel of a cycler's key not seen yet in this batch, or None when it would
+        be a new channel over the experiment's limit (then `_refused_keys` names it)."""
+        if key in self._refused_keys:
+            return None
+        name, unit = channel_identity(key)
+        if name not in self.channels and name not in self._known_channels:
+            if len(self._known_channels) + self._new_channels >= self._max_channels:
+                self._refused_keys[key] = name
+                return None
+            self._new_channels += 1
+        self._channel_names[key] = name
+        self.channels.setdefault(name, unit)
+        return name
 
     def rows(self) -> Iterator[store.SampleRow]:
         """The samples as rows, made one by one as they are written (see insert_samples)."""

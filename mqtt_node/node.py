@@ -7,8 +7,9 @@ dispatch (`mqtt_node.dispatch`) starts queued experiments and forwards operator
 commands; ingest also tells a unit its current station ids when it is still heard on the
 old id of a station edited in the web app (`mqtt_node.reregister`). This module puts them together and runs them:
 
-- the transport's callback only enqueues raw messages, in a bounded queue, so a slow
-  database pushes back on the broker;
+- the transport's callback only enqueues raw messages, in a queue bounded by message
+  count and by payload bytes (`PayloadQueue`), so a slow database pushes back on the
+  broker and large messages cannot fill the node's memory while it waits;
 - one writer thread takes messages in batches (by sample count and by time) for ingest
   and, between batches, runs a dispatch pass every `control_interval_s`: one thread, so
   the node's writes never contend with each other;
@@ -17,17 +18,19 @@ old id of a station edited in the web app (`mqtt_node.reregister`). This module 
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
-import queue
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
 from config import NodeSettings
+from datastore.ingest import prune_rejections
+from datastore.types import utcnow
 from mqtt_node.dispatch import Dispatch
 from mqtt_node.ingest import Ingest
 from mqtt_node.liveness import Liveness
@@ -55,6 +58,58 @@ class NodeStats:
     rejected_reasons: Counter[str] = field(default_factory=Counter)
 
 
+class PayloadQueue:
+    """Messages waiting for the writer, bounded by count and by the bytes of their payloads.
+
+    A count alone does not bound memory: during a database outage a few hundred messages
+    of several megabytes each would be held. `put` waits while either bound would be
+    passed; a message larger than the byte bound alone still enters an empty queue, so it
+    is refused by ingest (a payload over `max_payload_bytes`) rather than block forever.
+    """
+
+    def __init__(self, max_messages: int, max_bytes: int) -> None:
+        self.max_messages = max_messages
+        self.max_bytes = max_bytes
+        self._items: deque[Message] = deque()
+        self._bytes = 0
+        self._changed = threading.Condition()
+
+    @property
+    def queued_bytes(self) -> int:
+        with self._changed:
+            return self._bytes
+
+    def __len__(self) -> int:
+        with self._changed:
+            return len(self._items)
+
+    def _has_room(self, size: int) -> bool:
+        if not self._items:
+            return True
+        return len(self._items) < self.max_messages and self._bytes + size <= self.max_bytes
+
+    def put(self, message: Message, timeout: float) -> bool:
+        """Add the message, waiting at most `timeout` seconds for room; False if none came."""
+        size = len(message.payload)
+        with self._changed:
+            if not self._changed.wait_for(lambda: self._has_room(size), timeout):
+                return False
+            self._items.append(message)
+            self._bytes += size
+            self._changed.notify_all()
+            return True
+
+    def get(self, timeout: float) -> Message | None:
+        """The oldest message, waiting at most `timeout` seconds; None if none came."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: bool(self._items), max(0.0, timeout)):
+                return None
+            message = self._items.popleft()
+            self._bytes -= len(message.payload)
+            self._changed.notify_all()
+            return message
+
+
 class Node:
     """The node on `engine`, receiving from and publishing to the cyclers over `transport`."""
 
@@ -72,10 +127,11 @@ class Node:
         self.topics = topics
         self.shared_group = shared_group
         self.on_batch: Callable[[], None] | None = None  # a hook for tests
-        self._queue: queue.Queue[Message] = queue.Queue(maxsize=settings.queue_size)
+        self._queue = PayloadQueue(settings.queue_size, settings.queue_max_bytes)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._next_control = 0.0
+        self._next_prune = 0.0
         # Shared by ingest and dispatch: its count of failed attempts is the node's, and it
         # stops retrying when the node stops.
         self._transactions = Transactions(engine, self._stop)
@@ -87,6 +143,8 @@ class Node:
             self.liveness,
             reregistration=Reregistration(settings.reregister_interval_s),
             max_payload_bytes=settings.max_payload_bytes,
+            max_channels=settings.max_channels_per_experiment,
+            max_stations_per_unit=settings.max_stations_per_unit,
         )
         self.ingest.on_commit = self._batch_committed
         self.dispatch = Dispatch(
@@ -154,11 +212,8 @@ class Node:
     def _enqueue(self, message: Message) -> None:
         # Blocks the transport when the writer is behind: back-pressure on the broker.
         while not self._stop.is_set():
-            try:
-                self._queue.put(message, timeout=0.5)
+            if self._queue.put(message, timeout=0.5):
                 return
-            except queue.Full:
-                continue
 
     def _batch_committed(self) -> None:
         if self.on_batch:
@@ -179,26 +234,49 @@ class Node:
                     # A bug or a row the database refuses must not stop ingest: the next
                     # pass tries again.
                     log.exception("dispatch pass failed")
+            if time.monotonic() >= self._next_prune:
+                self._next_prune = time.monotonic() + self.settings.rejected_prune_interval_s
+                self.prune_rejections()
+
+    def prune_rejections(self) -> int:
+        """Apply the retention of refused messages (node.rejected_retention_days,
+        node.rejected_max_rows); returns how many were deleted (0 when it failed)."""
+        days, rows = self.settings.rejected_retention_days, self.settings.rejected_max_rows
+        older_than = utcnow() - dt.timedelta(days=days) if days > 0 else None
+        try:
+            deleted = self._transactions.commit(
+                lambda connection: prune_rejections(
+                    connection, older_than=older_than, keep_rows=rows or None
+                )
+            )
+        except Exception:
+            # A later pass tries again; ingest goes on meanwhile.
+            log.exception("pruning the refused messages failed")
+            return 0
+        if deleted:
+            log.info("deleted %d old refused messages", deleted)
+        return deleted or 0
 
     def _take_batch(self) -> list[Message]:
-        """Messages until the batch holds `batch_size` samples' worth or the interval passes."""
-        try:
-            first = self._queue.get(timeout=min(0.2, self.settings.control_interval_s))
-        except queue.Empty:
+        """Messages until the batch holds `batch_size` samples' worth or `queue_max_bytes` of
+        payload, or the interval passes: the batch in hand counts against memory too."""
+        first = self._queue.get(timeout=min(0.2, self.settings.control_interval_s))
+        if first is None:
             return []
         batch = [first]
         weight = _weight(first)
+        size = len(first.payload)
         deadline = time.monotonic() + self.settings.batch_interval_s
-        while weight < self.settings.batch_size:
+        while weight < self.settings.batch_size and size < self.settings.queue_max_bytes:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            try:
-                message = self._queue.get(timeout=remaining)
-            except queue.Empty:
+            message = self._queue.get(timeout=remaining)
+            if message is None:
                 break
             batch.append(message)
             weight += _weight(message)
+            size += len(message.payload)
         return batch
 
 

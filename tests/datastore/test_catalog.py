@@ -687,3 +687,20 @@ def test_another_battery_is_not_busy_because_one_is(session):
     queued = _queue_on(session, free, second, "check-up")
     session.commit()
     assert (queued.battery_id, queued.status) == (free.id, ExperimentStatus.QUEUED)
+
+
+# ---------------------------------------------------------------- start command size
+
+
+def test_a_profile_whose_start_command_is_too_large_is_refused_on_create_and_edit(session):
+    from datastore.catalog import save_profile_edit as _save_edit
+    from domain.profiles import ProfileError
+
+    big = "REPEAT 15000\nCC, 0.5C, TIME, 1\nWAIT, 1\nEND\n"
+    with pytest.raises(ProfileError, match="a cycler accepts at most 4.0 MB"):
+        create_profile(session, name="big", source=big, max_steps=100_000)
+    small = create_profile(session, name="small", source="WAIT, 1\n", max_steps=100_000)
+    with pytest.raises(ProfileError, match="this profile expands to 30,000 steps"):
+        _save_edit(session, small.id, name="small", source=big, max_steps=100_000)
+    # A site whose cyclers accept more may allow it.
+    create_profile(session, name="big", source=big, max_steps=100_000, max_start_bytes=10_000_000)

@@ -181,3 +181,29 @@ def test_a_station_s_queue_is_in_the_order_the_node_starts_it(session, engine):
         ch2: QueueSummary(1, elsewhere, "elsewhere"),
     }
     assert station_queue(engine, 999) == []
+
+
+# ---------------------------------------------------------------- start command size
+
+
+def test_an_experiment_whose_start_command_would_be_too_large_is_not_queued(session):
+    """Regression: an accepted profile that expands past the start command's limit ended
+    in ERROR with "did not confirm the start"; now queueing refuses it, storing nothing."""
+    from domain.profiles import ProfileError
+
+    battery, station = cell(session), channel(session)
+    # Accepted where cyclers take 10 MB; this site's (small) limit refuses the queue.
+    big = create_profile(
+        session,
+        name="big",
+        source="REPEAT 200\nCC, 0.3C, TIME, 1\nWAIT, 1\nEND\n",
+        max_steps=MAX_STEPS,
+        max_start_bytes=10_000_000,
+    )
+    with pytest.raises(ProfileError, match=r"^this profile expands to 400 steps, a start"):
+        queue_experiment(
+            session, name="e", battery_id=battery, station_id=station, profile_id=big.id,
+            max_steps=MAX_STEPS, max_start_bytes=20_000,
+        )  # fmt: skip
+    assert session.scalar(select(func.count()).select_from(Experiment)) == 0
+    assert queue(session, "fits", battery, station, big.id) > 0

@@ -64,9 +64,9 @@ PRODUCED_BY = {
     + "WAIT, 1\n"
     + "END\n" * 33,
     "line 1: the profile reaches 1,000,000 steps here once REPEAT blocks are unrolled; "
-    "at most 100,000 are allowed": "REPEAT 1000000\nWAIT, 1\nEND",
-    "line 100001: the profile has more than 100,000 steps by this line; at most 100,000 are "
-    "allowed": "WAIT, 1\n" * 100_001,
+    "at most 24,000 are allowed": "REPEAT 1000000\nWAIT, 1\nEND",
+    "line 24001: the profile has more than 24,000 steps by this line; at most 24,000 are "
+    "allowed": "WAIT, 1\n" * 24_001,
     "line 101: too many problems: reading stopped here": "x\n" * 101,
     "the profile has no instructions": "# nothing yet\n",
 }

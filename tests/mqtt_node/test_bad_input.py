@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections import Counter
 from collections.abc import Iterator
 
@@ -280,7 +281,9 @@ def test_a_corpus_of_bad_messages_is_recorded_while_every_good_sample_lands(
             publisher.publish(topic, payload, qos)
     publisher.publish(
         topics.alarms(station),
-        json.dumps({"experiment_id": ids["running"], "ts": 5.0, "code": "OVER_VOLTAGE"}).encode(),
+        json.dumps(
+            {"experiment_id": ids["running"], "ts": time.time(), "code": "OVER_VOLTAGE"}
+        ).encode(),
     )
     total = good_chunks[-1].stop
 
