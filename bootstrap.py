@@ -12,6 +12,7 @@ it. The simulation package is imported here lazily, only by the builders that ne
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from config import MqttSettings, Settings, load_settings
@@ -49,12 +50,37 @@ def broker_settings(
     mqtt = settings.mqtt
     if not mqtt.host:
         raise StartupError("mqtt.host: no broker configured; set BEM_MQTT_HOST (or mqtt.host)")
+    _check_tls(mqtt)
     changes: dict[str, Any] = {}
     if client_id:
         changes["client_id"] = client_id
     if persistent is not None:
         changes["persistent"] = persistent
     return dataclasses.replace(mqtt, **changes)
+
+
+def _check_tls(mqtt: MqttSettings) -> None:
+    """Refuse TLS files that are missing or only half of a client certificate, before a
+    connection attempt fails on them with a less helpful message."""
+    if not mqtt.tls:
+        return
+    if bool(mqtt.tls_cert_file) != bool(mqtt.tls_key_file):
+        raise StartupError(
+            "mqtt.tls_cert_file, mqtt.tls_key_file: a client certificate needs both, or set neither"
+        )
+    for key in ("tls_ca_file", "tls_cert_file", "tls_key_file"):
+        path = getattr(mqtt, key)
+        if path and not Path(path).is_file():
+            raise StartupError(f"mqtt.{key}: expected an existing file, got {path!r}")
+
+
+def unit_broker_settings(settings: Settings, unit: str) -> MqttSettings:
+    """The MQTT settings of a simulated unit: it logs in under its own name (the broker's
+    ACL gives that user its unit's topics only), with `simulator.password`; with no
+    password set it connects without credentials, never with the node's."""
+    base = broker_settings(settings, client_id=f"bem-sim-{unit}", persistent=False)
+    password = settings.simulator.password
+    return dataclasses.replace(base, username=unit if password else "", password=password)
 
 
 # ---------------------------------------------------------------- web
@@ -116,9 +142,7 @@ def simulated_cycler(
     unit = unit or simulator.unit
     if transport is None:
         # A simulator keeps no session: a fresh one after each restart.
-        transport = PahoTransport(
-            broker_settings(settings, client_id=f"bem-sim-{unit}", persistent=False)
-        )
+        transport = PahoTransport(unit_broker_settings(settings, unit))
     return SimulatedCycler(
         transport,
         SimulatorOptions(

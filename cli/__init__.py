@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "cli.node",
     "cli.simulate",
     "cli.demo",
+    "cli.broker",
     "cli.db",
     "cli.bench",
     "cli.battery",

@@ -10,7 +10,7 @@ import dataclasses
 import functools
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_type_hints
 
@@ -65,7 +65,8 @@ class MqttSettings:
     host: str
     port: int
     username: str
-    password: str
+    # Kept out of repr, so a logged or printed settings object never shows it.
+    password: str = field(repr=False)
     topic_prefix: str
     client_id: str
     shared_group: str
@@ -75,6 +76,14 @@ class MqttSettings:
     session_expiry_s: int
     # How many unacknowledged QoS 1 messages the broker may send at once.
     receive_maximum: int
+    # TLS to the broker: the CA that signed its certificate ("" = the system's CAs), and a
+    # client certificate and key for brokers that require one (both or neither).
+    tls: bool
+    tls_ca_file: str
+    tls_cert_file: str
+    tls_key_file: str
+    # Skip the check that the broker's certificate names its host: for tests only.
+    tls_insecure: bool
 
 
 @dataclass(frozen=True)
@@ -109,6 +118,9 @@ class SimulatorSettings:
     stations: int
     rate_hz: float
     speed: float
+    # The unit's broker password; its broker user name is the unit name. Empty: the
+    # simulator connects without credentials (an open broker).
+    password: str = field(repr=False)
 
 
 @dataclass(frozen=True)

@@ -146,6 +146,23 @@ def unit_names(session: Session) -> list[str]:
     return list(session.scalars(select(ComputationalUnit.name).order_by(ComputationalUnit.name)))
 
 
+def station_ids_by_unit(session: Session) -> dict[str, list[int]]:
+    """Every unit's name with the ids of all its stations, deprecated ones included (a run
+    started on an edited station ends on its old id): what the broker's ACL grants each
+    unit. Stations of no unit are left out: no cycler may send for them."""
+    rows = session.execute(
+        select(ComputationalUnit.name, Station.id)
+        .join(Station, Station.computational_unit_id == ComputationalUnit.id, isouter=True)
+        .order_by(ComputationalUnit.name, Station.id)
+    )
+    units: dict[str, list[int]] = {}
+    for name, station_id in rows:
+        ids = units.setdefault(name, [])
+        if station_id is not None:
+            ids.append(station_id)
+    return units
+
+
 # ---------------------------------------------------------------- edit, deprecate, remove
 
 

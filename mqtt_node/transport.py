@@ -181,6 +181,17 @@ class PahoTransport:
         )
         if settings.username:
             self._client.username_pw_set(settings.username, settings.password or None)
+        if settings.tls:
+            # Verifies the broker's certificate against the CA (the system's when none is
+            # given) and, unless tls_insecure, that it names the host we connect to.
+            self._client.tls_set(
+                ca_certs=settings.tls_ca_file or None,
+                certfile=settings.tls_cert_file or None,
+                keyfile=settings.tls_key_file or None,
+            )
+            if settings.tls_insecure:
+                log.warning("mqtt.tls_insecure: the broker's host name is not checked")
+                self._client.tls_insecure_set(True)
         self._client.reconnect_delay_set(min_delay=1, max_delay=30)
         self._client.max_queued_messages_set(0)
         self._client.max_inflight_messages_set(1000)
@@ -229,10 +240,12 @@ class PahoTransport:
             self._generation += 1
         self._connected.set()
         log.info(
-            "connected to %s:%s as %r",
+            "connected to %s:%s as %r%s%s",
             self._settings.host,
             self._settings.port,
             self._settings.client_id,
+            f", user {self._settings.username!r}" if self._settings.username else "",
+            " over TLS" if self._settings.tls else "",
         )
         if self._subscriptions:
             client.subscribe([(topic, qos) for topic, qos in self._subscriptions])

@@ -59,3 +59,22 @@ def test_secrets_are_not_committed() -> None:
     ignored = (DOCKER.parent / ".gitignore").read_text(encoding="utf-8")
     assert "docker/.env" in ignored
     assert "config/credentials.yaml" in ignored
+
+
+def test_the_broker_refuses_anonymous_clients_and_reads_the_users_and_acl() -> None:
+    conf = (DOCKER / "mosquitto.conf").read_text(encoding="utf-8").splitlines()
+    assert "allow_anonymous false" in conf
+    assert "allow_anonymous true" not in conf
+    assert "password_file /mosquitto/auth/passwd" in conf
+    assert "acl_file /mosquitto/auth/acl" in conf
+    assert "./broker:/mosquitto/auth:ro" in _compose()["services"]["mosquitto"]["volumes"]
+    # The password file and the site's ACL stay out of git.
+    assert "docker/broker/" in (DOCKER.parent / ".gitignore").read_text(encoding="utf-8")
+
+
+def test_the_shipped_acl_is_what_bem_broker_acl_writes_for_no_stations() -> None:
+    from mqtt_node.broker_auth import render_acl
+
+    text, warnings = render_acl("bem", ["bem-node"], {})
+    assert (DOCKER / "mosquitto.acl").read_text(encoding="utf-8") == text
+    assert warnings == []

@@ -362,15 +362,25 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
 class PrivateMosquitto:
     """A Mosquitto of the test's own, with persistence, so it can be stopped and restarted."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(
+        self, directory: Path, password_file: Path | None = None, acl_file: Path | None = None
+    ) -> None:
         self.directory = directory
         self.port = free_port()
         self.config = directory / "mosquitto.conf"
+        # With a password file the broker is as deployed: no anonymous clients.
+        auth = (
+            f"allow_anonymous false\npassword_file {password_file}\n"
+            if password_file
+            else "allow_anonymous true\n"
+        )
         self.config.write_text(
             f"listener {self.port} 127.0.0.1\n"
             "persistence true\n"
             f"persistence_location {directory}/\n"
-            "allow_anonymous true\n"
+            + auth
+            + (f"acl_file {acl_file}\n" if acl_file else "")
+            +
             # Started as root, Mosquitto would switch to user "mosquitto" and could not
             # write its persistence file here: sessions would then not survive a restart.
             f"user {getpass.getuser()}\n"
@@ -389,6 +399,15 @@ class PrivateMosquitto:
         if not wait_until(lambda: port_open(self.port), timeout):
             self.stop()
             raise RuntimeError(f"mosquitto did not listen on port {self.port}; see {self.config}")
+
+    def reload(self) -> None:
+        """SIGHUP: Mosquitto reads its password and ACL files again."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGHUP)
+
+    def log(self) -> str:
+        path = self.directory / "mosquitto.log"
+        return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM (Mosquitto then writes its persistence file), SIGKILL if it lingers."""
@@ -490,6 +509,8 @@ class Publisher:
     port: int
     client_id: str = field(default_factory=lambda: unique_name("pub-"))
     received: list[tuple[str, bytes]] = field(default_factory=list)
+    username: str | None = None
+    password: str | None = None
 
     def __post_init__(self) -> None:
         import paho.mqtt.client as mqtt
@@ -502,6 +523,8 @@ class Publisher:
         )
         self._client.reconnect_delay_set(min_delay=1, max_delay=2)
         self._client.max_queued_messages_set(0)
+        if self.username is not None:
+            self._client.username_pw_set(self.username, self.password)
         self._subscriptions: list[str] = []
         self._subscribed = threading.Event()
         self._published: list[int] = []  # mids of the QoS 1 messages
