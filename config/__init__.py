@@ -56,6 +56,8 @@ class WebSettings:
     # Files uploaded for import wait here until their import ends ("" = <instance_dir>/uploads).
     upload_dir: str
     max_upload_bytes: int
+    # Largest request body of anything but the import's upload (which has the limit above).
+    max_request_bytes: int
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,7 @@ _CHECKS: dict[tuple[str, str], tuple[Any, str]] = {
     ("web", "port"): (lambda v: 1 <= v <= 65535, "an integer from 1 to 65535"),
     ("mqtt", "port"): (lambda v: 1 <= v <= 65535, "an integer from 1 to 65535"),
     ("web", "max_upload_bytes"): (lambda v: v >= 1024, "an integer of at least 1024 (bytes)"),
+    ("web", "max_request_bytes"): (lambda v: v >= 1024, "an integer of at least 1024 (bytes)"),
     ("mqtt", "keepalive"): (lambda v: v >= 5, "an integer of at least 5 (seconds)"),
     ("mqtt", "topic_prefix"): (
         lambda v: bool(v) and not any(c in v for c in "#+") and not v.startswith("/"),
