@@ -71,6 +71,13 @@ def install(app: dash.Dash, settings: Settings) -> None:
     server.config["MAX_CONTENT_LENGTH"] = settings.web.max_request_bytes
     server.add_url_rule(HEALTH_URL, "health", _health)
 
+    def answer_health_first() -> flask.Response | None:
+        # Ahead of every other hook: Dash's page router reads the database on the first
+        # request, which would turn the answer into a 500 while the database is down.
+        return _health() if flask.request.path == HEALTH_URL else None
+
+    server.before_request_funcs.setdefault(None, []).insert(0, answer_health_first)
+
     @server.before_request
     def lift_limit_for_uploads() -> None:
         # The import's upload streams to disk with its own, larger limit
