@@ -8,12 +8,14 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
 
 from components.vi_figure import VOLTAGE, TraceDef, build_figure
 from domain.compare import CompareView, ExperimentFacts
 from domain.cycles import CycleTotals
 from domain.formatting import plot_text
 from pages.compare.figures import cycle_figure
+from tests.web.lab_data import add_experiment
 
 LINK = '<a href="https://evil.example/">click</a>'
 ESCAPED_LINK = '&lt;a href="https://evil.example/"&gt;click&lt;/a&gt;'
@@ -63,3 +65,19 @@ def test_hostile_experiment_and_battery_names_are_text_in_the_comparison() -> No
     assert_no_markup_from(figure)
     # The raw value stays in the trace's meta, which the page reads and Plotly never draws.
     assert any(t.get("meta", {}).get("value") == LINK for t in figure["data"])
+
+
+@pytest.mark.browser
+def test_a_battery_named_with_a_link_is_plain_text_in_the_drawn_legend(
+    browser, app_factory, settings
+) -> None:
+    app = app_factory()
+    engine = app.server.extensions["bem"].store.engine
+    experiment_id = add_experiment(engine, samples=400, battery=LINK)
+    browser.start_server(app)
+    browser.driver.get(f"{browser.server_url}/experiments/compare?ids={experiment_id}")
+    browser.wait_for_element(".js-plotly-plot .legend .legendtext", timeout=15)
+    legend = browser.find_elements(".js-plotly-plot .legend")
+    assert any(LINK in element.text for element in legend)  # shown as typed
+    assert browser.find_elements(".js-plotly-plot a") == []  # and not as a link
+    assert browser.get_logs() == []
