@@ -72,7 +72,7 @@ def _experiment_csv(experiment_id: int) -> flask.Response:
             value = math.nan
         if not math.isfinite(value):
             return _plain(
-                f"{name}: expected a finite number of Unix seconds, got {raw[:40]!r}.", 400
+                f"{name}: expected Unix seconds (a finite number), got {raw[:40]!r}.", 400
             )
         window[key] = value
     chunks = iter_experiment_csv(
