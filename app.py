@@ -19,7 +19,7 @@ import dash
 import flask
 from dash import html
 
-from components import appshell, context
+from components import appshell, context, hardening
 from components.routes import STYLESHEETS, register_routes
 from config import Settings
 from datastore import Datastore
@@ -27,18 +27,6 @@ from datastore import Datastore
 ROOT = Path(__file__).resolve().parent
 
 log = logging.getLogger("bem.web")
-
-
-def _report_callback_error(error: Exception) -> None:
-    """Log the full error for the operator; show the user one sentence."""
-    log.exception("callback failed", exc_info=error)
-    dash.set_props(
-        appshell.ids.ERROR_TOAST,
-        {
-            "is_open": True,
-            "children": f"{type(error).__name__}: {error}. Details are in the server log.",
-        },
-    )
 
 
 def create_app(settings: Settings, store: Datastore) -> dash.Dash:
@@ -57,9 +45,9 @@ def create_app(settings: Settings, store: Datastore) -> dash.Dash:
         external_stylesheets=STYLESHEETS,
         suppress_callback_exceptions=False,
         title="Battery Experiments Manager",
-        on_error=_report_callback_error,
-        health_endpoint="health",
+        on_error=hardening.report_callback_error,
     )
+    hardening.install(app, settings)
     app.layout = appshell.layout
     appshell.register_callbacks(app)
     _keep_validation_layout(app, validation_layout())

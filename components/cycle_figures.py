@@ -18,6 +18,7 @@ from datastore.cycles import CycleSamples, cycle_samples
 from datastore.engine import Bind
 from domain.curves import CycleCurves, DqDv, dq_dv, voltage_capacity
 from domain.cycles import DEFAULT_MAX_GAP_S, CycleCapacities, Retention, detection_threshold
+from domain.formatting import plot_text
 
 CYCLE_FIGURE_HEIGHT_PX = 360
 CURVE_FIGURE_HEIGHT_PX = 440
@@ -253,12 +254,12 @@ def _per_cycle(
     return {
         "type": "scatter",
         "mode": "lines+markers",
-        "name": name,
+        "name": plot_text(name),
         "x": list(x),
         "y": y_values(values),
         "line": {"color": color, "width": 1.5},
         "marker": {"color": color, "size": 5},
-        "hovertemplate": f"cycle %{{x}}: %{{y:.4g}} {unit}<extra>{name}</extra>",
+        "hovertemplate": f"cycle %{{x}}: %{{y:.4g}} {unit}<extra>{plot_text(name)}</extra>",
     }
 
 
@@ -268,11 +269,11 @@ def _curve(
     return {
         "type": "scatter",
         "mode": "lines",
-        "name": name,
+        "name": plot_text(name),
         "x": y_values(x),
         "y": y_values(y),
         "line": {"color": color, "width": 1.5, "dash": dash},
-        "hovertemplate": f"{hover}<extra>{name}</extra>",
+        "hovertemplate": f"{hover}<extra>{plot_text(name)}</extra>",
     }
 
 

@@ -39,7 +39,7 @@ from datastore.series import DEFAULT_MAX_POINTS, read_series
 from datastore.telemetry import ALARM_LIMIT, AlarmRecord, experiment_alarms, step_plan
 from domain.cycles import retention
 from domain.experiment_details import describe_details
-from domain.formatting import format_duration, format_utc
+from domain.formatting import format_duration, format_utc, plot_text
 from domain.step_plan import StepPlan, describe_instruction
 
 STEPS_LISTED = 400
@@ -333,7 +333,9 @@ def _escaped(value: Any) -> Any:
     of the figure is escaped, so a channel named `<a href=…>` shows as typed. Numbers
     that are not finite become gaps (JSON has no NaN)."""
     if isinstance(value, str):
-        return html.escape(value, quote=False)
+        # The figure builders escape what they take from the data (`plot_text`); this
+        # escapes the rest, without escaping their escapes a second time.
+        return plot_text(html.unescape(value))
     if isinstance(value, float | np.floating):
         return float(value) if math.isfinite(value) else None
     if isinstance(value, dict):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import math
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,9 +67,14 @@ def _experiment_csv(experiment_id: int) -> flask.Response:
         if raw is None:
             continue
         try:
-            window[key] = float(raw)
+            value = float(raw)
         except ValueError:
-            return _plain(f"{name}: expected Unix seconds, got {raw!r}", 400)
+            value = math.nan
+        if not math.isfinite(value):
+            return _plain(
+                f"{name}: expected Unix seconds (a finite number), got {raw[:40]!r}.", 400
+            )
+        window[key] = value
     chunks = iter_experiment_csv(
         context.current().store.engine,
         experiment_id,
@@ -139,7 +145,10 @@ def _csv_filename(experiment_id: int, start_ts: float | None, end_ts: float | No
     def stamp(ts: float | None, otherwise: str) -> str:
         if ts is None:
             return otherwise
-        return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+        try:
+            return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+        except (OverflowError, OSError, ValueError):  # beyond the calendar: no sample there
+            return f"{ts:.0f}"[:20]
 
     if start_ts is None and end_ts is None:
         return f"experiment-{experiment_id}.csv"

@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from domain.formatting import plot_text
+
 GRAPH_HEIGHT_PX = 560
 COLORS = {"voltage": "#1f5fa8", "current": "#c0392b", "power": "#2e8b57"}
 EXTRA_COLORS = ("#8e44ad", "#d35400", "#16a085", "#7f8c8d", "#b8860b", "#2c3e50")
@@ -118,12 +120,14 @@ def build_figure(
             {
                 "type": "scatter",
                 "mode": "lines",
-                "name": trace.label,
+                "name": plot_text(trace.label),
                 "x": x_values(x) if dated else np.asarray(x, dtype=float).tolist(),
                 "y": y_values(y),
                 "yaxis": trace.axis,
                 "line": {"color": color, "width": 1.5, "shape": line_shape},
-                "hovertemplate": f"%{{y:.4g}} {trace.unit}<extra>{trace.name}</extra>",
+                "hovertemplate": (
+                    f"%{{y:.4g}} {plot_text(trace.unit)}<extra>{plot_text(trace.name)}</extra>"
+                ),
             }
         )
     upper_domain = [0.36, 1.0] if lower else [0.0, 1.0]

@@ -9,10 +9,12 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_type_hints
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -56,6 +58,8 @@ class WebSettings:
     # Files uploaded for import wait here until their import ends ("" = <instance_dir>/uploads).
     upload_dir: str
     max_upload_bytes: int
+    # Largest request body of anything but the import's upload (which has the limit above).
+    max_request_bytes: int
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,7 @@ _CHECKS: dict[tuple[str, str], tuple[Any, str]] = {
     ("web", "port"): (lambda v: 1 <= v <= 65535, "an integer from 1 to 65535"),
     ("mqtt", "port"): (lambda v: 1 <= v <= 65535, "an integer from 1 to 65535"),
     ("web", "max_upload_bytes"): (lambda v: v >= 1024, "an integer of at least 1024 (bytes)"),
+    ("web", "max_request_bytes"): (lambda v: v >= 1024, "an integer of at least 1024 (bytes)"),
     ("mqtt", "keepalive"): (lambda v: v >= 5, "an integer of at least 5 (seconds)"),
     ("mqtt", "topic_prefix"): (
         lambda v: bool(v) and not any(c in v for c in "#+") and not v.startswith("/"),
@@ -191,10 +196,43 @@ _CHECKS: dict[tuple[str, str], tuple[Any, str]] = {
         "database",
         "url",
     ): (
-        lambda v: v == "" or v.startswith(("sqlite", "mysql", "mariadb")),
-        "empty (SQLite in the instance folder) or a sqlite:// or mysql+pymysql:// URL",
+        lambda v: v == "" or (v.startswith(("sqlite", "mysql", "mariadb")) and _url_parses(v)),
+        "empty (SQLite in the instance folder) or a sqlite:// or "
+        "mysql+pymysql://user:password@host:port/database URL",
     ),
 }
+
+# Keys whose values are never shown in a message, and URLs whose password is masked.
+_SECRET_KEYS = {("web", "secret_key"), ("mqtt", "password")}
+_URL_KEYS = {("database", "url")}
+# user:password@ after the scheme's slashes; the password runs to the last @ of the authority.
+_URL_PASSWORD = re.compile(r"(//|/)([^/@:]*):[^/]*@")
+
+
+def _url_parses(url: str) -> bool:
+    """Whether `url` has the form scheme://[user[:password]@]host[:port]/path: a port that is
+    not a number fails here, in one sentence, instead of deep inside the database driver."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  # raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    return bool(parts.scheme) and url.startswith(f"{parts.scheme}://")
+
+
+def mask_url(url: str) -> str:
+    """`url` with its password replaced by ***: `mysql+pymysql://bem:***@db/bem`. Works on
+    malformed URLs too (one slash, a bad port), which are the ones error messages show."""
+    return _URL_PASSWORD.sub(r"\1\2:***@", url)
+
+
+def _shown(section: str, name: str, value: Any) -> str:
+    """A raw value as an error message may show it: secrets hidden, URLs masked."""
+    if (section, name) in _SECRET_KEYS:
+        return "a value that is not shown (it is a secret)"
+    if (section, name) in _URL_KEYS and isinstance(value, str):
+        return repr(mask_url(value))
+    return repr(value)
 
 
 def _as_dict(section: Any) -> dict[str, Any]:
@@ -248,10 +286,15 @@ def _build_section(
             continue
         key = f"{section}.{name}{origins.get(name, '')}"
         kind = {"int": int, "float": float, "bool": bool, "str": str}[str(f.type)]
-        value = _convert(key, raw[name], kind)
+        try:
+            value = _convert(key, raw[name], kind)
+        except ConfigError:
+            if (section, name) in _SECRET_KEYS or (section, name) in _URL_KEYS:
+                raise ConfigError(f"{key}: expected a single text value") from None
+            raise
         check = _CHECKS.get((section, name))
         if check and not check[0](value):
-            raise ConfigError(f"{key}: expected {check[1]}, got {raw[name]!r}")
+            raise ConfigError(f"{key}: expected {check[1]}, got {_shown(section, name, raw[name])}")
         values[name] = value
     missing = [name for name in known if name not in values]
     if missing:

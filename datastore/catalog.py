@@ -9,6 +9,7 @@ subclasses) with a sentence for the user; profile text problems raise
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -46,6 +47,8 @@ from domain.profiles.start_size import (
 )
 from domain.status import ACTIVE_STATUSES, ExperimentStatus
 from domain.window import Window
+
+log = logging.getLogger("bem.datastore")
 
 
 class CatalogError(ValueError):
@@ -107,7 +110,11 @@ def _flush(session: Session, what: str) -> None:
     try:
         session.flush()
     except IntegrityError as error:
-        raise DuplicateError(f"{what} conflicts with an existing record ({error.orig})") from None
+        # The driver's text holds the SQL and its parameters: the log gets it, the user not.
+        log.info("constraint violation while saving %s: %s", what, error.orig)
+        raise DuplicateError(
+            f"{what} conflicts with an existing record (the same name or number exists already)"
+        ) from None
 
 
 def _get(session: Session, model: type, row_id: int, label: str) -> Any:

@@ -12,7 +12,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
+
+from config import ConfigError, mask_url
 
 # What read queries accept: a session (its transaction), a connection, or an engine.
 Bind = Session | Connection | Engine
@@ -30,8 +33,24 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def make_engine(url: str, **options: Any) -> Engine:
-    """Create an engine for `url` with the options its dialect needs."""
-    parsed = make_url(url)
+    """Create an engine for `url` with the options its dialect needs.
+
+    A URL SQLAlchemy cannot use is a ConfigError in one sentence, with the password masked
+    (SQLAlchemy's own messages repeat the whole URL).
+    """
+    try:
+        parsed = make_url(url)
+        parsed.get_dialect()
+    except NoSuchModuleError:
+        raise ConfigError(
+            f"database.url: no database driver for {mask_url(url)!r}; "
+            "use sqlite:/// or mysql+pymysql://"
+        ) from None
+    except (ArgumentError, ValueError):
+        raise ConfigError(
+            f"database.url: {mask_url(url)!r} is not a database URL "
+            "(expected e.g. mysql+pymysql://user:password@host:3306/bem)"
+        ) from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         database = parsed.database

@@ -20,6 +20,12 @@ from domain.status import ExperimentStatus
 MAX_ID = 2**31 - 1
 
 
+def in_id_range(record_id: int) -> bool:
+    """Whether `record_id` could name a row: a number past the column's range (or not
+    positive) names none, and would make SQLite's driver fail rather than find nothing."""
+    return 0 < record_id <= MAX_ID
+
+
 @dataclass(frozen=True)
 class ExperimentDetail:
     id: int
@@ -60,7 +66,7 @@ class ExperimentDetail:
 
 def experiment_detail(bind: Bind, experiment_id: int) -> ExperimentDetail | None:
     """The experiment with this id, or None when there is none."""
-    if not 0 < experiment_id <= MAX_ID:
+    if not in_id_range(experiment_id):
         return None
     first_sample = (
         select(Measurement.ts)

@@ -33,6 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from datastore.experiments import in_id_range
 from datastore.models import Channel, Experiment, ExtraValue, Measurement
 from datastore.packed import Lines, lift_group_concat_limit
 from domain.csvformat import EXPORT_QUANTITIES, format_csv_rows, write_csv_header
@@ -63,6 +64,8 @@ def iter_experiment_csv(
     written; `Test Time / s` still counts from the experiment's first sample.
     Raises LookupError if the experiment does not exist.
     """
+    if not in_id_range(experiment_id):
+        raise LookupError(f"there is no experiment {experiment_id}")
     for chunk, _rows in _iter_chunks(bind, experiment_id, start_ts, end_ts, chunk_rows):
         yield chunk
 

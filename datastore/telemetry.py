@@ -34,6 +34,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import aliased
 
 from datastore.engine import Bind, connection_of
+from datastore.experiments import in_id_range
 from datastore.models import (
     Alarm,
     Battery,
@@ -294,6 +295,8 @@ def monitor_header(
     experiment that ends gives way to the next), else `experiment_id` (the one already
     on screen), else the one that began last.
     """
+    if not in_id_range(station_id) or not (experiment_id is None or in_id_range(experiment_id)):
+        return None
     shown = aliased(Experiment, name="shown")
     last, last_condition = _last_sample_join(shown)
     if experiment_id is None:

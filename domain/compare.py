@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from urllib.parse import parse_qs, urlencode
 
+from domain.csvformat import formula_safe
 from domain.cycles import CycleTotals, retention
 
 # Metadata fields every experiment has; battery details add "details:<key>" fields.
@@ -366,13 +367,6 @@ CSV_COLUMNS = [
     "retention_percent",
     "coulombic_efficiency",
 ]
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def formula_safe(text: str) -> str:
-    """Text a spreadsheet shows as text: a leading = + - @ (or tab, carriage return) would
-    start a formula, so it gets a quote in front (the OWASP "CSV injection" advice)."""
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
 def _number(value: float | None) -> str:

@@ -113,6 +113,30 @@ _UNIT_IN_BRACKETS = re.compile(r"^(?P<name>.*?)\s*\[(?P<unit>[^\[\]]*)\]$")
 _UNIT_AFTER_BARE_SLASH = re.compile(r"^(?P<name>[^/]*[^/\s])/(?P<unit>[^/\s]+)$")
 
 
+# What makes a spreadsheet read a cell as a formula (the OWASP "CSV injection" list).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def _reads_as_formula(text: str) -> bool:
+    """Whether a spreadsheet would run `text`, or `text` is a quoted cell whose quote
+    `restore_cell` would take away (so quoting stays reversible)."""
+    if text.startswith("'"):
+        return _reads_as_formula(text[1:])
+    return text.startswith(_FORMULA_STARTS) and not _NUMBER.match(text)
+
+
+def formula_safe(text: str) -> str:
+    """Text a spreadsheet shows as text: a cell starting with = + - @ (or a tab, a carriage
+    return) that is not a number gets a single quote in front. `restore_cell` undoes it."""
+    return "'" + text if _reads_as_formula(text) else text
+
+
+def restore_cell(text: str) -> str:
+    """The text `formula_safe` was given: the quote it added taken away, nothing else."""
+    return text[1:] if text.startswith("'") and _reads_as_formula(text[1:]) else text
+
+
 def split_header(header: str) -> tuple[str, str]:
     """(name, unit) of a column header: `Name / unit`, `Name [unit]`, or `Name` (unit "").
 
@@ -465,7 +489,9 @@ class CsvFile:
         self.encoding = _guess_encoding(header_bytes)
         header_text = header_bytes.decode(self.encoding)
         self.delimiter = _detect_delimiter(header_text)
-        self.headers = next(csv.reader([header_text], delimiter=self.delimiter), [])
+        # An exported header was made formula-safe (`export_headers`): read it as it was.
+        headers = next(csv.reader([header_text], delimiter=self.delimiter), [])
+        self.headers = [restore_cell(header) for header in headers]
         self.decimal = _detect_decimal(body, self.delimiter, self.encoding)
 
     def _reader(self, file: IO[bytes], rows: int, text: Collection[int]) -> Any:
@@ -961,9 +987,10 @@ Cell = float | int | None
 
 
 def export_headers(extras: Iterable[tuple[str, str]] = ()) -> list[str]:
-    """The export's column headers: the BDF labels, then `Name / unit` for each extra channel."""
+    """The export's column headers: the BDF labels, then `Name / unit` for each extra
+    channel (channel names come from cyclers and files: made formula-safe)."""
     return [quantity.label for quantity in EXPORT_QUANTITIES] + [
-        extra_header(name, unit) for name, unit in extras
+        formula_safe(extra_header(name, unit)) for name, unit in extras
     ]
 
 

@@ -6,6 +6,7 @@ Pure functions, used by the pages and the step descriptions.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import math
 
 MINUS = "\u2212"  # a real minus sign reads better than a hyphen next to numbers
@@ -77,3 +78,13 @@ def format_utc(moment: dt.datetime | float | None, *, with_date: bool = False) -
         return INVALID_TIME
     pattern = "%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S"
     return f"{moment.strftime(pattern)} UTC"
+
+
+def plot_text(text: object) -> str:
+    """Text for a Plotly figure (trace names, hover text, titles, category labels).
+
+    Plotly renders a subset of HTML there, links included: names that come from people
+    or cyclers (channels, batteries, experiments) are escaped, so `<a href=…>` shows as
+    typed and never becomes a live link.
+    """
+    return html.escape(str(text), quote=False)

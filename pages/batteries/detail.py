@@ -19,6 +19,7 @@ from components.station_card import status_badge
 from components.urls import BATTERIES_URL, experiment_url, new_experiment_url
 from datastore import catalog
 from datastore.batteries import BatteryExperiment, battery_experiments
+from datastore.experiments import in_id_range
 from datastore.models import Battery
 from domain.formatting import format_utc
 from pages.batteries import ids
@@ -57,7 +58,7 @@ def layout(battery_id: str | None = None, **_params: str) -> html.Div:
     except ValueError:
         return _not_found(f"“{battery_id}” is not a battery number.")
     with context.session() as session:
-        battery = session.get(Battery, number)
+        battery = session.get(Battery, number) if in_id_range(number) else None
         if battery is None:
             return _not_found(f"There is no battery {number}.")
         return _page(battery, battery_experiments(session, number))

@@ -27,6 +27,7 @@ from domain.compare import (
     quantity_axis_title,
 )
 from domain.cycles import SECONDS_PER_HOUR, CycleTotals
+from domain.formatting import plot_text
 
 GRAPH_HEIGHT_PX = 520
 SCATTER_HEIGHT_PX = 420
@@ -86,7 +87,7 @@ def _legend(styles: Styles, view: CompareView) -> list[dict[str, Any]]:
             "y": [None],
             "mode": "lines",
             "line": {"color": color, "width": 3},
-            "name": f"{field_label(view.color_by)}: {value}",
+            "name": plot_text(f"{field_label(view.color_by)}: {value}"),
             "meta": {"role": "legend", "by": "color", "value": value},
         }
         for value, color in styles.colors.items()
@@ -98,7 +99,7 @@ def _legend(styles: Styles, view: CompareView) -> list[dict[str, Any]]:
             "y": [None],
             "mode": "lines",
             "line": {"color": LEGEND_GREY, "dash": dash, "width": 2},
-            "name": f"{field_label(view.style_by)}: {value}",
+            "name": plot_text(f"{field_label(view.style_by)}: {value}"),
             "meta": {"role": "legend", "by": "style", "value": value},
         }
         for value, dash in styles.dashes.items()
@@ -121,7 +122,7 @@ def _experiment_trace(
         "x": x,
         "y": y,
         "mode": "lines" if long else "lines+markers",
-        "name": f"#{facts.id} {facts.name}",
+        "name": plot_text(f"#{facts.id} {facts.name}"),
         "line": {"color": styles.color(facts, view), "dash": styles.dash(facts, view)},
         "marker": {"size": 4},
         "showlegend": False,
@@ -173,7 +174,7 @@ def _band_traces(
                 "y": band.mean,
                 "customdata": [[s, n] for s, n in zip(band.std, band.count, strict=True)],
                 "line": {"width": 3, "color": color},
-                "name": f"{group}: mean ± std",
+                "name": plot_text(f"{group}: mean ± std"),
                 "showlegend": True,
                 "hovertemplate": "cycle %{x}<br>mean %{y:.4g} ± %{customdata[0]:.3g}"
                 " (%{customdata[1]} experiments)<extra>%{fullData.name}</extra>",
@@ -242,7 +243,9 @@ def merit_figure(
         else:
             shown.append((f, value))
     numbers = numeric_values([f.value(view.merit_x) for f, _ in shown])
-    xs: list[Any] = numbers if numbers is not None else [f.label(view.merit_x) for f, _ in shown]
+    xs: list[Any] = (
+        numbers if numbers is not None else [plot_text(f.label(view.merit_x)) for f, _ in shown]
+    )
     traces = []
     for group, color in styles.colors.items():
         points = [
@@ -258,9 +261,9 @@ def merit_figure(
                 "mode": "markers",
                 "x": [x for x, _, _ in points],
                 "y": [v for _, _, v in points],
-                "text": [f"#{f.id} {f.name}" for _, f, _ in points],
+                "text": [plot_text(f"#{f.id} {f.name}") for _, f, _ in points],
                 "marker": {"color": color, "size": 11},
-                "name": f"{field_label(view.color_by)}: {group}",
+                "name": plot_text(f"{field_label(view.color_by)}: {group}"),
                 "hovertemplate": "%{text}<br>%{x}: %{y:.4g}<extra></extra>",
                 "meta": {"role": "merit", "group": group},
             }

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from domain.formatting import plot_text
 from domain.profiles import C_RATE_UNIT, Mode, PlannedStep, Sketch
 
 MODE_COLORS = {
@@ -95,7 +96,7 @@ def _trace(steps: list[PlannedStep], mode: Mode, axis: str, *, legend: bool) -> 
         hover = hover_text(step)
         x += [step.step - HALF_WIDTH, step.step + HALF_WIDTH, None]
         y += [value, value, None]
-        text += [hover, hover, None]
+        text += [plot_text(hover), plot_text(hover), None]
     return {
         "type": "scatter",
         "mode": "lines",

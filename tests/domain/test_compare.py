@@ -94,9 +94,11 @@ def test_the_view_round_trips_through_the_query_and_names_bad_ids() -> None:
 
 
 def test_formula_safe_quotes_what_a_spreadsheet_would_run() -> None:
-    for text in ("=1+1", "+1", "-1", "@SUM(A1)"):
+    for text in ("=1+1", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tx", "\r=1"):
         assert formula_safe(text) == "'" + text
-    assert formula_safe("NMC 811") == "NMC 811"
+    # Numbers (signed too) and plain text are left as they are.
+    for text in ("NMC 811", "-1", "+1.5", "-2.5e-3", "3"):
+        assert formula_safe(text) == text
 
 
 def test_csv_rows_per_cycle_with_safe_text() -> None:

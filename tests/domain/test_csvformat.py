@@ -561,3 +561,10 @@ def test_a_million_rows_parse_in_a_few_seconds() -> None:
 )
 def test_a_cyclers_extra_key_gives_the_channel_name_and_unit(key, identity) -> None:
     assert channel_identity(key) == identity
+
+
+def test_formula_safe_is_undone_by_restore_cell_for_any_text() -> None:
+    from domain.csvformat import formula_safe, restore_cell
+
+    for text in ("=1", "'=1", "''=1", "'plain", "plain", "-1", "-", "@", "'", "", "\t=x"):
+        assert restore_cell(formula_safe(text)) == text, text
