@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "cli.station",
     "cli.profile",
     "cli.experiment",
+    "cli.user",
 )
 
 
