@@ -269,7 +269,7 @@ def _login() -> ResponseReturnValue:
         account = authenticate(session, name, password)
     if account is None:
         log.info("failed sign-in for %r from %s", name, request.remote_addr)
-        return _login_page(target, name=name, error=WRONG_CREDENTIALS), 401
+        return _login_page(target, name=name, error=WRONG_CREDENTIALS)
     # A fresh session: nothing from before the sign-in carries over (session fixation).
     flask.session.clear()
     flask_login.login_user(SignedIn(account))
