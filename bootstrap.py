@@ -87,10 +87,13 @@ def unit_broker_settings(settings: Settings, unit: str) -> MqttSettings:
 
 
 def web_app(settings: Settings, store: Datastore) -> dash.Dash:
-    """The Dash app serving `store`."""
+    """The Dash app serving `store`, with sign-in and the role checks (components/auth.py)."""
     from app import create_app
+    from components import auth
 
-    return create_app(settings, store)
+    app = create_app(settings, store)
+    auth.install(app, settings)
+    return app
 
 
 def wsgi() -> flask.Flask:

@@ -211,7 +211,8 @@ def _page_load(url: str, experiment_id: int, samples: int) -> Result | None:
     from config import load_settings
     from pages.experiment import ids
 
-    settings = load_settings({"BEM_DATABASE_URL": url})
+    # Measures drawing, not signing in.
+    settings = load_settings({"BEM_DATABASE_URL": url, "BEM_AUTH_ENABLED": "false"})
     app = bootstrap.web_app(settings, bootstrap.open_store(settings))
     server = make_server("127.0.0.1", 0, app.server, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()

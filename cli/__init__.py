@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "cli.station",
     "cli.profile",
     "cli.experiment",
+    "cli.user",
 )
 
 

@@ -56,7 +56,8 @@ def ensure_demo_data(store: Datastore) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = load_settings()
+    # The demo is for exploring on one's own machine: no accounts to make first.
+    settings = load_settings().replace(auth={"enabled": False})
     store = open_datastore(settings)
     ensure_demo_data(store)
     if args.no_serve:
@@ -68,6 +69,11 @@ def run(args: argparse.Namespace) -> int:
         live = bootstrap.live_demo(settings, store)
         where = f"broker {settings.mqtt.host}" if settings.mqtt.host else "an in-process broker"
         print(f"Simulated cyclers running over {where}.", flush=True)
+    print(
+        "Sign-in is off in the demo: everyone who reaches the port can act. "
+        "Serve real experiments with `bem web` (docs/security.md).",
+        flush=True,
+    )
     try:
         serve(
             settings,

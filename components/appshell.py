@@ -16,6 +16,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html
 
+from components import auth
 from components.urls import OVERVIEW_URL
 
 
@@ -72,7 +73,7 @@ def navbar() -> dbc.Navbar:
                 ),
                 dbc.NavbarToggler(id=ids.NAVBAR_TOGGLER),
                 dbc.Collapse(
-                    dbc.Nav(links, navbar=True, className="ms-auto"),
+                    [dbc.Nav(links, navbar=True, className="ms-auto"), auth.header()],
                     id=ids.NAVBAR_COLLAPSE,
                     navbar=True,
                 ),

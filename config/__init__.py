@@ -63,6 +63,18 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class AuthSettings:
+    """Sign-in to the web app (components/auth.py, docs/security.md)."""
+
+    # Off only for the demo and tests: then everyone who reaches the port can act.
+    enabled: bool
+    # A sign-in lasts this long, however active the person is.
+    session_hours: float
+    # Send the session cookie only over HTTPS (set when the site is served over HTTPS).
+    secure_cookies: bool
+
+
+@dataclass(frozen=True)
 class MqttSettings:
     """How a client reaches the broker: used by the node, the simulator and the live demo."""
 
@@ -138,6 +150,7 @@ class DemoSettings:
 class Settings:
     database: DatabaseSettings
     web: WebSettings
+    auth: AuthSettings
     mqtt: MqttSettings
     node: NodeSettings
     profiles: ProfileSettings
@@ -159,6 +172,10 @@ class Settings:
 _CHECKS: dict[tuple[str, str], tuple[Any, str]] = {
     ("web", "port"): (lambda v: 1 <= v <= 65535, "an integer from 1 to 65535"),
     ("mqtt", "port"): (lambda v: 1 <= v <= 65535, "an integer from 1 to 65535"),
+    ("auth", "session_hours"): (
+        lambda v: 0 < v <= 24 * 31,
+        "a number of hours above 0, at most 744 (31 days)",
+    ),
     ("web", "max_upload_bytes"): (lambda v: v >= 1024, "an integer of at least 1024 (bytes)"),
     ("web", "max_request_bytes"): (lambda v: v >= 1024, "an integer of at least 1024 (bytes)"),
     ("mqtt", "keepalive"): (lambda v: v >= 5, "an integer of at least 5 (seconds)"),

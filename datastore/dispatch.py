@@ -17,7 +17,7 @@ from datastore.bulk import inserted_id
 from datastore.catalog import battery_window, station_window
 from datastore.models import Battery, Experiment, Profile, Station, StationCommand, utcnow
 from domain.profiles.expansion import ExpandedStep
-from domain.status import ACTIVE_STATUSES, ExperimentStatus
+from domain.status import ACTIVE_STATUSES, ExperimentStatus, allowed_commands
 from domain.window import Window
 
 
@@ -195,10 +195,27 @@ def claim_pending_commands(connection: Connection, now: dt.datetime) -> list[Pen
     return claimed
 
 
+class CommandRefused(ValueError):
+    """An operator command for an experiment that does not exist or cannot take it."""
+
+
 def request_command(connection: Connection, experiment_id: int, command: str) -> int:
-    """Queue an operator's stop, pause or resume for the node to send."""
+    """Queue an operator's stop, pause or resume for the node to send.
+
+    Checked here, whoever asks (a page, the command line): the experiment exists and its
+    status allows the command (`domain.status.allowed_commands`); CommandRefused says
+    why not, and nothing is written."""
     if command not in ("stop", "pause", "resume"):
         raise ValueError(f"unknown command {command!r}: expected stop, pause or resume")
+    status = connection.execute(
+        select(Experiment.status).where(Experiment.id == experiment_id)
+    ).scalar_one_or_none()
+    if status is None:
+        raise CommandRefused(f"there is no experiment {experiment_id}")
+    if command not in allowed_commands(status):
+        raise CommandRefused(
+            f"experiment {experiment_id} is {ExperimentStatus(status).value}: it cannot {command}"
+        )
     return inserted_id(
         connection.execute(
             insert(StationCommand).values(

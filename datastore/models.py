@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from datastore.types import Json, LongText, UtcDateTime, utcnow
+from domain.accounts import Role
 from domain.import_jobs import JobState
 from domain.status import ExperimentStatus
 
@@ -411,3 +412,27 @@ class ImportJob(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     # Touched by every progress write and heartbeat: how the page tells a dead job.
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class User(Base):
+    """Someone who signs in to the web app (domain/accounts.py): never deleted, disabled."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    # argon2id, in its own encoded form ("$argon2id$v=19$m=...").
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(
+        Enum(
+            Role,
+            native_enum=False,
+            length=16,
+            validate_strings=True,
+            values_callable=lambda e: [m.value for m in e],
+        ),
+        default=Role.VIEWER,
+    )
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)

@@ -36,9 +36,14 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def settings(tmp_path: Path, sqlite_url: str) -> Settings:
-    """Defaults with a fresh SQLite file and no broker."""
+    """Defaults with a fresh SQLite file, no broker and sign-in off (the tests of
+    accounts and roles turn it on: tests/web/test_auth.py)."""
     return load_settings(
-        {"BEM_DATABASE_URL": sqlite_url, "BEM_DATABASE_INSTANCE_DIR": str(tmp_path)}
+        {
+            "BEM_DATABASE_URL": sqlite_url,
+            "BEM_DATABASE_INSTANCE_DIR": str(tmp_path),
+            "BEM_AUTH_ENABLED": "false",
+        }
     )
 
 

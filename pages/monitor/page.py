@@ -31,7 +31,7 @@ from components import context
 from components.station_card import station_grid
 from components.urls import experiment_csv_url
 from datastore import catalog
-from datastore.dispatch import request_command
+from datastore.dispatch import CommandRefused, request_command
 from datastore.queues import station_queue
 from datastore.telemetry import (
     experiment_channels,
@@ -306,11 +306,19 @@ def send_command(
     experiment_id = Actions.from_store(shown).experiment_id
     if experiment_id is None:
         return "There is no experiment to send that to."
+    # The id comes from the browser: only what the server finds for it counts (the role
+    # was checked before this ran, components/auth.py).
     with context.session() as session:
-        experiment = catalog.get_experiment(session, experiment_id)
+        try:
+            experiment = catalog.get_experiment(session, int(experiment_id))
+        except (catalog.NotFoundError, TypeError, ValueError):
+            return "Not sent: there is no such experiment."
         if command not in allowed_commands(experiment.status):
             return f"Not sent: a {experiment.status.value} experiment cannot {command}."
-        request_command(session.connection(), experiment.id, command)
+        try:
+            request_command(session.connection(), experiment.id, command)
+        except CommandRefused as refused:
+            return f"Not sent: {refused}."
     return (
         f"{command.capitalize()} requested at {format_utc(now_utc())}; "
         "the status changes when the cycler confirms."

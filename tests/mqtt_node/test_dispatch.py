@@ -10,11 +10,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import OperationalError
 
 from datastore import dispatch as dispatch_store
-from datastore.models import Station
+from datastore.models import Station, StationCommand
 from domain.status import ExperimentStatus
 from tests.mqtt_node.helpers import add_experiment, add_station, experiment, force_status
 
@@ -187,7 +187,11 @@ def test_two_idle_stations_never_start_two_experiments_of_one_battery(
 @pytest.mark.parametrize("command", ["pause", "resume", "stop"])
 def test_an_operator_command_is_forwarded_once(sqlite_engine, make_dispatch, published, command):
     station_id = add_station(sqlite_engine)
-    experiment_id = add_experiment(sqlite_engine, station_id, status=ExperimentStatus.RUNNING)
+    experiment_id = add_experiment(
+        sqlite_engine,
+        station_id,
+        status=ExperimentStatus.PAUSED if command == "resume" else ExperimentStatus.RUNNING,
+    )
     with sqlite_engine.begin() as connection:
         dispatch_store.request_command(connection, experiment_id, command)
     dispatch = make_dispatch()
@@ -260,3 +264,29 @@ def test_completed_passes_and_the_starts_they_sent_are_counted(sqlite_engine, ma
     dispatch.run_pass()
 
     assert (dispatch.stats.passes, dispatch.stats.starts_sent) == (2, 2)
+
+
+@pytest.mark.parametrize(
+    ("status", "command", "message"),
+    [
+        (None, "stop", "there is no experiment"),
+        (ExperimentStatus.QUEUED, "stop", "is QUEUED: it cannot stop"),
+        (ExperimentStatus.FINISHED, "pause", "is FINISHED: it cannot pause"),
+        (ExperimentStatus.RUNNING, "resume", "is RUNNING: it cannot resume"),
+    ],
+)
+def test_a_command_the_experiment_cannot_take_is_refused_with_nothing_written(
+    sqlite_engine, status, command, message
+):
+    """Whoever asks (a page fed a hand-made store, a script), the datastore checks the id."""
+    station_id = add_station(sqlite_engine)
+    experiment_id = 999_999
+    if status is not None:
+        experiment_id = add_experiment(sqlite_engine, station_id, status=status)
+    with (
+        sqlite_engine.begin() as connection,
+        pytest.raises(dispatch_store.CommandRefused, match=message),
+    ):
+        dispatch_store.request_command(connection, experiment_id, command)
+    with sqlite_engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(StationCommand)).scalar() == 0

@@ -535,7 +535,11 @@ def test_a_start_confirmed_in_time_is_not_sent_again(sqlite_engine, start_node, 
 @pytest.mark.parametrize("command", ["pause", "resume", "stop"])
 def test_an_operator_command_is_forwarded_once(engine, start_node, cycler, command):
     station_id = add_station(engine)
-    experiment_id = add_experiment(engine, station_id, status=ExperimentStatus.RUNNING)
+    experiment_id = add_experiment(
+        engine,
+        station_id,
+        status=ExperimentStatus.PAUSED if command == "resume" else ExperimentStatus.RUNNING,
+    )
     node = start_node(engine)
     with engine.begin() as connection:
         dispatch_store.request_command(connection, experiment_id, command)

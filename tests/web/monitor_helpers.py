@@ -152,6 +152,8 @@ def lab_settings(tmp_path: Path) -> Settings:
             "BEM_DATABASE_URL": f"sqlite:///{tmp_path / 'bem.sqlite3'}",
             "BEM_DATABASE_INSTANCE_DIR": str(tmp_path),
             "BEM_NODE_HEARTBEAT_TIMEOUT_S": str(HEARTBEAT_TIMEOUT_S),
+            # The browser tests act without signing in (tests/web/test_auth.py signs in).
+            "BEM_AUTH_ENABLED": "false",
         }
     )
 

@@ -1,0 +1,113 @@
+"""The users table: add, list, change a password or role, and check a sign-in.
+
+Passwords arrive in clear only to be hashed (domain.accounts) and are never stored or
+logged as given. A refused sign-in does not say whether the name or the password was
+wrong: the caller shows one sentence for both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from datastore.catalog import DuplicateError, NotFoundError
+from datastore.models import User, utcnow
+from domain.accounts import (
+    DUMMY_HASH,
+    Role,
+    check_name,
+    hash_password,
+    needs_rehash,
+    verify_password,
+)
+
+
+@dataclass(frozen=True)
+class Account:
+    """A user as the web app and the command line see it: everything but the hash."""
+
+    id: int
+    name: str
+    role: Role
+    disabled: bool
+    created_at: datetime
+    last_login_at: datetime | None
+
+
+def _account(user: User) -> Account:
+    return Account(
+        id=user.id,
+        name=user.name,
+        role=Role(user.role),
+        disabled=user.disabled,
+        created_at=user.created_at,
+        last_login_at=user.last_login_at,
+    )
+
+
+def _by_name(session: Session, name: str) -> User | None:
+    return session.scalars(select(User).where(User.name == name)).one_or_none()
+
+
+def add_user(session: Session, name: str, role: Role, password: str) -> Account:
+    """A new enabled user; DuplicateError when the name is taken."""
+    check_name(name)
+    if _by_name(session, name) is not None:
+        raise DuplicateError(f"name: there is already a user named {name!r}")
+    user = User(name=name, role=role, password_hash=hash_password(password), disabled=False)
+    session.add(user)
+    session.flush()
+    return _account(user)
+
+
+def _existing(session: Session, name: str) -> User:
+    user = _by_name(session, name)
+    if user is None:
+        raise NotFoundError(f"there is no user named {name!r}")
+    return user
+
+
+def set_password(session: Session, name: str, password: str) -> None:
+    _existing(session, name).password_hash = hash_password(password)
+
+
+def set_role(session: Session, name: str, role: Role) -> None:
+    _existing(session, name).role = role
+
+
+def set_disabled(session: Session, name: str, disabled: bool) -> None:
+    _existing(session, name).disabled = disabled
+
+
+def list_users(session: Session) -> list[Account]:
+    return [_account(user) for user in session.scalars(select(User).order_by(User.name))]
+
+
+def count_users(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(User)) or 0)
+
+
+def get_account(session: Session, user_id: int) -> Account | None:
+    """The enabled user with this id, or None (unknown or disabled: the session ends)."""
+    user = session.get(User, user_id)
+    if user is None or user.disabled:
+        return None
+    return _account(user)
+
+
+def authenticate(session: Session, name: str, password: str) -> Account | None:
+    """The user when the name and password match an enabled account, else None; a success
+    records the time and upgrades a hash made with older parameters."""
+    user = _by_name(session, name) if name else None
+    if user is None:
+        verify_password(DUMMY_HASH, password)  # the same work as for a wrong password
+        return None
+    if not verify_password(user.password_hash, password) or user.disabled:
+        return None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login_at = utcnow()
+    return _account(user)
