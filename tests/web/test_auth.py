@@ -63,9 +63,10 @@ def sign_in(client, name: str, password: str = PASSWORD, next_url: str = "/"):
     return client.post("/login", data={"name": name, "password": password, "next": next_url})
 
 
-def stop_request(experiment_id: int, station_id: int = 1) -> dict[str, Any]:
-    """The POST the browser sends when Stop is confirmed on the monitor, with a store
-    written by hand naming any experiment."""
+def stop_request(experiment_id: int) -> dict[str, Any]:
+    """The POST the browser sends when Stop is confirmed on the monitor, with the store of
+    what the buttons act on written by hand, naming any experiment as RUNNING (it was the
+    `monitor-view` store when the issue was found)."""
     return {
         "output": STOP_OUTPUT,
         "outputs": {"id": "monitor-command-feedback", "property": "children"},
@@ -76,9 +77,9 @@ def stop_request(experiment_id: int, station_id: int = 1) -> dict[str, Any]:
         ],
         "state": [
             {
-                "id": "monitor-view",
+                "id": "monitor-experiment",
                 "property": "data",
-                "value": {"station_id": station_id, "experiment_id": experiment_id},
+                "value": {"experiment_id": experiment_id, "status": "RUNNING"},
             }
         ],
         "changedPropIds": ["monitor-stop-confirm.n_clicks"],
