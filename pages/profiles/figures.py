@@ -48,7 +48,10 @@ def panel_of(step: PlannedStep) -> Panel:
 
 
 def hover_text(step: PlannedStep) -> str:
-    return f"step {step.step} · cycle {step.cycle} · line {step.line}<br>{step.describe()}"
+    # Only the step's own words are escaped: the line break is Plotly markup.
+    return (
+        f"step {step.step} · cycle {step.cycle} · line {step.line}<br>{plot_text(step.describe())}"
+    )
 
 
 def sketch_figure(sketch: Sketch) -> dict[str, Any]:
@@ -96,7 +99,7 @@ def _trace(steps: list[PlannedStep], mode: Mode, axis: str, *, legend: bool) -> 
         hover = hover_text(step)
         x += [step.step - HALF_WIDTH, step.step + HALF_WIDTH, None]
         y += [value, value, None]
-        text += [plot_text(hover), plot_text(hover), None]
+        text += [hover, hover, None]
     return {
         "type": "scatter",
         "mode": "lines",
