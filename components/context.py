@@ -38,3 +38,8 @@ def session() -> Iterator[Session]:
     """A database session for one callback: committed on success, rolled back on error."""
     with current().store.sessions.begin() as db_session:
         yield db_session
+
+
+def max_steps() -> int:
+    """The site's cap on a profile's expanded steps (`profiles.max_steps`)."""
+    return current().settings.profiles.max_steps

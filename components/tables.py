@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import dash_ag_grid as dag
+import dash_bootstrap_components as dbc
+from dash import dcc, html, no_update
 
 
 def record_grid(
@@ -31,3 +33,49 @@ def record_grid(
         style={"height": f"{height}px", "width": "100%"},
         className="ag-theme-alpine",
     )
+
+
+def record_list(
+    *,
+    title: str,
+    new_label: str,
+    new_id: str,
+    new_url: str,
+    intro: str,
+    grid_id: str,
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[dict[str, Any]],
+    navigate_id: str,
+) -> html.Div:
+    """A list page: its title with a "New …" button, a line on what a row opens, the grid
+    (rows keyed by their id, for `clicked_row_url`) and the location a row click sets."""
+    grid = record_grid(grid_id, rows, columns)
+    grid.getRowId = "params.data.id"
+    return html.Div(
+        [
+            html.Div(
+                [
+                    html.H2(title, className="mb-0"),
+                    dbc.Button(
+                        [html.I(className="bi bi-plus-lg me-1"), new_label],
+                        id=new_id,
+                        href=new_url,
+                        color="primary",
+                        size="sm",
+                    ),
+                ],
+                className="d-flex align-items-center gap-3 mb-3",
+            ),
+            html.P(intro, className="small text-muted"),
+            grid,
+            dcc.Location(id=navigate_id, refresh="callback-nav"),
+        ]
+    )
+
+
+def clicked_row_url(clicked: dict[str, Any] | None, url_of: Callable[[int], str]) -> Any:
+    """Where a click on a list's row goes (`url_of(row id)`); nothing for a click on the
+    name cell, which is a link of its own."""
+    if not clicked or clicked.get("colId") in ("name", None) or clicked.get("rowId") is None:
+        return no_update
+    return url_of(int(clicked["rowId"]))

@@ -6,11 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-import dash_bootstrap_components as dbc
-from dash import Input, Output, callback, dcc, html, no_update
+from dash import Input, Output, callback, html
 
 from components import context
-from components.tables import record_grid
+from components.tables import clicked_row_url, record_list
 from components.urls import NEW_BATTERY_URL, battery_url
 from datastore.batteries import battery_table
 from pages.batteries import ids
@@ -31,31 +30,19 @@ def validation_layout() -> html.Div:
 
 
 def _page(rows: list[dict[str, Any]]) -> html.Div:
-    grid = record_grid(ids.GRID, rows, COLUMNS)
-    grid.getRowId = "params.data.id"
-    return html.Div(
-        [
-            html.Div(
-                [
-                    html.H2("Batteries", className="mb-0"),
-                    dbc.Button(
-                        [html.I(className="bi bi-plus-lg me-1"), "New battery"],
-                        id=ids.NEW,
-                        href=NEW_BATTERY_URL,
-                        color="primary",
-                        size="sm",
-                    ),
-                ],
-                className="d-flex align-items-center gap-3 mb-3",
-            ),
-            html.P(
-                "A row opens the battery: its facts, its experiments and the edit of its "
-                "description. Currents: positive charges, negative discharges.",
-                className="small text-muted",
-            ),
-            grid,
-            dcc.Location(id=ids.LIST_NAVIGATE, refresh="callback-nav"),
-        ]
+    return record_list(
+        title="Batteries",
+        new_label="New battery",
+        new_id=ids.NEW,
+        new_url=NEW_BATTERY_URL,
+        intro=(
+            "A row opens the battery: its facts, its experiments and the edit of its "
+            "description. Currents: positive charges, negative discharges."
+        ),
+        grid_id=ids.GRID,
+        rows=rows,
+        columns=COLUMNS,
+        navigate_id=ids.LIST_NAVIGATE,
     )
 
 
@@ -66,6 +53,4 @@ def _page(rows: list[dict[str, Any]]) -> html.Div:
 )
 def open_battery(clicked: dict[str, Any] | None) -> Any:
     """A click anywhere on a row opens the battery (the name cell is a link of its own)."""
-    if not clicked or clicked.get("colId") in ("name", None) or clicked.get("rowId") is None:
-        return no_update
-    return battery_url(int(clicked["rowId"]))
+    return clicked_row_url(clicked, battery_url)

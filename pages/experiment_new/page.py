@@ -77,10 +77,6 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _max_steps() -> int:
-    return context.current().settings.profiles.max_steps
-
-
 # ---------------------------------------------------------------- choices
 
 
@@ -218,7 +214,7 @@ def check_text(text: str | None, battery: str | None, station: str | None) -> An
                 window = catalog.station_window(catalog.get_station(session, station_id))
             except catalog.NotFoundError:
                 rating = window = None
-    check = check_profile_text(text, max_steps=_max_steps())
+    check = check_profile_text(text, max_steps=context.max_steps())
     return text_check(check, fit_verdict(check, rating, window))
 
 
@@ -241,7 +237,7 @@ def save_profile(_clicks: int | None, text: str | None, name: str | None) -> tup
     try:
         with context.session() as session:
             profile = catalog.create_profile(
-                session, name=name or "", source=text or "", max_steps=_max_steps()
+                session, name=name or "", source=text or "", max_steps=context.max_steps()
             )
             saved = (profile.id, profile.name)
     except ProfileError as error:
@@ -306,7 +302,7 @@ def submit(
     )
     try:
         with context.session() as session:
-            experiment = queue_new_experiment(session, entered, max_steps=_max_steps())
+            experiment = queue_new_experiment(session, entered, max_steps=context.max_steps())
             station_id = experiment.station_id
     except FormErrors as errors:
         return {

@@ -224,10 +224,6 @@ def verdict_view(check: TextCheck, battery: BatteryRating | None, station: Windo
 # ---------------------------------------------------------------- callbacks
 
 
-def _max_steps() -> int:
-    return context.current().settings.profiles.max_steps
-
-
 @callback(
     Output(ids.TEXT, "value"),
     Output(ids.UPLOAD_NOTE, "children"),
@@ -258,7 +254,7 @@ def load_upload(
 )
 def check(text: str | None, battery: str | None, station: str | None) -> tuple[Any, Any]:
     """The text's problems by line, or its envelope and its fit on the chosen pair."""
-    checked = check_text(text, max_steps=_max_steps())
+    checked = check_text(text, max_steps=context.max_steps())
     rating: BatteryRating | None = None
     window: Window | None = None
     battery_id, station_id = parse_id(battery), parse_id(station)
@@ -297,7 +293,7 @@ def save(
     form = ProfileForm(text=text, name=name, description=description, editing=editing)
     try:
         with context.session() as session:
-            profile = save_profile(session, form, max_steps=_max_steps())
+            profile = save_profile(session, form, max_steps=context.max_steps())
             saved_id = profile.id
     except FormErrors as errors:
         return {

@@ -6,11 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-import dash_bootstrap_components as dbc
-from dash import Input, Output, callback, dcc, html, no_update
+from dash import Input, Output, callback, html
 
 from components import context
-from components.tables import record_grid
+from components.tables import clicked_row_url, record_list
 from components.urls import NEW_PROFILE_URL, profile_url
 from datastore.profiles import profile_table
 from pages.profiles import ids
@@ -31,32 +30,20 @@ def validation_layout() -> html.Div:
 
 
 def _page(rows: list[dict[str, Any]]) -> html.Div:
-    grid = record_grid(ids.GRID, rows, COLUMNS)
-    grid.getRowId = "params.data.id"
-    return html.Div(
-        [
-            html.Div(
-                [
-                    html.H2("Profiles", className="mb-0"),
-                    dbc.Button(
-                        [html.I(className="bi bi-plus-lg me-1"), "New profile"],
-                        id=ids.NEW,
-                        href=NEW_PROFILE_URL,
-                        color="primary",
-                        size="sm",
-                    ),
-                ],
-                className="d-flex align-items-center gap-3 mb-3",
-            ),
-            html.P(
-                "A row opens the profile: its text, envelope, planned set points and the "
-                "experiments that use it. An edit of a profile that experiments use is saved "
-                "as a new version.",
-                className="small text-muted",
-            ),
-            grid,
-            dcc.Location(id=ids.LIST_NAVIGATE, refresh="callback-nav"),
-        ]
+    return record_list(
+        title="Profiles",
+        new_label="New profile",
+        new_id=ids.NEW,
+        new_url=NEW_PROFILE_URL,
+        intro=(
+            "A row opens the profile: its text, envelope, planned set points and the "
+            "experiments that use it. An edit of a profile that experiments use is saved "
+            "as a new version."
+        ),
+        grid_id=ids.GRID,
+        rows=rows,
+        columns=COLUMNS,
+        navigate_id=ids.LIST_NAVIGATE,
     )
 
 
@@ -67,6 +54,4 @@ def _page(rows: list[dict[str, Any]]) -> html.Div:
 )
 def open_profile(clicked: dict[str, Any] | None) -> Any:
     """A click anywhere on a row opens the profile (the name cell is a link of its own)."""
-    if not clicked or clicked.get("colId") in ("name", None) or clicked.get("rowId") is None:
-        return no_update
-    return profile_url(int(clicked["rowId"]))
+    return clicked_row_url(clicked, profile_url)
