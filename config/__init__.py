@@ -60,6 +60,9 @@ class WebSettings:
     max_upload_bytes: int
     # Largest request body of anything but the import's upload (which has the limit above).
     max_request_bytes: int
+    # `bem web` (gunicorn): worker processes, and threads answering requests in each.
+    workers: int
+    threads: int
 
 
 @dataclass(frozen=True)
@@ -178,6 +181,8 @@ _CHECKS: dict[tuple[str, str], tuple[Any, str]] = {
     ),
     ("web", "max_upload_bytes"): (lambda v: v >= 1024, "an integer of at least 1024 (bytes)"),
     ("web", "max_request_bytes"): (lambda v: v >= 1024, "an integer of at least 1024 (bytes)"),
+    ("web", "workers"): (lambda v: v >= 1, "a positive integer"),
+    ("web", "threads"): (lambda v: v >= 1, "a positive integer"),
     ("mqtt", "keepalive"): (lambda v: v >= 5, "an integer of at least 5 (seconds)"),
     ("mqtt", "topic_prefix"): (
         lambda v: bool(v) and not any(c in v for c in "#+") and not v.startswith("/"),
