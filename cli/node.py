@@ -103,6 +103,7 @@ def _beat(node: Node, path: Path, stop: threading.Event) -> None:
     while not stop.wait(HEALTH_INTERVAL_S):
         problem = node.health()
         if problem is None:
+            path.parent.mkdir(parents=True, exist_ok=True)
             temporary = path.with_name(path.name + ".tmp")
             temporary.write_text(f"ok {time.time():.0f}\n", encoding="utf-8")
             os.replace(temporary, path)
