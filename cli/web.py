@@ -155,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
     host = args.host or settings.web.host
     port = args.port or settings.web.port
     if args.dev:
+        check_debug(settings, host)  # before anything is opened
         serve(settings, open_datastore(settings, wait_s=args.wait_db), host, port)
         return 0
     if settings.web.debug:
@@ -168,8 +169,8 @@ def run(args: argparse.Namespace) -> int:
         settings,
         host,
         port,
-        args.workers or settings.web.workers,
-        args.threads or settings.web.threads,
+        settings.web.workers if args.workers is None else args.workers,
+        settings.web.threads if args.threads is None else args.threads,
         args.access_log,
     )
     # Wait for the database here, once, so that workers start on a reachable one; the
