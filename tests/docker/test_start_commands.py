@@ -1,5 +1,6 @@
 """The containers' start commands, run here as they are written in docker/, against the
-local MariaDB and Mosquitto: migrate, then web and node, each reaching its healthcheck.
+local MariaDB and Mosquitto: migrate, then web and node, each reaching its healthcheck;
+and the broker's healthcheck against a Mosquitto secured as compose runs it.
 
 No Docker engine runs here; the image's environment (the Dockerfile's ENV) is given to the
 processes, except that the web app listens on 127.0.0.1 and a free port, not on every
@@ -8,9 +9,11 @@ interface, and the database and broker are this machine's.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -25,14 +28,17 @@ import yaml
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from cli import main
 from datastore import make_engine
+from tests.mqtt_node.helpers import MOSQUITTO, PrivateMosquitto
 from tests.services import MARIADB_URL, reachable, service_missing
 
 DOCKER = Path(__file__).resolve().parents[2] / "docker"
 BIN = Path(sys.executable).parent
 START_S = 90
+NODE_PASSWORD = "node-secret-1"
 
-pytestmark = [pytest.mark.slow, pytest.mark.mariadb]
+pytestmark = pytest.mark.slow
 
 
 def _compose() -> dict:
@@ -125,6 +131,7 @@ def test_the_image_and_compose_start_the_web_app_alike() -> None:
     assert _compose()["services"]["web"]["command"] == _image_cmd()
 
 
+@pytest.mark.mariadb
 def test_migrate_then_web_and_node_come_up_healthy_and_stop_cleanly(
     container_env: dict, tmp_path: Path
 ) -> None:
@@ -166,19 +173,42 @@ def test_migrate_then_web_and_node_come_up_healthy_and_stop_cleanly(
     assert f"connected to {container_env['BEM_MQTT_HOST']}" in node_log
 
 
-def test_the_broker_healthcheck_passes_against_a_running_broker(
-    mqtt_broker: tuple[str, int],
-) -> None:
-    host, port = mqtt_broker
-    if (host, port) not in {("127.0.0.1", 1883), ("localhost", 1883)}:
-        pytest.skip("the healthcheck names 127.0.0.1:1883, as inside the container")
+@pytest.fixture
+def deployed_broker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    """A private Mosquitto as compose runs it: no anonymous clients, a password file
+    written by `bem broker passwd` and the shipped ACL. Its port."""
+    if not os.access(MOSQUITTO, os.X_OK):
+        service_missing(f"{MOSQUITTO} is not installed")
+    directory = tmp_path / "broker"
+    directory.mkdir()
+    password_file, acl = directory / "passwd", directory / "acl"
+    monkeypatch.setattr("sys.stdin", io.StringIO(NODE_PASSWORD + "\n"))
+    assert main(["broker", "passwd", str(password_file), "bem-node"]) == 0
+    shutil.copy(DOCKER / "mosquitto.acl", acl)
+    broker = PrivateMosquitto(directory, password_file=password_file, acl_file=acl)
+    broker.start()
+    yield broker.port
+    broker.stop()
+
+
+def _broker_healthcheck(port: int, username: str, password: str) -> int:
     command = _compose()["services"]["mosquitto"]["healthcheck"]["test"]
-    assert command[0] == "CMD-SHELL"
-    shell = command[1].replace("$$", "$")  # compose's escape for a literal $
-    # The local broker takes any login; inside the container it is the node's.
+    assert command[0] == "CMD-SHELL" and "-p 1883" in command[1]
+    # compose's $$ is a literal $; the broker listens on its own port here, not 1883.
+    shell = command[1].replace("$$", "$").replace("-p 1883", f"-p {port}")
     env = os.environ | {
-        "BEM_MQTT_USERNAME": "health",
-        "BEM_MQTT_PASSWORD": "x",
-        "BEM_MQTT_TOPIC_PREFIX": "bemhealth",
+        "BEM_MQTT_USERNAME": username,
+        "BEM_MQTT_PASSWORD": password,
+        "BEM_MQTT_TOPIC_PREFIX": "bem",
     }
-    assert subprocess.run(["sh", "-c", shell], env=env, timeout=30).returncode == 0
+    return subprocess.run(["sh", "-c", shell], env=env, capture_output=True, timeout=30).returncode
+
+
+@pytest.mark.mqtt
+def test_the_broker_healthcheck_passes_with_the_node_s_login(deployed_broker: int) -> None:
+    assert _broker_healthcheck(deployed_broker, "bem-node", NODE_PASSWORD) == 0
+
+
+@pytest.mark.mqtt
+def test_the_broker_healthcheck_fails_with_a_wrong_password(deployed_broker: int) -> None:
+    assert _broker_healthcheck(deployed_broker, "bem-node", "not-the-password") != 0
