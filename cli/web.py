@@ -145,8 +145,7 @@ def serve_with_gunicorn(settings: Settings, options: dict[str, Any]) -> None:
             # Called in each worker after the fork.
             return bootstrap.web_app(settings, bootstrap.open_store(settings, wait_s=60)).server
 
-    # gunicorn reads its own command line from sys.argv: give it none of bem's options.
-    sys.argv = sys.argv[:1]
+    # The options above are all it reads: not the command line, not GUNICORN_CMD_ARGS.
     WebApplication().run()
 
 
