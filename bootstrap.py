@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from config import MqttSettings, Settings, load_settings
 from datastore import Datastore, open_datastore
+from mqtt_node import broker_acl
 from mqtt_node.node import Node
 from mqtt_node.topics import Topics
 from mqtt_node.transport import MemoryBroker, PahoTransport, Transport
@@ -126,6 +127,7 @@ def node(
         settings.node,
         Topics(settings.mqtt.topic_prefix),
         settings.mqtt.shared_group if shared_group is None else shared_group,
+        acl=broker_acl.keeper(settings.mqtt, store.engine),
     )
 
 
