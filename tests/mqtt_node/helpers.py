@@ -525,6 +525,8 @@ class Publisher:
     received: list[tuple[str, bytes]] = field(default_factory=list)
     username: str | None = None
     password: str | None = None
+    # Over TLS, trusting this CA certificate (None: plain TCP).
+    tls_ca: str | None = None
 
     def __post_init__(self) -> None:
         import paho.mqtt.client as mqtt
@@ -539,6 +541,8 @@ class Publisher:
         self._client.max_queued_messages_set(0)
         if self.username is not None:
             self._client.username_pw_set(self.username, self.password)
+        if self.tls_ca is not None:
+            self._client.tls_set(ca_certs=self.tls_ca)
         self._subscriptions: list[str] = []
         self._subscribed = threading.Event()
         self._published: list[int] = []  # mids of the QoS 1 messages
