@@ -9,6 +9,7 @@ and says why in one line, with no traceback, in process and as `bem node`.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import os
@@ -25,9 +26,10 @@ from sqlalchemy.orm import Session
 
 import bootstrap
 from cli import main
-from config import Settings
+from config import Settings, default_settings
 from datastore.models import Station
 from mqtt_node.node import Node
+from mqtt_node.transport import describe_connect_error
 from tests.mqtt_node.helpers import (
     MOSQUITTO,
     BemNode,
@@ -248,3 +250,15 @@ def test_a_ca_file_that_is_not_a_certificate_stops_the_start_in_one_line(
     err = capsys.readouterr().err
     assert err.startswith("bem node: mqtt.tls_ca_file (")
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_other_connection_failures_name_the_setting_to_check() -> None:
+    mqtt = dataclasses.replace(default_settings().mqtt, host="broker.lab", port=8883)
+    assert describe_connect_error(ConnectionRefusedError(111, "refused"), mqtt) == (
+        "connection refused: is the broker running, and is mqtt.port right?"
+    )
+    assert describe_connect_error(socket.gaierror(-2, "Name or service not known"), mqtt) == (
+        "host 'broker.lab' not found: check mqtt.host"
+    )
+    assert "mqtt.host, mqtt.port and the firewall" in describe_connect_error(TimeoutError(), mqtt)
+    assert describe_connect_error(None, mqtt) == "unknown reason"
