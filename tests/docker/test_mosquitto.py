@@ -12,6 +12,7 @@ from __future__ import annotations
 import getpass
 import io
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -126,11 +127,33 @@ def stop(process: subprocess.Popen[bytes]) -> int:
     return process.wait(15)
 
 
+# The commands the wrapper runs, which the image's busybox provides.
+APPLETS = ("chmod", "chown", "cmp", "cp", "dirname", "id", "mkdir", "mv", "sleep")
+
+
+@pytest.fixture(params=["sh", "busybox"])
+def shell(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[list[str], dict[str, str]]:
+    """How the wrapper is run: this machine's sh, and busybox's sh with busybox's own
+    commands first on the PATH, as in the eclipse-mosquitto image (when installed)."""
+    if request.param == "sh":
+        return ["sh"], {}
+    busybox = shutil.which("busybox")
+    if busybox is None:
+        pytest.skip("busybox is not installed: the wrapper ran with sh only")
+    applets = tmp_path / "busybox-bin"
+    applets.mkdir()
+    for name in APPLETS:
+        (applets / name).symlink_to(busybox)
+    return [busybox, "sh"], {"PATH": f"{applets}{os.pathsep}{os.environ['PATH']}"}
+
+
 @pytest.fixture
-def wrapper(site: Site) -> Iterator[subprocess.Popen[bytes]]:
+def wrapper(site: Site, shell) -> Iterator[subprocess.Popen[bytes]]:
     """docker/mosquitto-run.sh running the broker, as the compose file starts it."""
+    command, extra_env = shell
     env = {
         **os.environ,
+        **extra_env,
         "BEM_ACL_SOURCE": str(site.node_acl),
         "BEM_ACL_FILE": str(site.live_acl),
         "BEM_ACL_SEED": str(site.auth / "acl"),
@@ -139,7 +162,7 @@ def wrapper(site: Site) -> Iterator[subprocess.Popen[bytes]]:
     }
     with (site.root / "wrapper.log").open("wb") as output:
         process = subprocess.Popen(
-            ["sh", str(WRAPPER), MOSQUITTO, "-c", str(site.config)],
+            [*command, str(WRAPPER), MOSQUITTO, "-c", str(site.config)],
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,
