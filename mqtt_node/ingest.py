@@ -175,6 +175,9 @@ class Ingest:
         self.stats = IngestStats()
         # Called after each batch has committed and been acknowledged.
         self.on_commit: Callable[[], None] | None = None
+        # Called after a batch has committed and before its `registered` messages are
+        # published: the node brings the broker's ACL up to date there (mqtt_node.broker_acl).
+        self.before_replies: Callable[[], object] | None = None
         self._transactions = transactions
         self._topics = topics
         self._publish = publish
@@ -229,6 +232,8 @@ class Ingest:
             len(batch),
             self.stats.samples_written,
         )
+        if outcome.replies and self.before_replies is not None:
+            self.before_replies()
         for reply in outcome.replies:
             self._publish(*reply)
         if self.on_commit is not None:

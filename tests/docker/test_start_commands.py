@@ -173,10 +173,13 @@ def test_migrate_then_web_and_node_come_up_healthy_and_stop_cleanly(
     assert f"connected to {container_env['BEM_MQTT_HOST']}" in node_log
 
 
-@pytest.fixture
-def deployed_broker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+@pytest.fixture(params=["shipped ACL", "ACL allowing nothing"])
+def deployed_broker(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[int]:
     """A private Mosquitto as compose runs it: no anonymous clients, a password file
-    written by `bem broker passwd` and the shipped ACL. Its port."""
+    written by `bem broker passwd`, and the shipped ACL or, as before the node has written
+    one, an ACL that allows nothing. Its port."""
     if not os.access(MOSQUITTO, os.X_OK):
         service_missing(f"{MOSQUITTO} is not installed")
     directory = tmp_path / "broker"
@@ -184,7 +187,10 @@ def deployed_broker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
     password_file, acl = directory / "passwd", directory / "acl"
     monkeypatch.setattr("sys.stdin", io.StringIO(NODE_PASSWORD + "\n"))
     assert main(["broker", "passwd", str(password_file), "bem-node"]) == 0
-    shutil.copy(DOCKER / "mosquitto.acl", acl)
+    if request.param == "shipped ACL":
+        shutil.copy(DOCKER / "mosquitto.acl", acl)
+    else:
+        acl.write_text("")
     broker = PrivateMosquitto(directory, password_file=password_file, acl_file=acl)
     broker.start()
     yield broker.port
@@ -205,7 +211,11 @@ def _broker_healthcheck(port: int, username: str, password: str) -> int:
 
 
 @pytest.mark.mqtt
-def test_the_broker_healthcheck_passes_with_the_node_s_login(deployed_broker: int) -> None:
+def test_the_broker_healthcheck_passes_with_the_node_s_login_whatever_the_acl(
+    deployed_broker: int,
+) -> None:
+    # Before the node writes the ACL, the broker allows nothing; it must be healthy
+    # all the same, since the node starts only once it is.
     assert _broker_healthcheck(deployed_broker, "bem-node", NODE_PASSWORD) == 0
 
 
