@@ -11,7 +11,6 @@ whose `layout()` reads nothing may go without).
 from __future__ import annotations
 
 import logging
-import secrets
 import sys
 from pathlib import Path
 
@@ -32,7 +31,8 @@ log = logging.getLogger("bem.web")
 def create_app(settings: Settings, store: Datastore) -> dash.Dash:
     """Build the app on `store`, configured by `settings`."""
     server = flask.Flask(__name__)
-    server.config["SECRET_KEY"] = settings.web.secret_key or secrets.token_hex(32)
+    # No secret key here: components.auth.install sets the one every worker shares
+    # (web.secret_key, or the instance folder's), never a key drawn per process.
     context.install(server, context.WebContext(settings, store))
     register_routes(server)
 

@@ -24,6 +24,8 @@ CREDENTIALS_FILE = CONFIG_DIR / "credentials.yaml"
 
 # Short environment names kept for convenience; every key also has BEM_<SECTION>_<KEY>.
 ENV_ALIASES = {"BEM_SECRET_KEY": ("web", "secret_key")}
+# The path of a credentials file other than config/credentials.yaml.
+CREDENTIALS_ENV = "BEM_CREDENTIALS_FILE"
 
 
 class ConfigError(ValueError):
@@ -60,6 +62,9 @@ class WebSettings:
     max_upload_bytes: int
     # Largest request body of anything but the import's upload (which has the limit above).
     max_request_bytes: int
+    # `bem web` (gunicorn): worker processes, and threads answering requests in each.
+    workers: int
+    threads: int
 
 
 @dataclass(frozen=True)
@@ -189,6 +194,8 @@ _CHECKS: dict[tuple[str, str], tuple[Any, str]] = {
     ),
     ("web", "max_upload_bytes"): (lambda v: v >= 1024, "an integer of at least 1024 (bytes)"),
     ("web", "max_request_bytes"): (lambda v: v >= 1024, "an integer of at least 1024 (bytes)"),
+    ("web", "workers"): (lambda v: v >= 1, "a positive integer"),
+    ("web", "threads"): (lambda v: v >= 1, "a positive integer"),
     ("mqtt", "keepalive"): (lambda v: v >= 5, "an integer of at least 5 (seconds)"),
     ("mqtt", "topic_prefix"): (
         lambda v: bool(v) and not any(c in v for c in "#+") and not v.startswith("/"),
@@ -371,6 +378,17 @@ def _section_types() -> dict[str, type]:
     return {f.name: hints[f.name] for f in fields(Settings)}
 
 
+def environment_variables() -> dict[str, str]:
+    """Every environment variable `load_settings` reads, with the setting it gives
+    (`section.key`, or "credentials file" for BEM_CREDENTIALS_FILE)."""
+    names = {CREDENTIALS_ENV: "credentials file"}
+    names.update({name: f"{section}.{key}" for name, (section, key) in ENV_ALIASES.items()})
+    for section, cls in _section_types().items():
+        for f in fields(cls):
+            names[f"BEM_{section}_{f.name}".upper()] = f"{section}.{f.name}"
+    return names
+
+
 @functools.cache
 def default_settings() -> Settings:
     """The defaults alone (config/defaults.yaml), with no credentials file or environment."""
@@ -390,13 +408,13 @@ def load_settings(
     origins: dict[str, dict[str, str]] = {name: {} for name in sections}
     _merge_file(merged, DEFAULTS_FILE, origins)
 
-    credentials = credentials_file or environ.get("BEM_CREDENTIALS_FILE")
+    credentials = credentials_file or environ.get(CREDENTIALS_ENV)
     if not read_credentials:
         pass
     elif credentials:
         path = Path(credentials)
         if not path.is_file():
-            raise ConfigError(f"BEM_CREDENTIALS_FILE: expected an existing file, got {str(path)!r}")
+            raise ConfigError(f"{CREDENTIALS_ENV}: expected an existing file, got {str(path)!r}")
         _merge_file(merged, path, origins)
     elif CREDENTIALS_FILE.is_file():
         _merge_file(merged, CREDENTIALS_FILE, origins)

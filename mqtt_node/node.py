@@ -139,6 +139,8 @@ class Node:
         self._thread: threading.Thread | None = None
         self._next_control = 0.0
         self._next_prune = 0.0
+        # When the writer last went round its loop (time.monotonic()).
+        self._last_pass = time.monotonic()
         self._next_acl_check = 0.0
         # Shared by ingest and dispatch: its count of failed attempts is the node's, and it
         # stops retrying when the node stops.
@@ -180,6 +182,18 @@ class Node:
             control_passes=dispatch.passes,
             rejected_reasons=ingest.rejected_reasons.copy(),
         )
+
+    def health(self, max_pass_age_s: float = 30.0) -> str | None:
+        """None while the node works (connected to the broker, its writer going round),
+        else what is wrong, in a few words."""
+        if self._thread is None or not self._thread.is_alive():
+            return "the writer thread is not running"
+        if not self.transport.connected:
+            return "not connected to the broker"
+        age = time.monotonic() - self._last_pass
+        if age > max_pass_age_s:
+            return f"the writer has been stuck for {age:.0f} s (waiting for the database?)"
+        return None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -239,6 +253,7 @@ class Node:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            self._last_pass = time.monotonic()
             batch = self._take_batch()
             if batch:
                 self.ingest.write(batch)

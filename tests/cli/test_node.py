@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import time
+
 import pytest
 
 from cli import main
+from cli.node import health_verdict
 
 
 @pytest.fixture
@@ -46,3 +50,36 @@ def test_simulate_without_a_broker_names_mqtt_host(no_broker, capsys):
 
     assert status == 1
     assert err.startswith("bem simulate: mqtt.host") and err.count("\n") == 1
+
+
+# ---------------------------------------------------------------- bem node check
+
+
+def test_node_check_is_healthy_on_a_fresh_heartbeat(tmp_path, capsys):
+    beat = tmp_path / "node.health"
+    beat.write_text("ok\n")
+    status, out, _err = run(capsys, "node", "check", "--health-file", str(beat))
+    assert (status, out) == (0, "healthy\n")
+
+
+def test_node_check_is_unhealthy_on_an_old_heartbeat(tmp_path, capsys):
+    beat = tmp_path / "node.health"
+    beat.write_text("ok\n")
+    old = time.time() - 120
+    os.utime(beat, (old, old))
+    status, out, _err = run(capsys, "node", "check", "--health-file", str(beat), "--max-age", "30")
+    assert status == 1
+    assert out.startswith("unhealthy: ") and "no heartbeat for 12" in out
+
+
+def test_node_check_is_unhealthy_before_the_first_heartbeat(tmp_path, capsys):
+    status, out, _err = run(capsys, "node", "check", "--health-file", str(tmp_path / "none"))
+    assert status == 1 and "no heartbeat yet" in out
+
+
+def test_the_verdict_is_a_plain_function_of_the_file_and_the_time(tmp_path):
+    beat = tmp_path / "node.health"
+    beat.write_text("ok\n")
+    written = beat.stat().st_mtime
+    assert health_verdict(beat, written + 29, 30) is None
+    assert health_verdict(beat, written + 31, 30) is not None
