@@ -186,13 +186,17 @@ def run_add(args: argparse.Namespace) -> int:
     text, _ = parse_profile_file(args.file, settings.profiles.max_steps)
     store = open_datastore(settings)
     with store.sessions.begin() as session:
-        profile = create_profile(
-            session,
-            name=args.name,
-            source=text,
-            description=args.description,
-            max_steps=settings.profiles.max_steps,
-        )
+        try:
+            profile = create_profile(
+                session,
+                name=args.name,
+                source=text,
+                description=args.description,
+                max_steps=settings.profiles.max_steps,
+                max_start_bytes=settings.node.max_payload_bytes,
+            )
+        except ProfileError as error:  # e.g. a start command over node.max_payload_bytes
+            raise CommandError(profile_problems(args.file, error)) from None
         profile_id = profile.id
     print(profile_id)
     return 0

@@ -293,7 +293,12 @@ def save(
     form = ProfileForm(text=text, name=name, description=description, editing=editing)
     try:
         with context.session() as session:
-            profile = save_profile(session, form, max_steps=context.max_steps())
+            profile = save_profile(
+                session,
+                form,
+                max_steps=context.max_steps(),
+                max_start_bytes=context.max_start_bytes(),
+            )
             saved_id = profile.id
     except FormErrors as errors:
         return {
