@@ -141,7 +141,10 @@ def run_role(args: argparse.Namespace) -> int:
         raise CommandError(str(error)) from None
     store = open_datastore(load_settings())
     with store.sessions.begin() as session:
-        set_role(session, args.name, role)
+        try:
+            set_role(session, args.name, role)
+        except AccountError as error:
+            raise CommandError(str(error)) from None
     print(f"{args.name} is now {role.value}.")
     return 0
 
@@ -149,6 +152,9 @@ def run_role(args: argparse.Namespace) -> int:
 def run_toggle(args: argparse.Namespace) -> int:
     store = open_datastore(load_settings())
     with store.sessions.begin() as session:
-        set_disabled(session, args.name, args.disabled)
+        try:
+            set_disabled(session, args.name, args.disabled)
+        except AccountError as error:
+            raise CommandError(str(error)) from None
     print(f"{args.name} {'disabled' if args.disabled else 'enabled'}.")
     return 0

@@ -17,6 +17,7 @@ from datastore.catalog import DuplicateError, NotFoundError
 from datastore.models import User, utcnow
 from domain.accounts import (
     DUMMY_HASH,
+    AccountError,
     Role,
     check_name,
     hash_password,
@@ -74,12 +75,53 @@ def set_password(session: Session, name: str, password: str) -> None:
     _existing(session, name).password_hash = hash_password(password)
 
 
-def set_role(session: Session, name: str, role: Role) -> None:
-    _existing(session, name).role = role
+def _enabled_admins(session: Session) -> list[int]:
+    """The ids of the enabled admins, locked until the transaction ends: two admins
+    demoting each other at once on MariaDB cannot both see the other still there."""
+    return list(
+        session.scalars(
+            select(User.id)
+            .where(User.role == Role.ADMIN, User.disabled.is_(False))
+            .order_by(User.id)
+            .with_for_update()
+        )
+    )
 
 
-def set_disabled(session: Session, name: str, disabled: bool) -> None:
-    _existing(session, name).disabled = disabled
+def _keep_an_admin(session: Session, user: User) -> None:
+    """Refuse a change that would leave no enabled admin (nobody could manage users or
+    stations in the browser again)."""
+    last = Role(user.role) is Role.ADMIN and not user.disabled
+    if last and _enabled_admins(session) == [user.id]:
+        raise AccountError(
+            f"{user.name} is the last enabled admin; make another user an admin first"
+        )
+
+
+def set_role(session: Session, name: str, role: Role, *, acting_id: int | None = None) -> None:
+    """Give `name` another role. Refused (AccountError) for the last enabled admin, and
+    for the person acting (`acting_id`, the signed-in user) lowering their own role."""
+    user = _existing(session, name)
+    if Role(user.role) is role:
+        return
+    if not role.allows(Role(user.role)):
+        if user.id == acting_id:
+            raise AccountError("role: you cannot lower your own role; ask another admin")
+        _keep_an_admin(session, user)
+    user.role = role
+
+
+def set_disabled(
+    session: Session, name: str, disabled: bool, *, acting_id: int | None = None
+) -> None:
+    """Stop or allow `name`'s sign-in. Disabling is refused (AccountError) for the last
+    enabled admin and for the person acting (`acting_id`): nobody locks themself out."""
+    user = _existing(session, name)
+    if disabled and not user.disabled:
+        if user.id == acting_id:
+            raise AccountError("you cannot disable your own account; ask another admin")
+        _keep_an_admin(session, user)
+    user.disabled = disabled
 
 
 def list_users(session: Session) -> list[Account]:
