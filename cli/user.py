@@ -15,7 +15,7 @@ import sys
 from cli.common import CommandError, open_datastore, print_table
 from config import load_settings
 from datastore.users import add_user, list_users, set_disabled, set_password, set_role
-from domain.accounts import AccountError, Role, check_password, parse_role
+from domain.accounts import AccountError, Role, confirm_password, parse_role
 
 LIST_COLUMNS = ("name", "role", "disabled", "created", "last_login")
 
@@ -77,12 +77,12 @@ def read_password() -> str:
         password = line.rstrip("\r\n")
         if not password:
             raise CommandError("password: standard input is empty")
+        again = password
     else:
         password = getpass.getpass("Password: ")
-        if getpass.getpass("Again: ") != password:
-            raise CommandError("password: the two entries differ")
+        again = getpass.getpass("Again: ")
     try:
-        return check_password(password)
+        return confirm_password(password, again)
     except AccountError as error:
         raise CommandError(str(error)) from None
 
