@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from datastore.catalog import DuplicateError, NotFoundError
-from datastore.models import User, utcnow
+from datastore.models import SignInFailure, User, utcnow
 from domain.accounts import (
     DUMMY_HASH,
     AccountError,
@@ -24,6 +25,7 @@ from domain.accounts import (
     needs_rehash,
     verify_password,
 )
+from domain.sign_in_limits import Lock, LockedBy, SignInLimits, active_lock
 
 
 @dataclass(frozen=True)
@@ -153,3 +155,43 @@ def authenticate(session: Session, name: str, password: str) -> Account | None:
         user.password_hash = hash_password(password)
     user.last_login_at = utcnow()
     return _account(user)
+
+
+# ---------------------------------------------------------------- failed sign-ins
+
+
+def _recent_failures(session: Session, column: Any, value: str, count: int) -> list[datetime]:
+    """The times of the last `count` failures with this name or address, newest first."""
+    if count <= 0:
+        return []
+    query = select(SignInFailure.at).where(column == value)
+    return list(session.scalars(query.order_by(SignInFailure.at.desc()).limit(count)))
+
+
+def sign_in_lock(
+    session: Session, name: str, address: str, limits: SignInLimits, now: datetime
+) -> Lock | None:
+    """The lock that refuses a sign-in of `name` from `address` at `now`, if any: the
+    name's first, then the address's (domain.sign_in_limits)."""
+    for by, column, value, most in (
+        (LockedBy.NAME, SignInFailure.name, name[:64], limits.max_per_name),
+        (LockedBy.ADDRESS, SignInFailure.address, address[:64], limits.max_per_address),
+    ):
+        lock = active_lock(by, _recent_failures(session, column, value, most), most, limits, now)
+        if lock is not None:
+            return lock
+    return None
+
+
+def record_failed_sign_in(
+    session: Session, name: str, address: str, limits: SignInLimits, now: datetime
+) -> None:
+    """Count a refused sign-in, and forget the failures too old to count any more."""
+    session.execute(delete(SignInFailure).where(SignInFailure.at < now - limits.kept))
+    session.add(SignInFailure(name=name[:64], address=address[:64], at=now))
+    session.flush()
+
+
+def clear_failed_sign_ins(session: Session, name: str) -> None:
+    """A successful sign-in: the name's failures no longer count (its address's still do)."""
+    session.execute(delete(SignInFailure).where(SignInFailure.name == name[:64]))
