@@ -214,7 +214,9 @@ def check_text(text: str | None, battery: str | None, station: str | None) -> An
                 window = catalog.station_window(catalog.get_station(session, station_id))
             except catalog.NotFoundError:
                 rating = window = None
-    check = check_profile_text(text, max_steps=context.max_steps())
+    check = check_profile_text(
+        text, max_steps=context.max_steps(), max_start_bytes=context.max_start_bytes()
+    )
     return text_check(check, fit_verdict(check, rating, window))
 
 

@@ -9,6 +9,7 @@ import datetime as dt
 from collections.abc import Iterator
 
 import pytest
+from dash import no_update
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
@@ -19,7 +20,7 @@ from components.urls import new_experiment_url
 from config import default_settings
 from datastore import catalog
 from datastore.experiment_choices import BatteryChoice, ProfileChoice
-from datastore.models import Experiment
+from datastore.models import Experiment, Profile
 from datastore.telemetry import ExperimentSnapshot, StationSnapshot
 from domain.profiles import BatteryRating, Window
 from domain.status import ExperimentStatus
@@ -368,3 +369,20 @@ def test_a_profile_whose_start_command_exceeds_the_sites_limit_is_refused_beside
     assert problem.startswith("This profile expands to 2,000 steps, a start command of ")
     assert "a cycler accepts at most 0.1 MB (100,000 bytes)" in problem
     assert db.scalar(select(func.count()).select_from(Experiment)) == 0
+
+
+def test_the_forms_save_profile_refuses_a_profile_over_the_sites_limit(app_factory, settings):
+    """The new-experiment form's own Save profile checks node.max_payload_bytes too."""
+    app = app_factory(settings.replace(node={"max_payload_bytes": 100_000}))
+    from pages.experiment_new import page
+
+    with app.server.app_context():
+        message, saved, _source = page.save_profile(
+            1, "REPEAT 2000\n  CC, 1, TIME, 5\nEND\n", "long"
+        )
+    assert saved is no_update
+    assert message.children.startswith("Not saved: this profile expands to 2,000 steps")
+    assert "a cycler accepts at most 0.1 MB (100,000 bytes)" in message.children
+    engine = app.server.extensions["bem"].store.engine
+    with Session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Profile)) == 0

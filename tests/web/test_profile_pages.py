@@ -347,3 +347,15 @@ def test_an_edit_over_the_sites_limit_is_refused_and_the_profile_stays(app_facto
     assert "a cycler accepts at most 0.1 MB (100,000 bytes)" in result["errors"]["text"]
     with Session(engine_of(app)) as session:
         assert session.scalars(select(Profile.source)).all() == ["WAIT, 5\n"]
+
+
+def test_the_live_check_warns_of_the_sites_start_command_limit_before_save(
+    app_factory, settings
+) -> None:
+    app = app_factory(settings.replace(node={"max_payload_bytes": 100_000}))
+    from pages.profiles import editor
+
+    with app.server.app_context():
+        problems, _fit = editor.check(LONG, None, None)
+    assert "a cycler accepts at most 0.1 MB (100,000 bytes)" in _text(problems)
+    assert check_text(LONG, max_steps=MAX_STEPS).profile is not None  # no limit given
