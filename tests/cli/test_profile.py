@@ -222,6 +222,13 @@ def test_add_refuses_a_profile_over_the_configured_start_command_limit(
     assert stored_profiles(database) == []
 
 
+def test_check_applies_the_configured_start_command_limit(database, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("BEM_NODE_MAX_PAYLOAD_BYTES", "100000")
+    status, out, err = bem(capsys, "profile", "check", write(tmp_path, LONG))
+    assert (status, out) == (1, "")
+    assert "a cycler accepts at most 0.1 MB (100,000 bytes)" in err
+
+
 def test_add_stores_the_same_profile_under_the_default_limit(database, capsys, tmp_path):
     status, out, _ = bem(capsys, "profile", "add", write(tmp_path, LONG), "--name", "long")
     assert (status, out) == (0, "1\n")
