@@ -7,7 +7,9 @@ from `bootstrap.web_app`):
   generated once into the instance folder, never printed), HttpOnly, SameSite=Lax,
   Secure when auth.secure_cookies says the site is served over HTTPS;
 - `/login` and `/logout` (Flask-Login); a sign-in lasts auth.session_hours, however
-  active the person is;
+  active the person is; too many failed sign-ins for one name or from one address lock
+  them for a while (domain.sign_in_limits), counted in the database so that every web
+  worker sees the same counts;
 - a `before_request` gate that runs before anything else. Anonymous requests for pages
   go to `/login`; anonymous data requests (`/_dash-*`, downloads, uploads) get 401.
   A callback request is checked against `components.permissions` by the outputs that
@@ -289,6 +291,7 @@ def _login() -> ResponseReturnValue:
     address = request.remote_addr or "unknown"
     limits = _config().limits
     now = dt.datetime.now(dt.UTC)
+    account: Account | None = None
     # Checked, counted and cleared in the database: every web worker sees the same counts.
     with context.current().store.sessions.begin() as session:
         lock = sign_in_lock(session, name, address, limits, now)
