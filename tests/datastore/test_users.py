@@ -1,17 +1,30 @@
 """The users table's rules, shared by `bem user` and the users page: someone can always
 manage users (the last enabled admin is neither demoted nor disabled), and nobody locks
-themself out (an admin neither disables nor demotes their own account)."""
+themself out (an admin neither disables nor demotes their own account). And the failed
+sign-ins, counted in the database for every web worker."""
 
 from __future__ import annotations
+
+import datetime as dt
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from datastore.catalog import DuplicateError, NotFoundError
-from datastore.models import User
-from datastore.users import add_user, list_users, set_disabled, set_role
+from datastore.models import SignInFailure, User
+from datastore.users import (
+    add_user,
+    clear_failed_sign_ins,
+    list_users,
+    record_failed_sign_in,
+    set_disabled,
+    set_role,
+    sign_in_lock,
+)
 from domain.accounts import AccountError, Role
+from domain.sign_in_limits import Lock, LockedBy, SignInLimits
 
 PASSWORD = "a long enough password"
 
@@ -121,3 +134,59 @@ def test_unknown_and_taken_names_are_refused(sessions, people) -> None:
         add_user(session, "ada", Role.VIEWER, PASSWORD)
     with sessions() as session:
         assert [a.name for a in list_users(session)] == ["ada", "otto", "vera"]
+
+
+# ---------------------------------------------------------------- failed sign-ins
+
+NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
+LIMITS = SignInLimits(
+    max_per_name=3,
+    max_per_address=5,
+    window=dt.timedelta(minutes=15),
+    lockout=dt.timedelta(minutes=5),
+)
+
+
+def fail_at(sessions: sessionmaker[Session], name: str, address: str, *seconds: float) -> None:
+    for second in seconds:
+        with sessions.begin() as session:
+            at = NOW + dt.timedelta(seconds=second)
+            record_failed_sign_in(session, name, address, LIMITS, at)
+
+
+def lock_at(sessions: sessionmaker[Session], name: str, address: str, second: float) -> Any:
+    with sessions() as session:
+        return sign_in_lock(session, name, address, LIMITS, NOW + dt.timedelta(seconds=second))
+
+
+def test_failures_lock_a_name_until_the_lockout_after_the_last(sessions) -> None:
+    fail_at(sessions, "otto", "192.0.2.1", 0, 1)
+    assert lock_at(sessions, "otto", "192.0.2.2", 2) is None
+    fail_at(sessions, "otto", "192.0.2.2", 2.5)
+    lock = lock_at(sessions, "otto", "192.0.2.3", 3)
+    assert lock == Lock(LockedBy.NAME, NOW + dt.timedelta(seconds=302.5))
+    assert lock_at(sessions, "otto", "192.0.2.3", 302.6) is None
+    assert lock_at(sessions, "vera", "192.0.2.3", 3) is None
+
+
+def test_failures_from_one_address_lock_it_for_every_name(sessions) -> None:
+    for n in range(5):
+        fail_at(sessions, f"guess{n}", "198.51.100.7", n)
+    assert lock_at(sessions, "otto", "198.51.100.7", 10).by is LockedBy.ADDRESS
+    assert lock_at(sessions, "otto", "192.0.2.1", 10) is None
+
+
+def test_a_success_clears_the_names_failures_only(sessions) -> None:
+    fail_at(sessions, "otto", "192.0.2.1", 0, 1, 2)
+    fail_at(sessions, "vera", "192.0.2.1", 0, 1, 2)
+    with sessions.begin() as session:
+        clear_failed_sign_ins(session, "otto")
+    assert lock_at(sessions, "otto", "192.0.2.9", 3) is None
+    assert lock_at(sessions, "vera", "192.0.2.9", 3) is not None
+
+
+def test_failures_too_old_to_count_are_deleted(sessions) -> None:
+    fail_at(sessions, "otto", "192.0.2.1", 0)
+    fail_at(sessions, "vera", "192.0.2.1", 20 * 60 + 1)  # past window + lockout
+    with sessions() as session:
+        assert session.scalars(select(SignInFailure.name)).all() == ["vera"]
