@@ -40,6 +40,7 @@ import flask_login
 from dash import html
 from flask.typing import ResponseReturnValue
 from markupsafe import escape
+from sqlalchemy.exc import SQLAlchemyError
 
 from components import context
 from components.permissions import hidden_controls_css, output_names, required_role, route_role
@@ -49,6 +50,7 @@ from datastore.users import (
     Account,
     authenticate,
     clear_failed_sign_ins,
+    forget_old_sign_in_failures,
     get_account,
     record_failed_sign_in,
     sign_in_lock,
@@ -298,9 +300,11 @@ def _login() -> ResponseReturnValue:
         if lock is None:
             account = authenticate(session, name, password)
             if account is None:
-                record_failed_sign_in(session, name, address, limits, now)
+                record_failed_sign_in(session, name, address, now)
             else:
                 clear_failed_sign_ins(session, name)
+    if lock is None and account is None:
+        _forget_old_failures(limits, now)
     if lock is not None:
         log.warning("sign-in for %r from %s refused: locked by %s", name, address, lock.by.value)
         return _login_page(target, name=name, error=lock.message(now), status=429)
@@ -314,6 +318,16 @@ def _login() -> ResponseReturnValue:
     flask.session[SIGNED_IN_AT] = time.time()
     log.info("%s signed in (%s)", account.name, account.role.value)
     return flask.redirect(target)
+
+
+def _forget_old_failures(limits: SignInLimits, now: dt.datetime) -> None:
+    """Prune the failed sign-ins too old to count, in a short transaction of its own; a
+    failure here (another worker pruning at the same moment) only delays the pruning."""
+    try:
+        with context.current().store.sessions.begin() as session:
+            forget_old_sign_in_failures(session, limits, now)
+    except SQLAlchemyError:
+        log.warning("old failed sign-ins not pruned this time", exc_info=True)
 
 
 def _sign_out() -> None:

@@ -183,13 +183,17 @@ def sign_in_lock(
     return None
 
 
-def record_failed_sign_in(
-    session: Session, name: str, address: str, limits: SignInLimits, now: datetime
-) -> None:
-    """Count a refused sign-in, and forget the failures too old to count any more."""
-    session.execute(delete(SignInFailure).where(SignInFailure.at < now - limits.kept))
+def record_failed_sign_in(session: Session, name: str, address: str, now: datetime) -> None:
+    """Count a refused sign-in."""
     session.add(SignInFailure(name=name[:64], address=address[:64], at=now))
     session.flush()
+
+
+def forget_old_sign_in_failures(session: Session, limits: SignInLimits, now: datetime) -> int:
+    """Delete the failures too old to count any more; how many. Best run in a transaction
+    of its own: a range delete beside other workers' inserts is better kept short."""
+    result = session.execute(delete(SignInFailure).where(SignInFailure.at < now - limits.kept))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def clear_failed_sign_ins(session: Session, name: str) -> None:

@@ -17,6 +17,7 @@ from datastore.models import SignInFailure, User
 from datastore.users import (
     add_user,
     clear_failed_sign_ins,
+    forget_old_sign_in_failures,
     list_users,
     record_failed_sign_in,
     set_disabled,
@@ -151,7 +152,7 @@ def fail_at(sessions: sessionmaker[Session], name: str, address: str, *seconds: 
     for second in seconds:
         with sessions.begin() as session:
             at = NOW + dt.timedelta(seconds=second)
-            record_failed_sign_in(session, name, address, LIMITS, at)
+            record_failed_sign_in(session, name, address, at)
 
 
 def lock_at(sessions: sessionmaker[Session], name: str, address: str, second: float) -> Any:
@@ -188,5 +189,8 @@ def test_a_success_clears_the_names_failures_only(sessions) -> None:
 def test_failures_too_old_to_count_are_deleted(sessions) -> None:
     fail_at(sessions, "otto", "192.0.2.1", 0)
     fail_at(sessions, "vera", "192.0.2.1", 20 * 60 + 1)  # past window + lockout
+    with sessions.begin() as session:
+        later = NOW + dt.timedelta(seconds=20 * 60 + 1)
+        assert forget_old_sign_in_failures(session, LIMITS, later) == 1
     with sessions() as session:
         assert session.scalars(select(SignInFailure.name)).all() == ["vera"]

@@ -134,3 +134,12 @@ def test_limits_of_zero_turn_the_lock_off(app_factory, auth_settings: Settings, 
     client = client_of(app)
     fail(client, "otto", 6)
     assert sign_in(client, "otto")[0] == 302
+
+
+def test_a_failure_prunes_the_failures_too_old_to_count(app, engine: Engine) -> None:
+    long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=21)  # window + lockout ago
+    with Session(engine) as session, session.begin():
+        session.add(SignInFailure(name="otto", address="192.0.2.1", at=long_ago))
+    fail(client_of(app), "vera", 1)
+    with Session(engine) as session:
+        assert session.scalars(select(SignInFailure.name)).all() == ["vera"]
