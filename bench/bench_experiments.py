@@ -35,6 +35,7 @@ FULL = 10_000
 QUICK = 1_000
 TARGET_MS = 100.0
 MAX_STEPS = default_settings().profiles.max_steps
+MAX_START_BYTES = default_settings().node.max_payload_bytes
 PROFILE = """\
 REPEAT 100
     CC, 2.5, VOLTAGE, 4.2
@@ -85,13 +86,17 @@ def _load(engine: Engine, count: int) -> list[int]:
         ]  # fmt: skip
         profiles = [
             catalog.create_profile(
-                session, name=f"profile {n}", source=PROFILE, max_steps=MAX_STEPS
-            ).id
+                session,
+                name=f"profile {n}",
+                source=PROFILE,
+                max_steps=MAX_STEPS,
+                max_start_bytes=MAX_START_BYTES,
+            ).id  # fmt: skip
             for n in range(8)
         ]
         template = catalog.queue_experiment(
             session, name="template", battery_id=batteries[0], station_id=stations[0],
-            profile_id=profiles[0], max_steps=MAX_STEPS,
+            profile_id=profiles[0], max_steps=MAX_STEPS, max_start_bytes=MAX_START_BYTES,
         )  # fmt: skip
         steps = template.steps
         print(f"  expanded steps per experiment: {len(json.dumps(steps)) / 1000:.0f} KB")

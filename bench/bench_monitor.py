@@ -43,8 +43,9 @@ from datastore.summaries import rebuild_summaries
 from domain.status import ExperimentStatus
 from pages.monitor.panels import refresh_outputs
 
-# The site's cap on expanded profile steps (profiles.max_steps).
+# The site's caps on a profile's expanded steps and its start command's bytes.
 MAX_STEPS = default_settings().profiles.max_steps
+MAX_START_BYTES = default_settings().node.max_payload_bytes
 
 SERVER_URL = os.environ.get("BEM_BENCH_DATABASE_URL", "mysql+pymysql://root@127.0.0.1:3306/")
 STATIONS = 10
@@ -188,7 +189,11 @@ def _load_lab(engine: Engine, samples: int) -> list[tuple[int, int]]:
             nominal_capacity_ah=2.5,
         )
         profile = catalog.create_profile(
-            session, name="bench cycling", source=PROFILE, max_steps=MAX_STEPS
+            session,
+            name="bench cycling",
+            source=PROFILE,
+            max_steps=MAX_STEPS,
+            max_start_bytes=MAX_START_BYTES,
         )
         for index in range(STATIONS):
             station = catalog.create_station(
@@ -207,6 +212,7 @@ def _load_lab(engine: Engine, samples: int) -> list[tuple[int, int]]:
                 station_id=station.id,
                 profile_id=profile.id,
                 max_steps=MAX_STEPS,
+                max_start_bytes=MAX_START_BYTES,
             )
             pairs.append((station.id, experiment))
         session.flush()

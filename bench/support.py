@@ -119,11 +119,14 @@ def queue_bench_experiment(engine: Any, name: str, profile_source: str) -> int:
         station = catalog.create_station(
             session, name="ch1", voltage_min=0, voltage_max=5, current_min=-10, current_max=10
         )
-        max_steps = default_settings().profiles.max_steps
+        settings = default_settings()
+        max_steps = settings.profiles.max_steps
+        max_start_bytes = settings.node.max_payload_bytes
         profile = catalog.create_profile(
-            session, name=f"profile of {name}", source=profile_source, max_steps=max_steps
-        )
+            session, name=f"profile of {name}", source=profile_source, max_steps=max_steps,
+            max_start_bytes=max_start_bytes,
+        )  # fmt: skip
         return catalog.queue_experiment(
             session, name=name, battery_id=battery.id, station_id=station.id,
-            profile_id=profile.id, max_steps=max_steps,
+            profile_id=profile.id, max_steps=max_steps, max_start_bytes=max_start_bytes,
         ).id  # fmt: skip

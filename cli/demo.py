@@ -9,7 +9,7 @@ import time
 import bootstrap
 from cli.common import open_datastore
 from cli.web import serve
-from config import load_settings
+from config import Settings, load_settings
 from datastore import Datastore
 
 
@@ -33,13 +33,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def ensure_demo_data(store: Datastore) -> bool:
+def ensure_demo_data(store: Datastore, settings: Settings) -> bool:
     """Seed the demo lab into an empty database and say in one line what happened."""
-    from simulation.demo_data import demo_summary, seed_demo_data
+    from simulation.demo_data import ProfileLimits, demo_summary, seed_demo_data
 
     where = store.where
     started = time.perf_counter()
-    created = seed_demo_data(store.sessions)
+    created = seed_demo_data(store.sessions, limits=ProfileLimits.of(settings))
     if not created:
         print(f"Data already there in {where}: demo data not added.", flush=True)
         return False
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     # The demo is for exploring on one's own machine: no accounts to make first.
     settings = load_settings().replace(auth={"enabled": False})
     store = open_datastore(settings)
-    ensure_demo_data(store)
+    ensure_demo_data(store, settings)
     if args.no_serve:
         return 0
     # A service manager stops with SIGTERM: stop the cyclers and the node as Ctrl+C does.

@@ -236,6 +236,7 @@ def _profile_name(path: str, experiment_name: str) -> str:
 def run_add(args: argparse.Namespace) -> int:
     settings = load_settings()
     max_steps = settings.profiles.max_steps
+    max_start_bytes = settings.node.max_payload_bytes
     text = read_profile_text(args.profile_file) if args.profile_file else None
     store = open_datastore(settings)
     # One transaction: a refused experiment leaves no stray profile behind.
@@ -248,6 +249,7 @@ def run_add(args: argparse.Namespace) -> int:
                     name=_profile_name(args.profile_file, args.name),
                     source=text,
                     max_steps=max_steps,
+                    max_start_bytes=max_start_bytes,
                 )
                 profile_id = profile.id
             experiment = queue_experiment(
@@ -258,6 +260,7 @@ def run_add(args: argparse.Namespace) -> int:
                 profile_id=profile_id,
                 description=args.description,
                 max_steps=max_steps,
+                max_start_bytes=max_start_bytes,
             )
         except ProfileError as error:
             source = args.profile_file or f"stored profile {args.profile}"

@@ -34,6 +34,7 @@ from domain.profiles import (
     profile_demand,
     resolve_envelope,
 )
+from domain.profiles.start_size import check_profile_start_size
 
 STDIN_NAME = "-"
 # Columns of `bem profile list`.
@@ -116,10 +117,14 @@ def profile_problems(path: str, error: ProfileError) -> str:
     return f"{where} is not a valid profile:\n{listed}"
 
 
-def parse_profile_file(path: str, max_steps: int) -> tuple[str, Profile]:
+def parse_profile_file(path: str, max_steps: int, max_start_bytes: int) -> tuple[str, Profile]:
+    """The file's text and profile; refused (CommandError, every problem by line) when it
+    is not a valid profile or its start command would exceed `max_start_bytes`."""
     text = read_profile_text(path)
     try:
-        return text, parse_profile(text, max_steps=max_steps)
+        profile = parse_profile(text, max_steps=max_steps)
+        check_profile_start_size(profile, max_start_bytes)
+        return text, profile
     except ProfileError as error:
         raise CommandError(profile_problems(path, error)) from None
 
@@ -154,7 +159,9 @@ def run_check(args: argparse.Namespace) -> int:
     if args.station is not None and args.battery is None:
         raise CommandError("--station needs --battery: a profile must fit both windows together")
     settings = load_settings()
-    _, profile = parse_profile_file(args.file, settings.profiles.max_steps)
+    _, profile = parse_profile_file(
+        args.file, settings.profiles.max_steps, settings.node.max_payload_bytes
+    )
     print(f"{args.file}: {profile.step_count} steps")
     if args.battery is None:
         print("\n".join(describe_demand(profile_demand(profile))))
@@ -183,16 +190,22 @@ def run_check(args: argparse.Namespace) -> int:
 
 def run_add(args: argparse.Namespace) -> int:
     settings = load_settings()
-    text, _ = parse_profile_file(args.file, settings.profiles.max_steps)
+    text, _ = parse_profile_file(
+        args.file, settings.profiles.max_steps, settings.node.max_payload_bytes
+    )
     store = open_datastore(settings)
     with store.sessions.begin() as session:
-        profile = create_profile(
-            session,
-            name=args.name,
-            source=text,
-            description=args.description,
-            max_steps=settings.profiles.max_steps,
-        )
+        try:
+            profile = create_profile(
+                session,
+                name=args.name,
+                source=text,
+                description=args.description,
+                max_steps=settings.profiles.max_steps,
+                max_start_bytes=settings.node.max_payload_bytes,
+            )
+        except ProfileError as error:  # e.g. a start command over node.max_payload_bytes
+            raise CommandError(profile_problems(args.file, error)) from None
         profile_id = profile.id
     print(profile_id)
     return 0

@@ -15,7 +15,7 @@ import sys
 from cli.common import CommandError, open_datastore, print_table
 from config import load_settings
 from datastore.users import add_user, list_users, set_disabled, set_password, set_role
-from domain.accounts import AccountError, Role, check_password, parse_role
+from domain.accounts import AccountError, Role, confirm_password, parse_role
 
 LIST_COLUMNS = ("name", "role", "disabled", "created", "last_login")
 
@@ -77,12 +77,12 @@ def read_password() -> str:
         password = line.rstrip("\r\n")
         if not password:
             raise CommandError("password: standard input is empty")
+        again = password
     else:
         password = getpass.getpass("Password: ")
-        if getpass.getpass("Again: ") != password:
-            raise CommandError("password: the two entries differ")
+        again = getpass.getpass("Again: ")
     try:
-        return check_password(password)
+        return confirm_password(password, again)
     except AccountError as error:
         raise CommandError(str(error)) from None
 
@@ -141,7 +141,10 @@ def run_role(args: argparse.Namespace) -> int:
         raise CommandError(str(error)) from None
     store = open_datastore(load_settings())
     with store.sessions.begin() as session:
-        set_role(session, args.name, role)
+        try:
+            set_role(session, args.name, role)
+        except AccountError as error:
+            raise CommandError(str(error)) from None
     print(f"{args.name} is now {role.value}.")
     return 0
 
@@ -149,6 +152,9 @@ def run_role(args: argparse.Namespace) -> int:
 def run_toggle(args: argparse.Namespace) -> int:
     store = open_datastore(load_settings())
     with store.sessions.begin() as session:
-        set_disabled(session, args.name, args.disabled)
+        try:
+            set_disabled(session, args.name, args.disabled)
+        except AccountError as error:
+            raise CommandError(str(error)) from None
     print(f"{args.name} {'disabled' if args.disabled else 'enabled'}.")
     return 0

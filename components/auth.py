@@ -7,7 +7,9 @@ from `bootstrap.web_app`):
   generated once into the instance folder, never printed), HttpOnly, SameSite=Lax,
   Secure when auth.secure_cookies says the site is served over HTTPS;
 - `/login` and `/logout` (Flask-Login); a sign-in lasts auth.session_hours, however
-  active the person is;
+  active the person is; too many failed sign-ins for one name or from one address lock
+  them for a while (domain.sign_in_limits), counted in the database so that every web
+  worker sees the same counts;
 - a `before_request` gate that runs before anything else. Anonymous requests for pages
   go to `/login`; anonymous data requests (`/_dash-*`, downloads, uploads) get 401.
   A callback request is checked against `components.permissions` by the outputs that
@@ -21,6 +23,7 @@ the page header says so.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import secrets
@@ -37,13 +40,23 @@ import flask_login
 from dash import html
 from flask.typing import ResponseReturnValue
 from markupsafe import escape
+from sqlalchemy.exc import SQLAlchemyError
 
 from components import context
 from components.permissions import hidden_controls_css, output_names, required_role, route_role
 from components.urls import VENDOR_URL
 from config import Settings
-from datastore.users import Account, authenticate, get_account
+from datastore.users import (
+    Account,
+    authenticate,
+    clear_failed_sign_ins,
+    forget_old_sign_in_failures,
+    get_account,
+    record_failed_sign_in,
+    sign_in_lock,
+)
 from domain.accounts import MAX_PASSWORD_LENGTH, Role
+from domain.sign_in_limits import SignInLimits
 
 log = logging.getLogger("bem.auth")
 
@@ -74,6 +87,7 @@ class ids:
 class AuthConfig:
     enabled: bool
     session_s: float
+    limits: SignInLimits
 
 
 class SignedIn(flask_login.UserMixin):
@@ -104,7 +118,7 @@ def install(app: dash.Dash, settings: Settings) -> None:
         REMEMBER_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_SECURE=settings.auth.secure_cookies,
     )
-    config = AuthConfig(settings.auth.enabled, settings.auth.session_hours * 3600)
+    config = AuthConfig(settings.auth.enabled, settings.auth.session_hours * 3600, limits(settings))
     server.extensions[EXTENSION_KEY] = config
     server.add_url_rule(CONTROLS_CSS_URL, "auth_controls_css", _controls_css)
     if not config.enabled:
@@ -118,6 +132,17 @@ def install(app: dash.Dash, settings: Settings) -> None:
     server.add_url_rule(LOGOUT_URL, "logout", _logout, methods=["GET", "POST"])
     # First of all hooks: a refused request touches nothing else (not even Dash's router).
     server.before_request_funcs.setdefault(None, []).insert(0, _gate)
+
+
+def limits(settings: Settings) -> SignInLimits:
+    """The limits on failed sign-ins the settings give (auth.*)."""
+    auth = settings.auth
+    return SignInLimits(
+        max_per_name=auth.max_failed_sign_ins,
+        max_per_address=auth.max_failed_sign_ins_per_address,
+        window=dt.timedelta(minutes=auth.failure_window_minutes),
+        lockout=dt.timedelta(minutes=auth.lockout_minutes),
+    )
 
 
 def instance_secret_key(settings: Settings) -> str:
@@ -265,10 +290,26 @@ def _login() -> ResponseReturnValue:
         return _login_page(target)
     name = request.form.get("name", "")[:64]
     password = request.form.get("password", "")[: MAX_PASSWORD_LENGTH + 1]
+    address = request.remote_addr or "unknown"
+    limits = _config().limits
+    now = dt.datetime.now(dt.UTC)
+    account: Account | None = None
+    # Checked, counted and cleared in the database: every web worker sees the same counts.
     with context.current().store.sessions.begin() as session:
-        account = authenticate(session, name, password)
+        lock = sign_in_lock(session, name, address, limits, now)
+        if lock is None:
+            account = authenticate(session, name, password)
+            if account is None:
+                record_failed_sign_in(session, name, address, now)
+            else:
+                clear_failed_sign_ins(session, name)
+    if lock is None and account is None:
+        _forget_old_failures(limits, now)
+    if lock is not None:
+        log.warning("sign-in for %r from %s refused: locked by %s", name, address, lock.by.value)
+        return _login_page(target, name=name, error=lock.message(now), status=429)
     if account is None:
-        log.info("failed sign-in for %r from %s", name, request.remote_addr)
+        log.info("failed sign-in for %r from %s", name, address)
         return _login_page(target, name=name, error=WRONG_CREDENTIALS)
     # A fresh session: nothing from before the sign-in carries over (session fixation).
     flask.session.clear()
@@ -277,6 +318,16 @@ def _login() -> ResponseReturnValue:
     flask.session[SIGNED_IN_AT] = time.time()
     log.info("%s signed in (%s)", account.name, account.role.value)
     return flask.redirect(target)
+
+
+def _forget_old_failures(limits: SignInLimits, now: dt.datetime) -> None:
+    """Prune the failed sign-ins too old to count, in a short transaction of its own; a
+    failure here (another worker pruning at the same moment) only delays the pruning."""
+    try:
+        with context.current().store.sessions.begin() as session:
+            forget_old_sign_in_failures(session, limits, now)
+    except SQLAlchemyError:
+        log.warning("old failed sign-ins not pruned this time", exc_info=True)
 
 
 def _sign_out() -> None:
@@ -289,11 +340,12 @@ def _logout() -> ResponseReturnValue:
     return flask.redirect(LOGIN_URL)
 
 
-def _login_page(target: str, name: str = "", error: str = "") -> str:
+def _login_page(target: str, name: str = "", error: str = "", status: int = 200) -> tuple[str, int]:
     alert = (
         f'<div class="alert alert-danger py-2" role="alert">{escape(error)}</div>' if error else ""
     )
-    return f"""<!DOCTYPE html>
+    return (
+        f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Sign in · Battery Experiments Manager</title>
@@ -311,7 +363,9 @@ def _login_page(target: str, name: str = "", error: str = "") -> str:
 <input class="form-control mb-3" id="login-password" name="password" type="password" autocomplete="current-password" required>
 <button class="btn btn-primary" id="login-submit" type="submit">Sign in</button>
 </form></div></div></main></body></html>
-"""
+""",
+        status,
+    )
 
 
 def _controls_css() -> flask.Response:

@@ -43,3 +43,9 @@ def session() -> Iterator[Session]:
 def max_steps() -> int:
     """The site's cap on a profile's expanded steps (`profiles.max_steps`)."""
     return current().settings.profiles.max_steps
+
+
+def max_start_bytes() -> int:
+    """The largest start command a profile may need (`node.max_payload_bytes`): what the
+    site's cyclers accept, checked when a profile is saved and when it is queued."""
+    return current().settings.node.max_payload_bytes

@@ -41,6 +41,11 @@ CALLBACK_ROLES: Mapping[str, Role] = {
     "stations-form-error.children": Role.ADMIN,
     "stations-confirm-action.data": Role.ADMIN,
     "stations-message.children": Role.ADMIN,
+    # Users (pages/users/page.py): add, change, and the list itself (names and roles are
+    # for admins' eyes only).
+    "users-add-message.children": Role.ADMIN,
+    "users-change-message.children": Role.ADMIN,
+    "users-table.children": Role.ADMIN,
 }
 
 # Flask endpoints (components/routes.py) that change something; the others read.
@@ -74,6 +79,7 @@ CONTROLS: Mapping[Role, tuple[str, ...]] = {
         '[id*=\'"type":"stations-edit"\']',
         '[id*=\'"type":"stations-deprecate"\']',
         '[id*=\'"type":"stations-remove"\']',
+        "#nav-users",
     ),
 }
 

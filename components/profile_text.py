@@ -21,6 +21,7 @@ from domain.profiles import (
     parse_profile,
     profile_demand,
 )
+from domain.profiles.start_size import check_profile_start_size
 from domain.window import Window
 
 # An uploaded profile file may be this large at most: a long real profile is a few kB.
@@ -45,12 +46,19 @@ class TextCheck:
         return 0 if self.profile is None else self.profile.step_count
 
 
-def check_text(text: str | None, *, max_steps: int) -> TextCheck:
-    """Parse the text: every problem with its line, or the profile (empty text: neither)."""
+def check_text(
+    text: str | None, *, max_steps: int, max_start_bytes: int | None = None
+) -> TextCheck:
+    """Parse the text: every problem with its line, or the profile (empty text: neither).
+    With `max_start_bytes` (node.max_payload_bytes), a profile whose start command could
+    not reach a cycler is a problem too, as Save will say."""
     if not (text or "").strip():
         return TextCheck()
     try:
-        return TextCheck(profile=parse_profile(text or "", max_steps=max_steps))
+        profile = parse_profile(text or "", max_steps=max_steps)
+        if max_start_bytes is not None:
+            check_profile_start_size(profile, max_start_bytes)
+        return TextCheck(profile=profile)
     except ProfileError as error:
         return TextCheck(problems=tuple(str(problem) for problem in error.problems))
 

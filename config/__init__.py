@@ -77,6 +77,12 @@ class AuthSettings:
     session_hours: float
     # Send the session cookie only over HTTPS (set when the site is served over HTTPS).
     secure_cookies: bool
+    # Failed sign-ins for one name, and from one client address, within the window that
+    # lock further attempts for lockout_minutes (0: no limit). Counted in the database.
+    max_failed_sign_ins: int
+    max_failed_sign_ins_per_address: int
+    failure_window_minutes: float
+    lockout_minutes: float
 
 
 @dataclass(frozen=True)
@@ -192,6 +198,13 @@ _CHECKS: dict[tuple[str, str], tuple[Any, str]] = {
         lambda v: 0 < v <= 24 * 31,
         "a number of hours above 0, at most 744 (31 days)",
     ),
+    ("auth", "max_failed_sign_ins"): (lambda v: v >= 0, "an integer of at least 0 (0: no limit)"),
+    ("auth", "max_failed_sign_ins_per_address"): (
+        lambda v: v >= 0,
+        "an integer of at least 0 (0: no limit)",
+    ),
+    ("auth", "failure_window_minutes"): (lambda v: v > 0, "a positive number of minutes"),
+    ("auth", "lockout_minutes"): (lambda v: v > 0, "a positive number of minutes"),
     ("web", "max_upload_bytes"): (lambda v: v >= 1024, "an integer of at least 1024 (bytes)"),
     ("web", "max_request_bytes"): (lambda v: v >= 1024, "an integer of at least 1024 (bytes)"),
     ("web", "workers"): (lambda v: v >= 1, "a positive integer"),

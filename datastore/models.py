@@ -436,3 +436,23 @@ class User(Base):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class SignInFailure(Base):
+    """One refused sign-in, kept while it can count towards a lock (domain/sign_in_limits.py).
+
+    The name is as typed, whether or not such a user exists; the address is the client's.
+    In the database, not in a web worker's memory, so every worker counts the same."""
+
+    __tablename__ = "sign_in_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    __table_args__ = (
+        Index("ix_sign_in_failure_name_at", "name", "at"),
+        Index("ix_sign_in_failure_address_at", "address", "at"),
+        Index("ix_sign_in_failure_at", "at"),
+    )

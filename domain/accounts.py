@@ -72,6 +72,13 @@ def check_password(password: str) -> str:
     return password
 
 
+def confirm_password(password: str, again: str) -> str:
+    """A new password typed twice: the two entries must match, then as `check_password`."""
+    if password != again:
+        raise AccountError("password: the two entries differ")
+    return check_password(password)
+
+
 def hash_password(password: str) -> str:
     return _hasher.hash(check_password(password))
 

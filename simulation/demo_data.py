@@ -33,7 +33,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from config import default_settings
+from config import Settings, default_settings
 from datastore.catalog import (
     battery_window,
     cancel_experiment,
@@ -60,8 +60,22 @@ from simulation.profile_runner import (
     run_to_completion,
 )
 
-# The site's cap on expanded profile steps (profiles.max_steps).
-MAX_STEPS = default_settings().profiles.max_steps
+
+@dataclass(frozen=True)
+class ProfileLimits:
+    """The site's limits on a profile, as the catalogue checks them: expanded steps
+    (profiles.max_steps) and the start command's bytes (node.max_payload_bytes)."""
+
+    max_steps: int
+    max_start_bytes: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> ProfileLimits:
+        return cls(settings.profiles.max_steps, settings.node.max_payload_bytes)
+
+
+# The default settings' limits, for callers that pass none.
+DEFAULT_LIMITS = ProfileLimits.of(default_settings())
 
 DEMO_UNIT = "demo-unit"
 TEMPERATURE_UNIT = "°C"
@@ -695,11 +709,17 @@ def database_in_use(session: Session) -> bool:
     )
 
 
-def seed_demo_data(sessions: sessionmaker[Session], *, now: dt.datetime | None = None) -> bool:
+def seed_demo_data(
+    sessions: sessionmaker[Session],
+    *,
+    now: dt.datetime | None = None,
+    limits: ProfileLimits = DEFAULT_LIMITS,
+) -> bool:
     """Fill an empty database with the demo lab; False (and nothing written) if not empty.
 
     One transaction: a failure leaves the database as it was. `now` (default: the
-    current time) is the moment the demo's history leads up to.
+    current time) is the moment the demo's history leads up to; `limits` are the site's
+    (`ProfileLimits.of(settings)`), checked on every profile and experiment stored.
     """
     now = (now or utcnow()).replace(microsecond=0)
     with sessions.begin() as session:
@@ -712,7 +732,12 @@ def seed_demo_data(sessions: sessionmaker[Session], *, now: dt.datetime | None =
         }
         profiles = {
             name: create_profile(
-                session, name=name, description=description, source=source, max_steps=MAX_STEPS
+                session,
+                name=name,
+                description=description,
+                source=source,
+                max_steps=limits.max_steps,
+                max_start_bytes=limits.max_start_bytes,
             )
             for name, description, source in _PROFILES
         }
@@ -726,9 +751,11 @@ def seed_demo_data(sessions: sessionmaker[Session], *, now: dt.datetime | None =
         # Ids follow creation time, as they would have in the lab.
         for created_at, record in sorted(records, key=lambda item: item[0]):
             if isinstance(record, _TimedRun):
-                _store_run(session, record, batteries, stations, profiles)
+                _store_run(session, record, batteries, stations, profiles, limits)
             else:
-                _store_pending(session, record, created_at, now, batteries, stations, profiles)
+                _store_pending(
+                    session, record, created_at, now, batteries, stations, profiles, limits
+                )
     return True
 
 
@@ -859,6 +886,7 @@ def _store_run(
     batteries: dict[str, Battery],
     stations: dict[str, Station],
     profiles: dict[str, Profile],
+    limits: ProfileLimits,
 ) -> None:
     run = timed.run
     battery = batteries[run.battery]
@@ -876,7 +904,8 @@ def _store_run(
             battery_id=battery.id,
             station_id=stations[run.station].id,
             profile_id=profiles[run.profile].id,
-            max_steps=MAX_STEPS,
+            max_steps=limits.max_steps,
+            max_start_bytes=limits.max_start_bytes,
         )
         experiment.start_sent_at = timed.began_at - dt.timedelta(seconds=2)
         experiment.start_attempts = 1
@@ -956,6 +985,7 @@ def _store_pending(
     batteries: dict[str, Battery],
     stations: dict[str, Station],
     profiles: dict[str, Profile],
+    limits: ProfileLimits,
 ) -> None:
     experiment = queue_experiment(
         session,
@@ -964,7 +994,8 @@ def _store_pending(
         battery_id=batteries[pending.battery].id,
         station_id=stations[pending.station].id,
         profile_id=profiles[pending.profile].id,
-        max_steps=MAX_STEPS,
+        max_steps=limits.max_steps,
+        max_start_bytes=limits.max_start_bytes,
     )
     experiment.created_at = created_at
     session.flush()
@@ -991,6 +1022,7 @@ def demo_summary(session: Session) -> dict[str, int]:
 
 
 __all__ = [
+    "DEFAULT_LIMITS",
     "DEMO_STATIONS",
     "DEMO_UNIT",
     "DemoStation",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from config import Settings, default_settings
+from config import Settings
 from datastore import catalog
 from datastore.models import Battery, Experiment, Profile, Station, utcnow
 from domain.status import ACTIVE_STATUSES, ExperimentStatus
@@ -21,10 +21,7 @@ from domain.window import Window
 from mqtt_node.node import Node
 from mqtt_node.transport import Transport
 from simulation.cycler import SimulatedCycler, SimulatorOptions
-from simulation.demo_data import DEMO_STATIONS, DEMO_UNIT
-
-# The site's cap on expanded profile steps (profiles.max_steps).
-MAX_STEPS = default_settings().profiles.max_steps
+from simulation.demo_data import DEFAULT_LIMITS, DEMO_STATIONS, DEMO_UNIT, ProfileLimits
 
 log = logging.getLogger("bem.demo")
 
@@ -83,7 +80,7 @@ def start_live_demo(
     if stations and cycler.registered.wait(15):
         station_ids = list(cycler.station_ids().values())
         close_interrupted_runs(sessions, station_ids)
-        queue_live_experiments(sessions, station_ids)
+        queue_live_experiments(sessions, station_ids, ProfileLimits.of(settings))
     elif stations:
         log.warning("the simulated unit did not register within 15 s; no live experiments queued")
     return live
@@ -119,8 +116,13 @@ def close_interrupted_runs(sessions: sessionmaker[Session], station_ids: list[in
     return interrupted
 
 
-def queue_live_experiments(sessions: sessionmaker[Session], station_ids: list[int]) -> list[int]:
-    """Queue one pulse test on each station that has nothing queued or running.
+def queue_live_experiments(
+    sessions: sessionmaker[Session],
+    station_ids: list[int],
+    limits: ProfileLimits = DEFAULT_LIMITS,
+) -> list[int]:
+    """Queue one pulse test on each station that has nothing queued or running, within the
+    site's `limits` on profiles.
 
     Each station cycles its own small cell (`live_battery_name`): a battery runs one
     experiment at a time, so one cell shared by the stations would run on one of them only.
@@ -134,7 +136,8 @@ def queue_live_experiments(sessions: sessionmaker[Session], station_ids: list[in
                 name=LIVE_PROFILE,
                 source=LIVE_PROFILE_TEXT,
                 description="Charge and discharge pulses with rests, for the live demo.",
-                max_steps=MAX_STEPS,
+                max_steps=limits.max_steps,
+                max_start_bytes=limits.max_start_bytes,
             )
         busy_statuses = [ExperimentStatus.QUEUED, *ACTIVE_STATUSES]
         windows = {
@@ -165,7 +168,8 @@ def queue_live_experiments(sessions: sessionmaker[Session], station_ids: list[in
                 station_id=station_id,
                 profile_id=profile.id,
                 description="Started by the demo's simulated cycler.",
-                max_steps=MAX_STEPS,
+                max_steps=limits.max_steps,
+                max_start_bytes=limits.max_start_bytes,
             )
             queued.append(experiment.id)
     return queued

@@ -214,7 +214,9 @@ def check_text(text: str | None, battery: str | None, station: str | None) -> An
                 window = catalog.station_window(catalog.get_station(session, station_id))
             except catalog.NotFoundError:
                 rating = window = None
-    check = check_profile_text(text, max_steps=context.max_steps())
+    check = check_profile_text(
+        text, max_steps=context.max_steps(), max_start_bytes=context.max_start_bytes()
+    )
     return text_check(check, fit_verdict(check, rating, window))
 
 
@@ -237,7 +239,11 @@ def save_profile(_clicks: int | None, text: str | None, name: str | None) -> tup
     try:
         with context.session() as session:
             profile = catalog.create_profile(
-                session, name=name or "", source=text or "", max_steps=context.max_steps()
+                session,
+                name=name or "",
+                source=text or "",
+                max_steps=context.max_steps(),
+                max_start_bytes=context.max_start_bytes(),
             )
             saved = (profile.id, profile.name)
     except ProfileError as error:
@@ -302,7 +308,12 @@ def submit(
     )
     try:
         with context.session() as session:
-            experiment = queue_new_experiment(session, entered, max_steps=context.max_steps())
+            experiment = queue_new_experiment(
+                session,
+                entered,
+                max_steps=context.max_steps(),
+                max_start_bytes=context.max_start_bytes(),
+            )
             station_id = experiment.station_id
     except FormErrors as errors:
         return {

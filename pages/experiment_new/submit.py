@@ -139,8 +139,12 @@ def _conditions(battery: Battery | None, form: NewExperiment, problems: dict[str
         return {}
 
 
-def queue_new_experiment(session: Session, form: NewExperiment, *, max_steps: int) -> Experiment:
-    """Check every field, then queue; FormErrors names each field that is wrong."""
+def queue_new_experiment(
+    session: Session, form: NewExperiment, *, max_steps: int, max_start_bytes: int
+) -> Experiment:
+    """Check every field, then queue; FormErrors names each field that is wrong. A profile
+    whose start command would exceed `max_start_bytes` (node.max_payload_bytes) on this
+    battery is refused beside the profile."""
     problems: dict[str, str] = {}
     battery = _battery(session, form.battery, problems)
     station = _station(session, form.station, problems)
@@ -163,8 +167,12 @@ def queue_new_experiment(session: Session, form: NewExperiment, *, max_steps: in
             station_id=station.id,
             profile_id=profile.id,
             max_steps=max_steps,
+            max_start_bytes=max_start_bytes,
             details=conditions if experiment_fields(battery.technology) else None,
         )
-    except (catalog.CatalogError, ProfileError) as error:
+    except ProfileError as error:
+        # The steps on this battery (C-rates resolved) make too many or too large a command.
+        raise FormErrors({"profile": _sentence(str(error.problems[0]))}) from None
+    except catalog.CatalogError as error:
         # Checked above; what is left is a change between the checks and the insert.
         raise FormErrors({"form": _sentence(str(error))}) from None

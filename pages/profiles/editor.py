@@ -254,7 +254,9 @@ def load_upload(
 )
 def check(text: str | None, battery: str | None, station: str | None) -> tuple[Any, Any]:
     """The text's problems by line, or its envelope and its fit on the chosen pair."""
-    checked = check_text(text, max_steps=context.max_steps())
+    checked = check_text(
+        text, max_steps=context.max_steps(), max_start_bytes=context.max_start_bytes()
+    )
     rating: BatteryRating | None = None
     window: Window | None = None
     battery_id, station_id = parse_id(battery), parse_id(station)
@@ -293,7 +295,12 @@ def save(
     form = ProfileForm(text=text, name=name, description=description, editing=editing)
     try:
         with context.session() as session:
-            profile = save_profile(session, form, max_steps=context.max_steps())
+            profile = save_profile(
+                session,
+                form,
+                max_steps=context.max_steps(),
+                max_start_bytes=context.max_start_bytes(),
+            )
             saved_id = profile.id
     except FormErrors as errors:
         return {

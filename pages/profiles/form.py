@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from datastore import catalog
 from datastore.models import Profile
 from domain.profiles import ProfileError, parse_profile
+from domain.profiles.start_size import check_profile_start_size
 
 # Kept in step with the profiles.name column.
 NAME_LENGTH = 100
@@ -46,7 +47,7 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
-def _problems(form: ProfileForm, max_steps: int) -> dict[str, str]:
+def _problems(form: ProfileForm, max_steps: int, max_start_bytes: int) -> dict[str, str]:
     problems: dict[str, str] = {}
     name = (form.name or "").strip()
     if not name:
@@ -62,7 +63,8 @@ def _problems(form: ProfileForm, max_steps: int) -> dict[str, str]:
         problems["text"] = "Write or upload the profile's text."
     else:
         try:
-            parse_profile(form.text or "", max_steps=max_steps)
+            parsed = parse_profile(form.text or "", max_steps=max_steps)
+            check_profile_start_size(parsed, max_start_bytes)
         except ProfileError as error:
             count = len(error.problems)
             first = f"{error.problems[0]}"
@@ -71,10 +73,14 @@ def _problems(form: ProfileForm, max_steps: int) -> dict[str, str]:
     return problems
 
 
-def save_profile(session: Session, form: ProfileForm, *, max_steps: int) -> Profile:
+def save_profile(
+    session: Session, form: ProfileForm, *, max_steps: int, max_start_bytes: int
+) -> Profile:
     """Check every field, then create or save the profile; FormErrors names each field
-    that is wrong. Returns the stored row (a new version when a used profile was edited)."""
-    problems = _problems(form, max_steps)
+    that is wrong. Returns the stored row (a new version when a used profile was edited).
+    `max_start_bytes` is the site's node.max_payload_bytes: a profile whose start command
+    would be larger could never start, and is refused beside its text."""
+    problems = _problems(form, max_steps, max_start_bytes)
     if problems:
         raise FormErrors(problems)
     name = (form.name or "").strip()
@@ -83,7 +89,12 @@ def save_profile(session: Session, form: ProfileForm, *, max_steps: int) -> Prof
     try:
         if form.editing is None:
             return catalog.create_profile(
-                session, name=name, source=text, description=description, max_steps=max_steps
+                session,
+                name=name,
+                source=text,
+                description=description,
+                max_steps=max_steps,
+                max_start_bytes=max_start_bytes,
             )
         return catalog.save_profile_edit(
             session,
@@ -92,6 +103,7 @@ def save_profile(session: Session, form: ProfileForm, *, max_steps: int) -> Prof
             source=text,
             description=description,
             max_steps=max_steps,
+            max_start_bytes=max_start_bytes,
         )
     except (catalog.CatalogError, ProfileError) as error:
         # Checked above; what is left is e.g. a profile removed meanwhile.

@@ -77,6 +77,42 @@ def test_add_refuses_an_incompatible_profile_and_stores_nothing(database, capsys
     assert stored(database, Profile) == []
 
 
+def test_add_refuses_a_profile_over_the_configured_start_command_limit(
+    database, capsys, tmp_path, monkeypatch
+):
+    """Regression: `bem experiment add` checked the protocol's 4,000,000 bytes whatever
+    node.max_payload_bytes said; the experiment then failed to start."""
+    monkeypatch.setenv("BEM_NODE_MAX_PAYLOAD_BYTES", "100000")
+    status, out, err = queue(capsys, tmp_path, text="REPEAT 2000\n  CC, 1, TIME, 5\nEND\n")
+    assert (status, out) == (1, "")
+    assert "  this profile expands to 2,000 steps, a start command of " in err
+    assert "a cycler accepts at most 0.1 MB (100,000 bytes)" in err
+    assert stored(database, Experiment) == []
+    assert stored(database, Profile) == []
+
+
+def test_add_refuses_a_stored_profile_over_the_configured_limit(
+    database, capsys, tmp_path, monkeypatch
+):
+    bem(
+        capsys,
+        "profile",
+        "add",
+        write(tmp_path, "REPEAT 2000\n  CC, 1, TIME, 5\nEND\n"),
+        "--name",
+        "long",
+    )
+    monkeypatch.setenv("BEM_NODE_MAX_PAYLOAD_BYTES", "100000")
+    status, _, err = bem(
+        capsys, "experiment", "add", "--name", "e", "--battery", "1", "--station", "1",
+        "--profile", "1",
+    )  # fmt: skip
+    assert status == 1
+    assert err.startswith("bem experiment: stored profile 1 is not a valid profile:\n")
+    assert "a cycler accepts at most 0.1 MB (100,000 bytes)" in err
+    assert stored(database, Experiment) == []
+
+
 def test_add_lists_every_problem_of_an_invalid_profile_file(database, capsys, tmp_path):
     status, _, err = queue(capsys, tmp_path, text="WAIT, 0\nREPEAT 2\nWAIT, 1\n")
     assert status == 1

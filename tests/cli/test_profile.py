@@ -201,6 +201,39 @@ def test_add_refuses_an_invalid_profile_and_stores_nothing(database, capsys, tmp
     assert stored_profiles(database) == []
 
 
+# 2,000 steps: within profiles.max_steps, but a start command of about 130 kB.
+LONG = "REPEAT 2000\n  CC, 1, TIME, 5\nEND\n"
+
+
+def test_add_refuses_a_profile_over_the_configured_start_command_limit(
+    database, capsys, tmp_path, monkeypatch
+):
+    """Regression: `bem profile add` checked the protocol's 4,000,000 bytes whatever
+    node.max_payload_bytes said (and a refusal there ended in a traceback)."""
+    monkeypatch.setenv("BEM_NODE_MAX_PAYLOAD_BYTES", "100000")
+    path = write(tmp_path, LONG)
+    status, out, err = bem(capsys, "profile", "add", path, "--name", "long")
+    assert (status, out) == (1, "")
+    assert err.startswith(
+        f"bem profile: {path} is not a valid profile:\n"
+        "  this profile expands to 2,000 steps, a start command of "
+    )
+    assert "a cycler accepts at most 0.1 MB (100,000 bytes)" in err
+    assert stored_profiles(database) == []
+
+
+def test_check_applies_the_configured_start_command_limit(database, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("BEM_NODE_MAX_PAYLOAD_BYTES", "100000")
+    status, out, err = bem(capsys, "profile", "check", write(tmp_path, LONG))
+    assert (status, out) == (1, "")
+    assert "a cycler accepts at most 0.1 MB (100,000 bytes)" in err
+
+
+def test_add_stores_the_same_profile_under_the_default_limit(database, capsys, tmp_path):
+    status, out, _ = bem(capsys, "profile", "add", write(tmp_path, LONG), "--name", "long")
+    assert (status, out) == (0, "1\n")
+
+
 def test_add_refuses_an_empty_name(database, capsys, tmp_path):
     status, _, err = bem(capsys, "profile", "add", write(tmp_path, CHARGE), "--name", "")
     assert status == 1

@@ -133,3 +133,18 @@ def test_a_disabled_user_cannot_sign_in(users_db: Engine, monkeypatch, capsys) -
     with Session(users_db) as session:
         account = authenticate(session, "ada", PASSWORD)
     assert account is not None and account.role is Role.ADMIN
+
+
+def test_the_last_enabled_admin_is_neither_demoted_nor_disabled(
+    users_db: Engine, monkeypatch, capsys
+) -> None:
+    piped(monkeypatch, PASSWORD)
+    assert bem(capsys, "user", "add", "ada", "--role", "admin")[0] == 0
+    for args in (("role", "ada", "viewer"), ("disable", "ada")):
+        status, out, err = bem(capsys, "user", *args)
+        assert (status, out) == (1, "")
+        assert err == (
+            "bem user: ada is the last enabled admin; make another user an admin first\n"
+        )
+    (user,) = stored(users_db, User)
+    assert (user.role, user.disabled) == (Role.ADMIN, False)

@@ -109,3 +109,33 @@ def test_a_fresh_sqlite_file_is_created_with_its_folder(tmp_path) -> None:
     with engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_0008_adds_the_failed_sign_ins_and_keeps_the_users(engine: Engine) -> None:
+    """From 0007 (users, no counts of failed sign-ins) to 0008 and back, with data."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from datastore.migrate import alembic_config
+
+    command.downgrade(alembic_config(engine), "0007")
+    assert "sign_in_failures" not in inspect(engine).get_table_names()
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO users (name, password_hash, role, disabled, created_at) "
+                "VALUES ('ada', 'x', 'admin', 0, '2026-01-01 00:00:00')"
+            )
+        )
+    upgrade(engine)
+    assert current_revision(engine) == "0008"
+    schema = _schema(engine)["sign_in_failures"]
+    assert {(("name", "at"), False), (("address", "at"), False), (("at",), False)} <= schema[
+        "indexes"
+    ]
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT name FROM users")).scalars().all() == ["ada"]
+    command.downgrade(alembic_config(engine), "0007")
+    assert "sign_in_failures" not in inspect(engine).get_table_names()
+    upgrade(engine)
+    assert is_up_to_date(engine)

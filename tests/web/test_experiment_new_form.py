@@ -9,6 +9,7 @@ import datetime as dt
 from collections.abc import Iterator
 
 import pytest
+from dash import no_update
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
@@ -19,7 +20,7 @@ from components.urls import new_experiment_url
 from config import default_settings
 from datastore import catalog
 from datastore.experiment_choices import BatteryChoice, ProfileChoice
-from datastore.models import Experiment
+from datastore.models import Experiment, Profile
 from datastore.telemetry import ExperimentSnapshot, StationSnapshot
 from domain.profiles import BatteryRating, Window
 from domain.status import ExperimentStatus
@@ -39,6 +40,7 @@ from pages.experiment_new.submit import (
 )
 
 MAX_STEPS = default_settings().profiles.max_steps
+MAX_START_BYTES = default_settings().node.max_payload_bytes
 NOW = dt.datetime(2027, 3, 1, 12, 0, tzinfo=dt.UTC)
 TIMEOUT_S = 15.0
 
@@ -185,7 +187,7 @@ FLOW = {
 
 def errors_of(db: Session, form: NewExperiment) -> dict[str, str]:
     with pytest.raises(FormErrors) as caught:
-        queue_new_experiment(db, form, max_steps=MAX_STEPS)
+        queue_new_experiment(db, form, max_steps=MAX_STEPS, max_start_bytes=MAX_START_BYTES)
     db.rollback()
     assert db.scalar(select(func.count()).select_from(Experiment)) == 0
     return caught.value.problems
@@ -196,7 +198,9 @@ def test_a_redox_flow_experiment_is_queued_with_its_conditions(db, lab) -> None:
         battery=str(lab["stack"]), station=str(lab["station"]), profile=str(lab["gentle"]),
         name="  flow run ", description="first fill", conditions=FLOW,
     )  # fmt: skip
-    experiment = queue_new_experiment(db, form, max_steps=MAX_STEPS)
+    experiment = queue_new_experiment(
+        db, form, max_steps=MAX_STEPS, max_start_bytes=MAX_START_BYTES
+    )
     db.commit()
     stored = db.get(Experiment, experiment.id)
     assert (stored.name, stored.description, stored.status) == (
@@ -226,7 +230,9 @@ def test_a_lithium_ion_battery_ignores_the_hidden_flow_fields(db, lab) -> None:
         battery=lab["cell"], station=lab["station"], profile=lab["gentle"], name="run",
         conditions={"electrolyte_volume_l": "-3"},
     )  # fmt: skip
-    experiment = queue_new_experiment(db, form, max_steps=MAX_STEPS)
+    experiment = queue_new_experiment(
+        db, form, max_steps=MAX_STEPS, max_start_bytes=MAX_START_BYTES
+    )
     assert experiment.details is None
 
 
@@ -259,7 +265,7 @@ def test_a_busy_battery_a_deprecated_station_and_an_unsaved_profile_are_refused(
         battery=lab["cell"], station=lab["old"], profile_source=WRITTEN, name="second"
     )
     with pytest.raises(FormErrors) as caught:
-        queue_new_experiment(db, form, max_steps=MAX_STEPS)
+        queue_new_experiment(db, form, max_steps=MAX_STEPS, max_start_bytes=MAX_START_BYTES)
     assert caught.value.problems == {
         "battery": f"Battery 'cell' is busy: experiment {first.id} 'first' is RUNNING on station "
         "'ch1'; queue this one after it ends.",
@@ -324,7 +330,9 @@ def test_the_report_lists_the_run_conditions(db, lab, sqlite_engine) -> None:
         battery=lab["stack"], station=lab["station"], profile=lab["gentle"], name="flow run",
         conditions=FLOW,
     )  # fmt: skip
-    experiment = queue_new_experiment(db, form, max_steps=MAX_STEPS)
+    experiment = queue_new_experiment(
+        db, form, max_steps=MAX_STEPS, max_start_bytes=MAX_START_BYTES
+    )
     db.commit()
     report = experiment_report(sqlite_engine, experiment.id)
     for label, value in (
@@ -341,3 +349,40 @@ def test_the_form_s_address_names_what_is_chosen_already() -> None:
     assert new_experiment_url(3) == "/experiments/new?battery=3"
     assert new_experiment_url(station_id=7) == "/experiments/new?station=7"
     assert new_experiment_url(3, 7) == "/experiments/new?battery=3&station=7"
+
+
+def test_a_profile_whose_start_command_exceeds_the_sites_limit_is_refused_beside_it(db, lab):
+    """Regression: queueing checked the steps against the protocol's 4,000,000 bytes, not
+    the site's node.max_payload_bytes, and the experiment later failed to start."""
+    long = catalog.create_profile(
+        db, name="long", source="REPEAT 2000\n  CC, 1, TIME, 5\nEND\n", max_steps=MAX_STEPS
+    )
+    db.commit()
+    form = NewExperiment(
+        battery=str(lab["stack"]), station=str(lab["station"]), profile=str(long.id),
+        name="run", conditions=FLOW,
+    )  # fmt: skip
+    with pytest.raises(FormErrors) as caught:
+        queue_new_experiment(db, form, max_steps=MAX_STEPS, max_start_bytes=100_000)
+    db.rollback()
+    problem = caught.value.problems["profile"]
+    assert problem.startswith("This profile expands to 2,000 steps, a start command of ")
+    assert "a cycler accepts at most 0.1 MB (100,000 bytes)" in problem
+    assert db.scalar(select(func.count()).select_from(Experiment)) == 0
+
+
+def test_the_forms_save_profile_refuses_a_profile_over_the_sites_limit(app_factory, settings):
+    """The new-experiment form's own Save profile checks node.max_payload_bytes too."""
+    app = app_factory(settings.replace(node={"max_payload_bytes": 100_000}))
+    from pages.experiment_new import page
+
+    with app.server.app_context():
+        message, saved, _source = page.save_profile(
+            1, "REPEAT 2000\n  CC, 1, TIME, 5\nEND\n", "long"
+        )
+    assert saved is no_update
+    assert message.children.startswith("Not saved: this profile expands to 2,000 steps")
+    assert "a cycler accepts at most 0.1 MB (100,000 bytes)" in message.children
+    engine = app.server.extensions["bem"].store.engine
+    with Session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Profile)) == 0

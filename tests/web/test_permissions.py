@@ -144,6 +144,8 @@ def test_the_table_gives_the_roles_of_the_issue(callbacks) -> None:
     assert role("pages.experiment_import.page.start_import") is Role.OPERATOR
     assert role("pages.stations.page.confirmed") is Role.ADMIN
     assert role("pages.stations.page.save") is Role.ADMIN
+    for users in ("add", "change", "show_users"):
+        assert role(f"pages.users.page.{users}") is Role.ADMIN, users
     # Reading stays open to viewers, on the same pages as the actions.
     assert role("pages.monitor.page.refresh_monitor") is Role.VIEWER
     assert role("pages.stations.page.show_deprecated") is Role.VIEWER

@@ -32,6 +32,7 @@ from pages.profiles.table import grid_row
 from tests.web.lab_data import engine_of
 
 MAX_STEPS = default_settings().profiles.max_steps
+MAX_START_BYTES = default_settings().node.max_payload_bytes
 CELL = BatteryRating(Window(2.5, 4.2, -2.0, 1.0), capacity_ah=2.0)
 STATION = Window(0.0, 5.0, -10.0, 10.0)
 
@@ -154,7 +155,7 @@ def db(sqlite_engine: Engine) -> Any:
 
 def errors_of(db: Session, form: ProfileForm) -> dict[str, str]:
     with pytest.raises(FormErrors) as caught:
-        save_profile(db, form, max_steps=MAX_STEPS)
+        save_profile(db, form, max_steps=MAX_STEPS, max_start_bytes=MAX_START_BYTES)
     db.rollback()
     return caught.value.problems
 
@@ -181,11 +182,17 @@ def test_save_names_each_wrong_field_and_stores_nothing(db) -> None:
 
 def test_save_creates_then_edits_in_place_until_an_experiment_uses_the_profile(db) -> None:
     created = save_profile(
-        db, ProfileForm(text="WAIT, 5\n", name=" rest ", description=" short "), max_steps=10
+        db,
+        ProfileForm(text="WAIT, 5\n", name=" rest ", description=" short "),
+        max_steps=10,
+        max_start_bytes=MAX_START_BYTES,
     )
     assert (created.name, created.description, created.version) == ("rest", "short", 1)
     edited = save_profile(
-        db, ProfileForm(text="WAIT, 9\n", name="rest", editing=created.id), max_steps=10
+        db,
+        ProfileForm(text="WAIT, 9\n", name="rest", editing=created.id),
+        max_steps=10,
+        max_start_bytes=MAX_START_BYTES,
     )
     assert edited.id == created.id and edited.source == "WAIT, 9\n"
     battery = catalog.create_battery(
@@ -200,7 +207,10 @@ def test_save_creates_then_edits_in_place_until_an_experiment_uses_the_profile(d
         max_steps=10,
     )  # fmt: skip
     version = save_profile(
-        db, ProfileForm(text="WAIT, 12\n", name="rest", editing=created.id), max_steps=10
+        db,
+        ProfileForm(text="WAIT, 12\n", name="rest", editing=created.id),
+        max_steps=10,
+        max_start_bytes=MAX_START_BYTES,
     )
     assert version.id != created.id and (version.version, version.previous_id) == (2, created.id)
 
@@ -281,3 +291,68 @@ def test_the_editor_callbacks_check_the_text_and_save_it(app_with_profile) -> No
     with Session(engine_of(app)) as session:
         saved = session.scalar(select(Profile.id).where(Profile.name == "rest"))
     assert result["href"] == f"/profiles/{saved}"
+
+
+# ---------------------------------------------------------------- the site's start command limit
+
+# 2,000 steps: within profiles.max_steps, but a start command of about 130 kB.
+LONG = "REPEAT 2000\n  CC, 1, TIME, 5\nEND\n"
+
+
+def test_the_editor_refuses_a_profile_over_the_sites_start_command_limit(
+    app_factory, settings
+) -> None:
+    """Regression: the editor checked against the protocol's 4,000,000 bytes whatever
+    node.max_payload_bytes said, so a site with a smaller limit stored profiles that
+    could never start."""
+    app = app_factory(settings.replace(node={"max_payload_bytes": 100_000}))
+    from pages.profiles import editor
+
+    with app.server.app_context():
+        result = editor.save(1, LONG, "long", "", None)
+    assert result["href"] is no_update
+    assert result["errors"]["text"].startswith(
+        "The text is not a valid profile: this profile expands to 2,000 steps, a start command of "
+    )
+    assert "a cycler accepts at most 0.1 MB (100,000 bytes)" in result["errors"]["text"]
+    assert result["errors"]["form"] == ""
+    with Session(engine_of(app)) as session:
+        assert session.scalar(select(func.count()).select_from(Profile)) == 0
+
+
+def test_the_editor_saves_the_same_profile_under_the_default_limit(app_factory) -> None:
+    app = app_factory()
+    from pages.profiles import editor
+
+    with app.server.app_context():
+        result = editor.save(1, LONG, "long", "", None)
+    assert result["errors"]["text"] == ""
+    with Session(engine_of(app)) as session:
+        assert session.scalar(select(Profile.step_count).where(Profile.name == "long")) == 2000
+
+
+def test_an_edit_over_the_sites_limit_is_refused_and_the_profile_stays(app_factory, settings):
+    app = app_factory(settings.replace(node={"max_payload_bytes": 100_000}))
+    with Session(engine_of(app)) as session, session.begin():
+        profile_id = catalog.create_profile(
+            session, name="short", source="WAIT, 5\n", max_steps=MAX_STEPS
+        ).id
+    from pages.profiles import editor
+
+    with app.server.app_context():
+        result = editor.save(1, LONG, "short", "", profile_id)
+    assert "a cycler accepts at most 0.1 MB (100,000 bytes)" in result["errors"]["text"]
+    with Session(engine_of(app)) as session:
+        assert session.scalars(select(Profile.source)).all() == ["WAIT, 5\n"]
+
+
+def test_the_live_check_warns_of_the_sites_start_command_limit_before_save(
+    app_factory, settings
+) -> None:
+    app = app_factory(settings.replace(node={"max_payload_bytes": 100_000}))
+    from pages.profiles import editor
+
+    with app.server.app_context():
+        problems, _fit = editor.check(LONG, None, None)
+    assert "a cycler accepts at most 0.1 MB (100,000 bytes)" in _text(problems)
+    assert check_text(LONG, max_steps=MAX_STEPS).profile is not None  # no limit given
