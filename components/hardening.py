@@ -20,6 +20,7 @@ import flask
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from components import appshell, context
 from components.uploads import describe_size
@@ -69,6 +70,11 @@ def install(app: dash.Dash, settings: Settings) -> None:
     """Add the headers, the size limit, the error answers and /health to `app`'s server."""
     server: flask.Flask = app.server
     server.config["MAX_CONTENT_LENGTH"] = settings.web.max_request_bytes
+    if settings.web.trusted_proxies:
+        hops = settings.web.trusted_proxies
+        server.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            server.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
+        )
     server.add_url_rule(HEALTH_URL, "health", _health)
 
     def answer_health_first() -> flask.Response | None:

@@ -65,6 +65,9 @@ class WebSettings:
     # `bem web` (gunicorn): worker processes, and threads answering requests in each.
     workers: int
     threads: int
+    # Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are believed
+    # (0: none; the client address is then the connection's).
+    trusted_proxies: int
 
 
 @dataclass(frozen=True)
@@ -209,6 +212,7 @@ _CHECKS: dict[tuple[str, str], tuple[Any, str]] = {
     ("web", "max_request_bytes"): (lambda v: v >= 1024, "an integer of at least 1024 (bytes)"),
     ("web", "workers"): (lambda v: v >= 1, "a positive integer"),
     ("web", "threads"): (lambda v: v >= 1, "a positive integer"),
+    ("web", "trusted_proxies"): (lambda v: 0 <= v <= 5, "an integer from 0 to 5"),
     ("mqtt", "keepalive"): (lambda v: v >= 5, "an integer of at least 5 (seconds)"),
     ("mqtt", "topic_prefix"): (
         lambda v: bool(v) and not any(c in v for c in "#+") and not v.startswith("/"),

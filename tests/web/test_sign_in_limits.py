@@ -143,3 +143,37 @@ def test_a_failure_prunes_the_failures_too_old_to_count(app, engine: Engine) -> 
     fail(client_of(app), "vera", 1)
     with Session(engine) as session:
         assert session.scalars(select(SignInFailure.name)).all() == ["vera"]
+
+
+def _guess_twenty_times_through_a_proxy(app: Any) -> Any:
+    """A proxy at 10.0.0.1 forwards twenty failed guesses of the client 198.51.100.7."""
+    proxy = client_of(app, "10.0.0.1")
+    proxy.environ_base["HTTP_X_FORWARDED_FOR"] = "198.51.100.7"
+    for n in range(20):
+        fail(proxy, f"guess{n}", 1)
+    return proxy
+
+
+def test_behind_a_trusted_proxy_the_forwarded_client_address_is_counted(
+    app_factory, auth_settings: Settings, engine: Engine
+) -> None:
+    app = app_factory(auth_settings.replace(web={"trusted_proxies": 1}))
+    with Session(engine) as session, session.begin():
+        add_user(session, "otto", Role.OPERATOR, PASSWORD)
+    status, page = sign_in(_guess_twenty_times_through_a_proxy(app), "otto")
+    assert status == 429 and ADDRESS_LOCKED in page
+    # Another client through the same proxy is not locked out with the guesser.
+    colleague = client_of(app, "10.0.0.1")
+    colleague.environ_base["HTTP_X_FORWARDED_FOR"] = "192.0.2.50"
+    assert sign_in(colleague, "otto")[0] == 302
+
+
+def test_without_trusted_proxies_a_forwarded_address_is_ignored(app) -> None:
+    """Any client can send X-Forwarded-For: unless told of a proxy, the app counts the
+    connection's address, so a guesser cannot dodge the limit by varying the header."""
+    guesser = client_of(app, "198.51.100.7")
+    for n in range(20):
+        guesser.environ_base["HTTP_X_FORWARDED_FOR"] = f"203.0.113.{n}"
+        fail(guesser, f"guess{n}", 1)
+    status, page = sign_in(guesser, "otto")
+    assert status == 429 and ADDRESS_LOCKED in page
