@@ -38,6 +38,7 @@ def serve(settings: Settings, store: Datastore, host: str, port: int) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
+    bootstrap.configure_logging(settings, service=True)
     store = open_datastore(settings, wait_s=args.wait_db)
     serve(
         settings,

@@ -45,7 +45,7 @@ from config import Settings
 from datastore.users import Account, authenticate, get_account
 from domain.accounts import MAX_PASSWORD_LENGTH, Role
 
-log = logging.getLogger("bem.auth")
+log = logging.getLogger("bem.web.auth")
 
 EXTENSION_KEY = "bem_auth"
 LOGIN_URL = "/login"
