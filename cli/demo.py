@@ -104,24 +104,26 @@ def run(args: argparse.Namespace) -> int:
     # A service manager stops with SIGTERM: stop the cyclers and the node as Ctrl+C does.
     signal.signal(signal.SIGTERM, _interrupt)
     live = None
-    if not args.no_cyclers:
-        live = bootstrap.live_demo(settings, store)
-        where = f"broker {settings.mqtt.host}" if settings.mqtt.host else "an in-process broker"
-        print(f"Simulated cyclers running over {where}.", flush=True)
-    # After the live demo has added its cells and queued its pulse tests.
-    print(lab_banner(store), flush=True)
-    print(
-        "Sign-in is off in the demo: everyone who reaches the port can act. "
-        "Serve real experiments with `bem web` (docs/security.md).",
-        flush=True,
-    )
     try:
+        if not args.no_cyclers:
+            live = bootstrap.live_demo(settings, store)
+            where = f"broker {settings.mqtt.host}" if settings.mqtt.host else "an in-process broker"
+            print(f"Simulated cyclers running over {where}.", flush=True)
+        # After the live demo has added its cells and queued its pulse tests.
+        print(lab_banner(store), flush=True)
+        print(
+            "Sign-in is off in the demo: everyone who reaches the port can act. "
+            "Serve real experiments with `bem web` (docs/security.md).",
+            flush=True,
+        )
         serve(
             settings,
             store,
             args.host or settings.web.host,
             args.port or settings.web.port,
         )
+    except KeyboardInterrupt:
+        pass  # Ctrl+C before the server took over: stopped the same way
     finally:
         if live is not None:
             print("Stopping the simulated cyclers and the node...", flush=True)
