@@ -124,6 +124,11 @@ def web_app(settings: Settings, store: Datastore) -> dash.Dash:
 
     app = create_app(settings, store)
     auth.install(app, settings)
+    # Dash writes its own lines to stdout besides the log; one line per event is enough,
+    # and the address the server listens on is said by `bem web` itself.
+    for handler in list(app.logger.handlers):
+        app.logger.removeHandler(handler)
+    app.logger.setLevel(logging.WARNING)
     return app
 
 

@@ -91,8 +91,6 @@ class LiveDemo:
                     .order_by(Experiment.id)
                 )
             )
-        if stopped:
-            log.info("stopped the runs of experiments %s", stopped)
         return Shutdown(stopped, queued)
 
 
