@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from config import MqttSettings, Settings, load_settings, logs
 from datastore import Datastore, open_datastore
+from mqtt_node import broker_acl
 from mqtt_node.node import Node
 from mqtt_node.topics import Topics
-from mqtt_node.transport import MemoryBroker, PahoTransport, Transport
+from mqtt_node.transport import MemoryBroker, PahoTransport, Transport, TransportError
 
 if TYPE_CHECKING:
     import dash
@@ -73,6 +74,15 @@ def _check_tls(mqtt: MqttSettings) -> None:
         path = getattr(mqtt, key)
         if path and not Path(path).is_file():
             raise StartupError(f"mqtt.{key}: expected an existing file, got {path!r}")
+
+
+def paho_transport(mqtt: MqttSettings) -> PahoTransport:
+    """A client of the configured broker; StartupError when its TLS files cannot be loaded
+    (not PEM, a key that does not match its certificate)."""
+    try:
+        return PahoTransport(mqtt)
+    except TransportError as error:
+        raise StartupError(str(error)) from None
 
 
 def unit_broker_settings(settings: Settings, unit: str) -> MqttSettings:
@@ -156,13 +166,14 @@ def node(
 ) -> Node:
     """The MQTT node on `store`, over `transport` (default: the configured broker)."""
     if transport is None:
-        transport = PahoTransport(broker_settings(settings, client_id=client_id))
+        transport = paho_transport(broker_settings(settings, client_id=client_id))
     return Node(
         store.engine,
         transport,
         settings.node,
         Topics(settings.mqtt.topic_prefix),
         settings.mqtt.shared_group if shared_group is None else shared_group,
+        acl=broker_acl.keeper(settings.mqtt, store.engine),
     )
 
 
@@ -182,7 +193,7 @@ def simulated_cycler(
     unit = unit or simulator.unit
     if transport is None:
         # A simulator keeps no session: a fresh one after each restart.
-        transport = PahoTransport(unit_broker_settings(settings, unit))
+        transport = paho_transport(unit_broker_settings(settings, unit))
     return SimulatedCycler(
         transport,
         SimulatorOptions(
@@ -204,10 +215,10 @@ def live_demo(settings: Settings, store: Datastore) -> LiveDemo:
 
     if settings.mqtt.host:
         base = broker_settings(settings)
-        node_transport: Transport = PahoTransport(base)
+        node_transport: Transport = paho_transport(base)
         # The cyclers' ids follow the node's: a fixed id would knock another demo's cyclers
         # off a shared broker (one connection per client id).
-        cycler_transport: Transport = PahoTransport(
+        cycler_transport: Transport = paho_transport(
             dataclasses.replace(base, client_id=f"{base.client_id}-sim0", persistent=False)
         )
     else:

@@ -27,11 +27,11 @@ from sqlalchemy import Engine, insert, text
 from sqlalchemy.orm import Session
 
 from bench import Benchmark, Result
-from bench.support import scratch_database
+from bench.support import add_bench_battery, scratch_database
 from datastore import make_engine
 from datastore.export import write_experiment_csv
 from datastore.imports import import_file
-from datastore.models import Battery, Experiment, Measurement
+from datastore.models import Experiment, Measurement
 from domain.csvformat import (
     ParsedExperiment,
     export_rows,
@@ -54,7 +54,7 @@ def run(quick: bool) -> list[Result]:
     with _scratch_database() as engine, tempfile.TemporaryDirectory() as folder:
         source = Path(folder) / "source.csv"
         write_sample_file(source, rows)
-        battery_id = _add_battery(engine)
+        battery_id = add_bench_battery(engine)
 
         import_seconds, experiment_id = _timed(
             lambda: import_file(engine, source, name="bench import", battery_id=battery_id)
@@ -154,21 +154,6 @@ def write_sample_file(path: Path, rows: int) -> None:
         for start in range(0, rows, _WRITE_ROWS):
             part = _synthetic_experiment(min(_WRITE_ROWS, rows - start), start)
             file.write(format_csv_rows(export_rows(part), first_ts=FIRST_TS))
-
-
-def _add_battery(engine: Engine) -> int:
-    with Session(engine) as session:
-        battery = Battery(
-            name="bench cell",
-            technology="lithium-ion",
-            voltage_min=2.5,
-            voltage_max=4.2,
-            current_min=-5.0,
-            current_max=5.0,
-        )
-        session.add(battery)
-        session.commit()
-        return battery.id
 
 
 def _one_insert_per_row_seconds(engine: Engine, battery_id: int, rows: int) -> float:

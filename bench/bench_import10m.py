@@ -21,13 +21,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from sqlalchemy.orm import Session
-
 from bench import Benchmark, Result
 from bench.bench_csv import IMPORT_SECONDS_PER_MILLION, write_sample_file
-from bench.support import scratch_database
+from bench.support import add_bench_battery, scratch_database
 from datastore import make_engine
-from datastore.models import Battery
 
 FULL_ROWS = 10_000_000
 QUICK_ROWS = 200_000
@@ -98,18 +95,7 @@ BENCHMARK = Benchmark(
 def _add_battery(url: str) -> int:
     engine = make_engine(url)
     try:
-        with Session(engine) as session:
-            battery = Battery(
-                name="bench cell",
-                technology="lithium-ion",
-                voltage_min=2.5,
-                voltage_max=4.2,
-                current_min=-5.0,
-                current_max=5.0,
-            )
-            session.add(battery)
-            session.commit()
-            return battery.id
+        return add_bench_battery(engine)
     finally:
         engine.dispose()
 

@@ -100,6 +100,15 @@ def load_samples(
 _INTEGER_COLUMNS = frozenset({"seq", "instruction", "cycle"})
 
 
+def add_bench_battery(engine: Any) -> int:
+    """A 2.5 to 4.2 V, ±5 A lithium-ion cell for imported experiments; its id."""
+    with Session(engine) as session, session.begin():
+        return catalog.create_battery(
+            session, name="bench cell", technology="lithium-ion", voltage_min=2.5,
+            voltage_max=4.2, current_min=-5.0, current_max=5.0,
+        ).id  # fmt: skip
+
+
 def queue_bench_experiment(engine: Any, name: str, profile_source: str) -> int:
     """A queued experiment of a 2.5 Ah cell on station "ch1" running this profile; its id."""
     with Session(engine) as session, session.begin():

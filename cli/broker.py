@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from cli.common import CommandError, open_datastore
 from config import load_settings
 from datastore.stations import station_ids_by_unit
-from mqtt_node.broker_auth import BrokerAuthError, remove_user, render_acl, set_password
+from mqtt_node.broker_acl import acl_node_users
+from mqtt_node.broker_auth import (
+    BrokerAuthError,
+    remove_user,
+    render_acl,
+    set_password,
+    write_private,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -49,7 +54,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "each unit (user = unit name) may publish only its own announce and its own "
             "stations' heartbeat, status, measures and alarms, and read only its own "
             "registered and its own stations' commands. Run it again whenever stations are "
-            "added or edited, then reload the broker (SIGHUP)."
+            "added or edited, then reload the broker (SIGHUP); a node with mqtt.acl_file "
+            "set does this itself."
         ),
     )
     acl.add_argument(
@@ -59,7 +65,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--node-user",
         action="append",
         metavar="NAME",
-        help="a node's broker user; repeat for several (default: mqtt.username)",
+        help=(
+            "a node's broker user; repeat for several "
+            "(default: mqtt.acl_node_users, or else mqtt.username)"
+        ),
     )
     acl.set_defaults(handler=run_acl)
 
@@ -73,18 +82,13 @@ def _read_password() -> str:
     return first
 
 
-def _write_private(path: Path, text: str) -> None:
-    """Replace `path` with `text` in one step, readable by its owner and group only."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+def _write(path: Path, text: str) -> None:
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.chmod(temporary, 0o640)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+        write_private(path, text)
+    except OSError as error:
+        raise CommandError(
+            f"{path}: cannot be written ({error.strerror}); nothing changed"
+        ) from None
 
 
 def run_passwd(args: argparse.Namespace) -> int:
@@ -101,14 +105,14 @@ def run_passwd(args: argparse.Namespace) -> int:
         )
     except BrokerAuthError as error:
         raise CommandError(f"{error}; nothing written") from None
-    _write_private(path, text)
+    _write(path, text)
     print(f"{'removed' if args.delete else 'set the password of'} {args.user!r} in {path}")
     return 0
 
 
 def run_acl(args: argparse.Namespace) -> int:
     settings = load_settings()
-    node_users = args.node_user or ([settings.mqtt.username] if settings.mqtt.username else [])
+    node_users = args.node_user or acl_node_users(settings.mqtt)
     store = open_datastore(settings)
     with store.sessions() as session:
         stations = station_ids_by_unit(session)
@@ -121,7 +125,7 @@ def run_acl(args: argparse.Namespace) -> int:
     if args.output is None:
         sys.stdout.write(text)
     else:
-        _write_private(args.output, text)
+        _write(args.output, text)
         count = sum(len(ids) for ids in stations.values())
         print(f"wrote {args.output}: {len(stations)} unit(s), {count} station(s)")
     return 0

@@ -100,6 +100,17 @@ class MqttSettings:
     tls_key_file: str
     # Skip the check that the broker's certificate names its host: for tests only.
     tls_insecure: bool
+    # The broker's ACL file, which the node keeps current from the database ("" = not
+    # the node's job: `bem broker acl` by hand); the users given every topic ("" =
+    # username; comma-separated); how the broker is told to read it again (a command,
+    # else SIGHUP to the pid in a file, else something else does it) and how long it is
+    # given to; and how often the node looks for stations changed elsewhere.
+    acl_file: str
+    acl_node_users: str
+    acl_reload_command: str
+    acl_reload_pid_file: str
+    acl_reload_wait_s: float
+    acl_check_interval_s: float
 
 
 @dataclass(frozen=True)
@@ -214,6 +225,11 @@ _CHECKS: dict[tuple[str, str], tuple[Any, str]] = {
     ("node", "reregister_interval_s"): (lambda v: v >= 0, "a number of seconds of at least 0"),
     ("mqtt", "session_expiry_s"): (lambda v: v >= 0, "an integer of at least 0 (seconds)"),
     ("mqtt", "receive_maximum"): (lambda v: 1 <= v <= 65535, "an integer from 1 to 65535"),
+    ("mqtt", "acl_reload_wait_s"): (
+        lambda v: 0 <= v <= 60,
+        "a number of seconds from 0 to 60",
+    ),
+    ("mqtt", "acl_check_interval_s"): (lambda v: v > 0, "a positive number of seconds"),
     ("simulator", "unit"): (lambda v: bool(v), "a non-empty unit name"),
     ("simulator", "stations"): (lambda v: 1 <= v <= 256, "an integer from 1 to 256"),
     ("simulator", "rate_hz"): (lambda v: 0 < v <= 1000, "a rate in Hz above 0, at most 1000"),

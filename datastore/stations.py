@@ -35,7 +35,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import CursorResult, delete, func, select, update
+from sqlalchemy import Connection, CursorResult, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -146,7 +146,7 @@ def unit_names(session: Session) -> list[str]:
     return list(session.scalars(select(ComputationalUnit.name).order_by(ComputationalUnit.name)))
 
 
-def station_ids_by_unit(session: Session) -> dict[str, list[int]]:
+def station_ids_by_unit(session: Session | Connection) -> dict[str, list[int]]:
     """Every unit's name with the ids of all its stations, deprecated ones included (a run
     started on an edited station ends on its old id): what the broker's ACL grants each
     unit. Stations of no unit are left out: no cycler may send for them."""

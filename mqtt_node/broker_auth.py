@@ -4,8 +4,9 @@ MQTT does not tell the node who sent a message, so the broker is where a unit is
 its own topics: each unit logs in under its own name, and the ACL lets that user publish
 its own announce and its own stations' telemetry and read its own `registered` and its
 own stations' commands. Station ids are assigned by the node, so the per-station lines
-are written from the database (`bem broker acl`) and must be rewritten when stations
-change; until then a new station's telemetry is refused (the ACL fails closed).
+are written from the database (`bem broker acl`, or the node itself when `mqtt.acl_file`
+is set: `mqtt_node.broker_acl`) and must be rewritten when stations change; until then a
+new station's telemetry is refused (the ACL fails closed).
 
 Passwords are stored as Mosquitto 2 does (`mosquitto_passwd`): PBKDF2-HMAC-SHA512 with a
 random salt, `user:$7$<iterations>$<salt>$<hash>` in base64, so no Mosquitto tool is
@@ -17,7 +18,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import tempfile
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 
 from mqtt_node.topics import Topics
 
@@ -73,6 +76,21 @@ def remove_user(text: str, user: str) -> str:
     return "".join(f"{line}\n" for line in kept)
 
 
+def write_private(path: Path, text: str) -> None:
+    """Replace `path` with `text` in one step (a reader sees the old file or the new one,
+    never half of one), readable by its owner and group only. OSError when it cannot."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.chmod(temporary, 0o640)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
 def render_acl(
     prefix: str, node_users: Sequence[str], stations_by_unit: Mapping[str, Iterable[int]]
 ) -> tuple[str, list[str]]:
@@ -82,9 +100,10 @@ def render_acl(
     if not node_users:
         raise BrokerAuthError("node user: at least one is needed (mqtt.username or --node-user)")
     lines = [
-        "# Mosquitto ACL for Battery Experiments Manager, written by `bem broker acl`.",
-        "# Rewrite it whenever stations are added or edited, then reload the broker",
-        "# (SIGHUP); docs/security.md explains it. Do not edit by hand.",
+        "# Mosquitto ACL for Battery Experiments Manager, written by `bem broker acl`",
+        "# or by the node (mqtt.acl_file). Rewrite it whenever stations are added or",
+        "# edited, then reload the broker (SIGHUP); docs/security.md explains it.",
+        "# Do not edit by hand.",
         "",
         "# The node (and the operators' tools): every topic under the prefix.",
     ]

@@ -182,6 +182,9 @@ class Ingest:
         self.stats = IngestStats()
         # Called after each batch has committed and been acknowledged.
         self.on_commit: Callable[[], None] | None = None
+        # Called after a batch has committed and before its `registered` messages are
+        # published: the node brings the broker's ACL up to date there (mqtt_node.broker_acl).
+        self.before_replies: Callable[[], object] | None = None
         self._transactions = transactions
         self._topics = topics
         self._publish = publish
@@ -237,6 +240,8 @@ class Ingest:
             self.stats.samples_written,
         )
         _log_events(outcome)
+        if outcome.replies and self.before_replies is not None:
+            self.before_replies()
         for reply in outcome.replies:
             self._publish(*reply)
         if self.on_commit is not None:

@@ -5,7 +5,10 @@ writes what the cyclers send and acknowledges it once committed, liveness
 (`mqtt_node.liveness`) records heartbeats and says which stations are online, and
 dispatch (`mqtt_node.dispatch`) starts queued experiments and forwards operator
 commands; ingest also tells a unit its current station ids when it is still heard on the
-old id of a station edited in the web app (`mqtt_node.reregister`). This module puts them together and runs them:
+old id of a station edited in the web app (`mqtt_node.reregister`). With `mqtt.acl_file`
+set, the node also keeps the broker's ACL current (`mqtt_node.broker_acl`): at start-up,
+before each batch's `registered` messages go out, and every `mqtt.acl_check_interval_s`.
+This module puts them together and runs them:
 
 - the transport's callback only enqueues raw messages, in a queue bounded by message
   count and by payload bytes (`PayloadQueue`), so a slow database pushes back on the
@@ -31,6 +34,7 @@ from sqlalchemy import Engine
 from config import NodeSettings
 from datastore.ingest import prune_rejections
 from datastore.types import utcnow
+from mqtt_node.broker_acl import BrokerAcl
 from mqtt_node.dispatch import Dispatch
 from mqtt_node.ingest import Ingest
 from mqtt_node.liveness import Liveness
@@ -120,18 +124,22 @@ class Node:
         settings: NodeSettings,
         topics: Topics,
         shared_group: str = "",
+        acl: BrokerAcl | None = None,
     ) -> None:
         self.engine = engine
         self.transport = transport
         self.settings = settings
         self.topics = topics
         self.shared_group = shared_group
+        # The broker's ACL, kept current from the database (None: not this node's job).
+        self.acl = acl
         self.on_batch: Callable[[], None] | None = None  # a hook for tests
         self._queue = PayloadQueue(settings.queue_size, settings.queue_max_bytes)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._next_control = 0.0
         self._next_prune = 0.0
+        self._next_acl_check = 0.0
         # Shared by ingest and dispatch: its count of failed attempts is the node's, and it
         # stops retrying when the node stops.
         self._transactions = Transactions(engine, self._stop)
@@ -147,6 +155,8 @@ class Node:
             max_stations_per_unit=settings.max_stations_per_unit,
         )
         self.ingest.on_commit = self._batch_committed
+        if acl is not None:
+            self.ingest.before_replies = lambda: self.refresh_acl("a unit is sent station ids")
         self.dispatch = Dispatch(
             self._transactions,
             topics,
@@ -174,6 +184,10 @@ class Node:
     # ------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
+        # Before connecting: the node's own user, and the stations known, are in the ACL
+        # the broker applies when the node subscribes and units resume.
+        self.refresh_acl("start-up")
+        self._next_acl_check = time.monotonic() + (self.acl.check_interval_s if self.acl else 0)
         self._thread = threading.Thread(target=self._run, name="bem-node-writer", daemon=True)
         self._thread.start()
         subscriptions = self.topics.node_subscriptions(self.shared_group)
@@ -184,6 +198,8 @@ class Node:
         # unacknowledged for the broker to deliver again, and a transport callback blocked
         # on a full queue gives up. Disconnecting first would hang on that callback.
         self._stop.set()
+        if self.acl is not None:
+            self.acl.stopping.set()
         if self._thread is not None:
             self._thread.join(timeout)
         self.transport.stop()
@@ -237,6 +253,21 @@ class Node:
             if time.monotonic() >= self._next_prune:
                 self._next_prune = time.monotonic() + self.settings.rejected_prune_interval_s
                 self.prune_rejections()
+            if self.acl is not None and time.monotonic() >= self._next_acl_check:
+                self._next_acl_check = time.monotonic() + self.acl.check_interval_s
+                # Stations edited, deprecated or removed in the web app or the CLI.
+                self.refresh_acl("periodic check")
+
+    def refresh_acl(self, why: str) -> bool:
+        """Bring the broker's ACL up to date (when this node keeps it); whether it was
+        rewritten. Never raises: a failure is logged and ingest goes on."""
+        if self.acl is None:
+            return False
+        try:
+            return self.acl.refresh(why)
+        except Exception:
+            log.exception("broker ACL %s: the update failed", self.acl.path)
+            return False
 
     def prune_rejections(self) -> int:
         """Apply the retention of refused messages (node.rejected_retention_days,

@@ -14,6 +14,9 @@ from __future__ import annotations
 import itertools
 import logging
 import queue
+import socket
+import ssl
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -47,6 +50,10 @@ class Outgoing(NamedTuple):
     topic: str
     payload: bytes
     qos: int
+
+
+class TransportError(Exception):
+    """A transport that cannot be set up as configured (one line naming the setting)."""
 
 
 class Transport(Protocol):
@@ -184,11 +191,14 @@ class PahoTransport:
         if settings.tls:
             # Verifies the broker's certificate against the CA (the system's when none is
             # given) and, unless tls_insecure, that it names the host we connect to.
-            self._client.tls_set(
-                ca_certs=settings.tls_ca_file or None,
-                certfile=settings.tls_cert_file or None,
-                keyfile=settings.tls_key_file or None,
-            )
+            try:
+                self._client.tls_set(
+                    ca_certs=settings.tls_ca_file or None,
+                    certfile=settings.tls_cert_file or None,
+                    keyfile=settings.tls_key_file or None,
+                )
+            except (ssl.SSLError, OSError, ValueError) as error:
+                raise TransportError(_tls_files_problem(settings, error)) from None
             if settings.tls_insecure:
                 log.warning("mqtt.tls_insecure: the broker's host name is not checked")
                 self._client.tls_insecure_set(True)
@@ -200,7 +210,11 @@ class PahoTransport:
             self._connect_properties.SessionExpiryInterval = settings.session_expiry_s
         self._connect_properties.ReceiveMaximum = settings.receive_maximum
         self._client.on_connect = self._on_connect
+        self._client.on_connect_fail = self._on_connect_fail
         self._client.on_disconnect = self._on_disconnect
+        # The last reason a connection attempt failed: logged once as an error, then
+        # quietly while it stays the same (attempts repeat every few seconds).
+        self._last_failure = ""
         self._client.on_message = self._on_paho_message
         self._subscriptions: list[tuple[str, int]] = []
         self._on_message: MessageHandler | None = None
@@ -238,6 +252,7 @@ class PahoTransport:
             return
         with self._ack_lock:
             self._generation += 1
+        self._last_failure = ""
         self._connected.set()
         log.info(
             "connected to %s:%s as %r%s%s",
@@ -249,6 +264,20 @@ class PahoTransport:
         )
         if self._subscriptions:
             client.subscribe([(topic, qos) for topic, qos in self._subscriptions])
+
+    def _on_connect_fail(self, _client, _userdata) -> None:
+        # paho calls this from its `except OSError` around the attempt: the error in hand
+        # says why (paho itself only retries, silently).
+        reason = describe_connect_error(sys.exc_info()[1], self._settings)
+        level = logging.DEBUG if reason == self._last_failure else logging.ERROR
+        self._last_failure = reason
+        log.log(
+            level,
+            "cannot connect to the broker at %s:%s: %s; retrying",
+            self._settings.host,
+            self._settings.port,
+            reason,
+        )
 
     def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties) -> None:
         with self._ack_lock:
@@ -277,6 +306,42 @@ class PahoTransport:
         self._client.disconnect()
         self._client.loop_stop()
         self._connected.clear()
+
+
+def describe_connect_error(error: BaseException | None, settings: MqttSettings) -> str:
+    """Why a connection attempt failed, in a sentence that points at the setting to check."""
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return (
+            f"the broker's TLS certificate was not accepted ({error.verify_message}); "
+            f"check mqtt.tls_ca_file (the CA that signed it) and that the certificate names "
+            f"{settings.host!r}"
+        )
+    if isinstance(error, ssl.SSLError):
+        return (
+            f"the TLS handshake failed ({error.reason or error}); check that "
+            f"port {settings.port} is the broker's TLS listener"
+        )
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused: is the broker running, and is mqtt.port right?"
+    if isinstance(error, socket.gaierror):
+        return f"host {settings.host!r} not found: check mqtt.host"
+    if isinstance(error, (TimeoutError, socket.timeout)):
+        return "no answer (timed out): check mqtt.host, mqtt.port and the firewall"
+    if isinstance(error, OSError):
+        return error.strerror or type(error).__name__
+    return str(error) if error is not None else "unknown reason"
+
+
+def _tls_files_problem(settings: MqttSettings, error: BaseException) -> str:
+    """Which TLS file could not be loaded, and why, in one line."""
+    reason = getattr(error, "reason", None) or getattr(error, "strerror", None) or str(error)
+    files = [
+        f"mqtt.{key} ({getattr(settings, key)})"
+        for key in ("tls_ca_file", "tls_cert_file", "tls_key_file")
+        if getattr(settings, key)
+    ]
+    which = ", ".join(files) if files else "the system's CA certificates"
+    return f"{which}: cannot be loaded as PEM certificates and key ({reason})"
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:

@@ -15,6 +15,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 from components import context
+from components.not_found import not_found
 from components.station_card import status_badge
 from components.urls import BATTERIES_URL, experiment_url, new_experiment_url
 from datastore import catalog
@@ -79,16 +80,7 @@ def validation_layout() -> html.Div:
 
 
 def _not_found(message: str) -> html.Div:
-    return html.Div(
-        [
-            html.H2("Battery"),
-            dbc.Alert(
-                [message, " ", dcc.Link("See all batteries", href=BATTERIES_URL)],
-                color="warning",
-                id=ids.NOT_FOUND,
-            ),
-        ]
-    )
+    return not_found("Battery", message, "See all batteries", BATTERIES_URL, ids.NOT_FOUND)
 
 
 def _facts(battery: Battery) -> list[Any]:

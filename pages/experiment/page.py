@@ -30,6 +30,7 @@ from dash import (
 
 from components import context
 from components.alarms import alarms_table
+from components.not_found import not_found
 from components.station_card import status_badge
 from components.urls import (
     EXPERIMENTS_URL,
@@ -111,16 +112,7 @@ def validation_layout() -> html.Div:
 
 
 def _not_found(message: str) -> html.Div:
-    return html.Div(
-        [
-            html.H2("Experiment"),
-            dbc.Alert(
-                [message, " ", dcc.Link("See all experiments", href=EXPERIMENTS_URL)],
-                color="warning",
-                id=ids.NOT_FOUND,
-            ),
-        ]
-    )
+    return not_found("Experiment", message, "See all experiments", EXPERIMENTS_URL, ids.NOT_FOUND)
 
 
 def _page(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -56,31 +57,35 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
+Row = TypeVar("Row", Battery, Station)
+
+
+def _chosen(
+    session: Session, model: type[Row], value: object, name: str, problems: dict[str, str]
+) -> Row | None:
+    """The row of `model` the select `name` names; a problem beside that field otherwise."""
+    row_id = parse_id(value)
+    if row_id is None:
+        problems[name] = f"Choose a {name}."
+        return None
+    row = session.get(model, row_id)
+    if row is None:
+        problems[name] = f"There is no {name} with id {row_id}; choose another."
+    return row
+
+
 def _battery(session: Session, value: object, problems: dict[str, str]) -> Battery | None:
-    battery_id = parse_id(value)
-    if battery_id is None:
-        problems["battery"] = "Choose a battery."
-        return None
-    battery = session.get(Battery, battery_id)
-    if battery is None:
-        problems["battery"] = f"There is no battery with id {battery_id}; choose another."
-        return None
-    busy = catalog.battery_busy_reason(session, battery)
-    if busy is not None:
-        problems["battery"] = _sentence(busy)
+    battery = _chosen(session, Battery, value, "battery", problems)
+    if battery is not None:
+        busy = catalog.battery_busy_reason(session, battery)
+        if busy is not None:
+            problems["battery"] = _sentence(busy)
     return battery
 
 
 def _station(session: Session, value: object, problems: dict[str, str]) -> Station | None:
-    station_id = parse_id(value)
-    if station_id is None:
-        problems["station"] = "Choose a station."
-        return None
-    station = session.get(Station, station_id)
-    if station is None:
-        problems["station"] = f"There is no station with id {station_id}; choose another."
-        return None
-    if station.deprecated:
+    station = _chosen(session, Station, value, "station", problems)
+    if station is not None and station.deprecated:
         problems["station"] = f"Station {station.name} is deprecated; choose its replacement."
         return None
     return station

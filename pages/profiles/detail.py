@@ -17,6 +17,7 @@ from dash import Input, Output, State, callback, dcc, html
 
 from components import context
 from components.forms import parse_id
+from components.not_found import not_found
 from components.profile_text import (
     demand_rows,
     envelope_rows,
@@ -73,16 +74,7 @@ def validation_layout() -> html.Div:
 
 
 def _not_found(message: str) -> html.Div:
-    return html.Div(
-        [
-            html.H2("Profile"),
-            dbc.Alert(
-                [message, " ", dcc.Link("See all profiles", href=PROFILES_URL)],
-                color="warning",
-                id=ids.NOT_FOUND,
-            ),
-        ]
-    )
+    return not_found("Profile", message, "See all profiles", PROFILES_URL, ids.NOT_FOUND)
 
 
 def _page(detail: ProfileDetail, batteries: list[Choice]) -> html.Div:

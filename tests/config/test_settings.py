@@ -74,6 +74,16 @@ def test_credentials_file_overrides_defaults_and_environment_overrides_it(tmp_pa
             {"BEM_CREDENTIALS_FILE": "/nonexistent/creds.yaml"},
             "BEM_CREDENTIALS_FILE: expected an existing file",
         ),
+        (
+            {"BEM_MQTT_ACL_RELOAD_WAIT_S": "120"},
+            "mqtt.acl_reload_wait_s (from BEM_MQTT_ACL_RELOAD_WAIT_S): expected a number of "
+            "seconds from 0 to 60, got '120'",
+        ),
+        (
+            {"BEM_MQTT_ACL_CHECK_INTERVAL_S": "0"},
+            "mqtt.acl_check_interval_s (from BEM_MQTT_ACL_CHECK_INTERVAL_S): expected a "
+            "positive number of seconds",
+        ),
     ],
 )
 def test_a_wrong_value_names_the_key_and_what_was_expected(environ: dict, message: str) -> None:

@@ -66,7 +66,7 @@ def test_the_broker_refuses_anonymous_clients_and_reads_the_users_and_acl() -> N
     assert "allow_anonymous false" in conf
     assert "allow_anonymous true" not in conf
     assert "password_file /mosquitto/auth/passwd" in conf
-    assert "acl_file /mosquitto/auth/acl" in conf
+    assert "acl_file /mosquitto/acl/acl" in conf
     assert "./broker:/mosquitto/auth:ro" in _compose()["services"]["mosquitto"]["volumes"]
     # The password file and the site's ACL stay out of git.
     assert "docker/broker/" in (DOCKER.parent / ".gitignore").read_text(encoding="utf-8")

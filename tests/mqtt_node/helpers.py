@@ -363,8 +363,13 @@ class PrivateMosquitto:
     """A Mosquitto of the test's own, with persistence, so it can be stopped and restarted."""
 
     def __init__(
-        self, directory: Path, password_file: Path | None = None, acl_file: Path | None = None
+        self,
+        directory: Path,
+        password_file: Path | None = None,
+        acl_file: Path | None = None,
+        listener_options: str = "",
     ) -> None:
+        """`listener_options`: lines for the listener, e.g. its TLS files."""
         self.directory = directory
         self.port = free_port()
         self.config = directory / "mosquitto.conf"
@@ -387,6 +392,8 @@ class PrivateMosquitto:
             # Keep every queued message of an absent session (the default keeps 1000).
             "max_queued_messages 0\n"
             f"log_dest file {directory}/mosquitto.log\n"
+            # Options after a listener line are that listener's.
+             + listener_options
         )
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -399,6 +406,13 @@ class PrivateMosquitto:
         if not wait_until(lambda: port_open(self.port), timeout):
             self.stop()
             raise RuntimeError(f"mosquitto did not listen on port {self.port}; see {self.config}")
+
+    def write_pid_file(self) -> Path:
+        """The broker's pid in a file, as a service manager keeps it."""
+        assert self.process is not None
+        path = self.directory / "mosquitto.pid"
+        path.write_text(f"{self.process.pid}\n", encoding="ascii")
+        return path
 
     def reload(self) -> None:
         """SIGHUP: Mosquitto reads its password and ACL files again."""
@@ -511,6 +525,8 @@ class Publisher:
     received: list[tuple[str, bytes]] = field(default_factory=list)
     username: str | None = None
     password: str | None = None
+    # Over TLS, trusting this CA certificate (None: plain TCP).
+    tls_ca: str | None = None
 
     def __post_init__(self) -> None:
         import paho.mqtt.client as mqtt
@@ -525,6 +541,8 @@ class Publisher:
         self._client.max_queued_messages_set(0)
         if self.username is not None:
             self._client.username_pw_set(self.username, self.password)
+        if self.tls_ca is not None:
+            self._client.tls_set(ca_certs=self.tls_ca)
         self._subscriptions: list[str] = []
         self._subscribed = threading.Event()
         self._published: list[int] = []  # mids of the QoS 1 messages

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
@@ -17,6 +18,24 @@ from domain.status import ExperimentStatus
 
 T0 = 1_800_000_000.0
 MAX_STEPS = default_settings().profiles.max_steps
+
+
+def engine_of(app: Any) -> Engine:
+    """The database engine of an app built by the `app_factory` fixture."""
+    return app.server.extensions["bem"].store.engine
+
+
+def add_two_cells(session: Session) -> tuple[Battery, Battery]:
+    """A 1 Ah lithium-ion cell of ±1 A and a 5 Ah one of ±5 A, both 2.5 to 4.2 V."""
+    small = catalog.create_battery(
+        session, name="small cell", technology="lithium-ion", voltage_min=2.5,
+        voltage_max=4.2, current_min=-1, current_max=1, nominal_capacity_ah=1.0,
+    )  # fmt: skip
+    big = catalog.create_battery(
+        session, name="big cell", technology="lithium-ion", voltage_min=2.5,
+        voltage_max=4.2, current_min=-5, current_max=5, nominal_capacity_ah=5.0,
+    )  # fmt: skip
+    return small, big
 
 
 def voltage_of(seq: int) -> float:

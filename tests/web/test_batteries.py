@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from datastore import catalog
@@ -17,7 +17,7 @@ from pages.batteries import ids
 from pages.batteries.facts import fact_rows
 from pages.batteries.form import create, edit
 from pages.batteries.table import grid_row
-from tests.web.lab_data import add_experiment
+from tests.web.lab_data import add_experiment, engine_of
 
 NEW = ids.NEW_FORM
 EDIT = ids.EDIT_FORM
@@ -39,10 +39,6 @@ FORM: dict[str, Any] = {
     "capacity": 3,
 }
 LI_ION = {("lithium-ion", "chemistry"): "NMC", ("lithium-ion", "electrolyte"): "1 M LiPF6"}
-
-
-def engine_of(app: Any) -> Engine:
-    return app.server.extensions["bem"].store.engine
 
 
 def count(session: Session) -> int:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from components.urls import compare_csv_url, compare_url
 from datastore.models import Battery, Cycle, Experiment
 from pages.compare import ids
-from tests.web.lab_data import add_experiment
+from tests.web.lab_data import add_experiment, engine_of
 
 CYCLES = 10
 CHARGE_AH = 2.0
@@ -34,10 +34,6 @@ RUNS = {
 
 def discharge(fade: float, cycle: int) -> float:
     return round(2.0 - fade * (cycle - 1), 6)
-
-
-def engine_of(app: Any) -> Any:
-    return app.server.extensions["bem"].store.engine
 
 
 def add_cycles(engine: Any, experiment_id: int, fade: float, count: int) -> None:

@@ -14,15 +14,11 @@ from datastore.cycles import experiment_cycles
 from domain.csvformat import CYCLE_COLUMNS
 from domain.status import ExperimentStatus
 from pages.experiment import ids
-from tests.web.lab_data import add_experiment, add_fading_cycles
+from tests.web.lab_data import add_experiment, add_fading_cycles, engine_of
 
 CYCLES = 6
 # 0.6 V/Ah on charge and on discharge (tests/web/lab_data.add_fading_cycles).
 SLOPE_V_PER_AH = 0.6
-
-
-def engine_of(app: Any) -> Any:
-    return app.server.extensions["bem"].store.engine
 
 
 def traces(browser: Any, graph_id: str) -> list[dict[str, Any]]:

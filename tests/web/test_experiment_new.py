@@ -15,7 +15,7 @@ from dash.testing.wait import until
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config import default_settings
@@ -24,6 +24,7 @@ from datastore.models import Experiment, Profile
 from domain.status import ExperimentStatus
 from pages.experiment_new import ids
 from pages.monitor import ids as monitor_ids
+from tests.web.lab_data import add_two_cells, engine_of
 
 pytestmark = pytest.mark.browser
 
@@ -31,23 +32,12 @@ MAX_STEPS = default_settings().profiles.max_steps
 WAIT_S = 10
 
 
-def engine_of(app: Any) -> Engine:
-    return app.server.extensions["bem"].store.engine
-
-
 @pytest.fixture
 def lab(app_factory) -> tuple[Any, dict[str, int]]:
     """Two cells (1 A and 5 A), a redox-flow stack, a station, and two stored profiles."""
     app = app_factory()
     with Session(engine_of(app)) as session, session.begin():
-        small = catalog.create_battery(
-            session, name="small cell", technology="lithium-ion", voltage_min=2.5,
-            voltage_max=4.2, current_min=-1, current_max=1, nominal_capacity_ah=1.0,
-        )  # fmt: skip
-        big = catalog.create_battery(
-            session, name="big cell", technology="lithium-ion", voltage_min=2.5,
-            voltage_max=4.2, current_min=-5, current_max=5, nominal_capacity_ah=5.0,
-        )  # fmt: skip
+        small, big = add_two_cells(session)
         stack = catalog.create_battery(
             session, name="flow stack", technology="redox-flow", voltage_min=0.8,
             voltage_max=1.7, current_min=-20, current_max=20, nominal_capacity_ah=10,

@@ -13,15 +13,11 @@ from datastore import ingest
 from datastore.models import Experiment
 from domain.status import ExperimentStatus
 from pages.experiment import ids
-from tests.web.lab_data import T0, add_experiment, add_samples
+from tests.web.lab_data import T0, add_experiment, add_samples, engine_of
 
 pytestmark = pytest.mark.browser
 
 SPIKE_SEQ = 43_210
-
-
-def engine_of(app: Any) -> Any:
-    return app.server.extensions["bem"].store.engine
 
 
 def graph_traces(browser: Any) -> list[dict[str, Any]]:

@@ -15,13 +15,9 @@ from sqlalchemy.orm import Session
 from datastore.models import Experiment
 from domain.status import ExperimentStatus
 from pages.experiments import ids
-from tests.web.lab_data import add_experiment, add_samples
+from tests.web.lab_data import add_experiment, add_samples, engine_of
 
 pytestmark = pytest.mark.browser
-
-
-def engine_of(app: Any) -> Any:
-    return app.server.extensions["bem"].store.engine
 
 
 def grid_rows(browser: Any) -> list[dict[str, Any]]:

@@ -29,14 +29,11 @@ from domain.profiles import BatteryRating, Demand, Window, parse_profile, sketch
 from pages.profiles.figures import sketch_figure
 from pages.profiles.form import FormErrors, ProfileForm, save_profile
 from pages.profiles.table import grid_row
+from tests.web.lab_data import engine_of
 
 MAX_STEPS = default_settings().profiles.max_steps
 CELL = BatteryRating(Window(2.5, 4.2, -2.0, 1.0), capacity_ah=2.0)
 STATION = Window(0.0, 5.0, -10.0, 10.0)
-
-
-def engine_of(app: Any) -> Engine:
-    return app.server.extensions["bem"].store.engine
 
 
 # ---------------------------------------------------------------- the live check

@@ -11,13 +11,14 @@ import pytest
 from dash.testing.wait import until
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config import default_settings
 from datastore import catalog
 from datastore.models import Experiment, Profile
 from pages.profiles import ids
+from tests.web.lab_data import add_two_cells, engine_of
 
 pytestmark = pytest.mark.browser
 
@@ -25,23 +26,12 @@ MAX_STEPS = default_settings().profiles.max_steps
 WAIT_S = 10
 
 
-def engine_of(app: Any) -> Engine:
-    return app.server.extensions["bem"].store.engine
-
-
 @pytest.fixture
 def lab(app_factory) -> tuple[Any, dict[str, int]]:
     """A 1 A cell and a 5 A cell, a station, and a profile an experiment uses."""
     app = app_factory()
     with Session(engine_of(app)) as session, session.begin():
-        small = catalog.create_battery(
-            session, name="small cell", technology="lithium-ion", voltage_min=2.5,
-            voltage_max=4.2, current_min=-1, current_max=1, nominal_capacity_ah=1.0,
-        )  # fmt: skip
-        big = catalog.create_battery(
-            session, name="big cell", technology="lithium-ion", voltage_min=2.5,
-            voltage_max=4.2, current_min=-5, current_max=5, nominal_capacity_ah=5.0,
-        )  # fmt: skip
+        small, big = add_two_cells(session)
         station = catalog.create_station(
             session, name="ch1", voltage_min=0, voltage_max=5, current_min=-10, current_max=10
         )

@@ -20,6 +20,7 @@ from domain.status import ExperimentStatus
 from pages.stations import ids
 from pages.stations.board import board, window_text
 from pages.stations.form import submit
+from tests.web.lab_data import engine_of
 
 MAX_STEPS = default_settings().profiles.max_steps
 FORM = {
@@ -31,10 +32,6 @@ FORM = {
     "current_min": -5,
     "current_max": 5,
 }
-
-
-def engine_of(app: Any) -> Engine:
-    return app.server.extensions["bem"].store.engine
 
 
 def add_station(engine: Engine, name: str = "ch1", unit: str | None = "cu-lab1") -> int:
