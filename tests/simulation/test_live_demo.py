@@ -339,10 +339,11 @@ def test_bem_demo_serves_the_app_with_experiments_running_and_stops_on_ctrl_c(
 
 def test_bem_demo_announces_the_lab_the_pages_show(demo_command: DemoCommand) -> None:
     wait_for(
-        lambda: demo_command.process.poll() is not None or "The lab: " in demo_command.log(),
+        lambda: demo_command.process.poll() is not None or demo_command.home_page_status() == 200,
         90,
-        "the banner",
+        "the home page",
     )
+    assert demo_command.process.poll() is None, demo_command.log()[-3000:]
     banner = re.search(r"The lab: (\d+) batter\w+, .*?, (\d+) experiments?", demo_command.log())
     assert banner, demo_command.log()[-3000:]
     engine = make_engine(f"sqlite:///{demo_command.database}")
@@ -353,4 +354,4 @@ def test_bem_demo_announces_the_lab_the_pages_show(demo_command: DemoCommand) ->
     finally:
         engine.dispose()
     assert (int(banner.group(1)), int(banner.group(2))) == (batteries, experiments)
-    assert demo_command.interrupt(timeout=30) == 0
+    assert demo_command.interrupt(timeout=30) == 0, demo_command.log()[-3000:]
