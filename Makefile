@@ -11,10 +11,13 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# make demo PORT=8051: the demo on another port (default: the setting web.port, 8050).
+PORT ?=
+
 ## make demo: install the app and start the demo (SQLite, simulated cyclers) on http://127.0.0.1:8050
 demo: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
-	$(BIN)/bem demo
+	$(BIN)/bem demo $(if $(PORT),--port $(PORT))
 
 ## make test: install the test dependencies (and Chromium when missing) and run the whole suite
 test: $(BIN)/python

@@ -12,10 +12,11 @@ it. The simulation package is imported here lazily, only by the builders that ne
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from config import MqttSettings, Settings, load_settings
+from config import MqttSettings, Settings, load_settings, logs
 from datastore import Datastore, open_datastore
 from mqtt_node import broker_acl
 from mqtt_node.node import Node
@@ -93,6 +94,36 @@ def unit_broker_settings(settings: Settings, unit: str) -> MqttSettings:
     return dataclasses.replace(base, username=unit if password else "", password=password)
 
 
+# ---------------------------------------------------------------- logs
+
+
+def configure_logging(
+    settings: Settings | None, *, service: bool = False, verbose: bool = False
+) -> None:
+    """One line per event on standard error, in `logging.format` (config/logs.py).
+
+    A service (the web app, the node, the demo, a simulator) writes events of
+    `logging.level` and above (DEBUG with `verbose`); a short command writes warnings and
+    errors only, so its output stays what it prints. With no settings (they could not be
+    read: the command reports why), text lines.
+    """
+    style = settings.logging.format if settings else "text"
+    if not service:
+        level = "WARNING"
+    elif verbose:
+        level = "DEBUG"
+    else:
+        level = settings.logging.level.upper() if settings else "INFO"
+    logs.install(style, level)
+    # Migrations tell at every start of a SQLite database which dialect they use.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def access_log(enabled: bool) -> None:
+    """Log each HTTP request the development server serves (werkzeug's request lines)."""
+    logging.getLogger("werkzeug").setLevel(logging.INFO if enabled else logging.WARNING)
+
+
 # ---------------------------------------------------------------- web
 
 
@@ -103,6 +134,11 @@ def web_app(settings: Settings, store: Datastore) -> dash.Dash:
 
     app = create_app(settings, store)
     auth.install(app, settings)
+    # Dash writes its own lines to stdout besides the log; one line per event is enough,
+    # and the address the server listens on is said by `bem web` itself.
+    for handler in list(app.logger.handlers):
+        app.logger.removeHandler(handler)
+    app.logger.setLevel(logging.WARNING)
     return app
 
 
@@ -113,6 +149,7 @@ def wsgi() -> flask.Flask:
     hand when it starts before the database server is ready.
     """
     settings = load_settings()
+    configure_logging(settings, service=True)
     return web_app(settings, open_store(settings, wait_s=120)).server
 
 

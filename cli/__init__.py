@@ -12,9 +12,10 @@ import os
 import sys
 from collections.abc import Sequence
 
+import bootstrap
 from bootstrap import StartupError
 from cli.common import CommandError
-from config import ConfigError
+from config import ConfigError, Settings, load_settings
 from datastore import DatastoreError
 from datastore.catalog import CatalogError
 
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    bootstrap.configure_logging(_settings_or_none())
     try:
         status = int(args.handler(args) or 0)
         # Written now, so a reader that went away is noticed here rather than at exit.
@@ -63,6 +65,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return getattr(error, "exit_status", 2 if isinstance(error, ConfigError) else 1)
     except KeyboardInterrupt:
         return 130
+
+
+def _settings_or_none() -> Settings | None:
+    """The settings, for the log format; None when they cannot be read (the command
+    itself then says why, in its one line)."""
+    try:
+        return load_settings()
+    except ConfigError:
+        return None
 
 
 def _discard_stdout() -> None:

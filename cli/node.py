@@ -113,11 +113,8 @@ def _beat(node: Node, path: Path, stop: threading.Event) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
     settings = load_settings()
+    bootstrap.configure_logging(settings, service=True, verbose=args.verbose)
     broker = bootstrap.broker_settings(settings, client_id=args.client_id)
     store = open_datastore(settings, wait_s=args.wait_db)
     node = bootstrap.node(settings, store, shared_group=args.shared_group, client_id=args.client_id)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import logging
 import signal
 import threading
 
@@ -54,12 +53,10 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(
             f"--speed: expected a factor above 0 and at most 10000, got {args.speed:g}"
         )
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    settings = load_settings()
+    bootstrap.configure_logging(settings, service=True, verbose=args.verbose)
     cycler = bootstrap.simulated_cycler(
-        load_settings(),
+        settings,
         unit=args.unit,
         stations=args.stations,
         rate_hz=args.rate,

@@ -151,6 +151,7 @@ def serve_with_gunicorn(settings: Settings, options: dict[str, Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
+    bootstrap.configure_logging(settings, service=True)
     host = args.host or settings.web.host
     port = args.port or settings.web.port
     if args.dev:

@@ -58,7 +58,7 @@ from datastore.users import (
 from domain.accounts import MAX_PASSWORD_LENGTH, Role
 from domain.sign_in_limits import SignInLimits
 
-log = logging.getLogger("bem.auth")
+log = logging.getLogger("bem.web.auth")
 
 EXTENSION_KEY = "bem_auth"
 LOGIN_URL = "/login"

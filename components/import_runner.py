@@ -29,6 +29,7 @@ from typing import Any
 import flask
 from sqlalchemy import Engine
 
+from config.logs import for_experiment
 from datastore.import_jobs import (
     cancel_requested,
     finish_job,
@@ -42,7 +43,7 @@ from datastore.imports import ImportCancelled, import_file
 from domain.import_jobs import JobState, JobStatus, WriteSchedule
 from domain.importing import ColumnChoice, ImportProgress
 
-log = logging.getLogger("bem.imports")
+log = logging.getLogger("bem.import")
 
 EXTENSION_KEY = "bem-imports"
 CANCELLED_MESSAGE = "cancelled: nothing was stored"
@@ -208,6 +209,13 @@ class ImportRunner:
             if recorded is not _NOT_WRITTEN:
                 with self._lock:
                     self._live.pop(job_id, None)
+            log.info(
+                "import job %s %s%s",
+                job_id,
+                state.value,
+                f": {message}" if message else "",
+                extra=for_experiment(experiment_id),
+            )
 
     def _watch(self, job_id: int, live: _Live, stop: threading.Event) -> None:
         schedule = self.schedule()

@@ -169,6 +169,18 @@ class DemoSettings:
     stations: int
     sample_rate_hz: float
     speed: float
+    # Log every HTTP request the demo serves (off: a few hundred lines in a quarter hour).
+    access_log: bool
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    """What each process writes to standard error (config/logs.py)."""
+
+    # "text": one line per event; "json": one JSON object per line.
+    format: str
+    # The least important events written by the long-running processes (web, node, demo).
+    level: str
 
 
 @dataclass(frozen=True)
@@ -181,6 +193,7 @@ class Settings:
     profiles: ProfileSettings
     simulator: SimulatorSettings
     demo: DemoSettings
+    logging: LoggingSettings
 
     def replace(self, **sections: Mapping[str, Any]) -> Settings:
         """A copy with some keys changed: `settings.replace(database={"url": ...})`."""
@@ -249,6 +262,11 @@ _CHECKS: dict[tuple[str, str], tuple[Any, str]] = {
     ("demo", "stations"): (lambda v: 0 <= v <= 64, "an integer from 0 to 64"),
     ("demo", "sample_rate_hz"): (lambda v: 0 < v <= 1000, "a rate in Hz above 0, at most 1000"),
     ("demo", "speed"): (lambda v: 0 < v <= 10000, "a time factor above 0, at most 10000"),
+    ("logging", "format"): (lambda v: v in ("text", "json"), "text or json"),
+    ("logging", "level"): (
+        lambda v: v.upper() in ("DEBUG", "INFO", "WARNING", "ERROR"),
+        "one of DEBUG, INFO, WARNING, ERROR",
+    ),
     (
         "database",
         "url",

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
+from config.logs import for_experiment
 from datastore import dispatch as dispatch_store
 from datastore.types import utcnow
 from mqtt_node import protocol
@@ -108,9 +109,9 @@ class Dispatch:
                     "experiment again on its current station",
                 )
                 log.error(
-                    "experiment %d: start not confirmed by deprecated station %d, marked ERROR",
-                    start.experiment_id,
+                    "start not confirmed by deprecated station %d, marked ERROR",
                     start.station_id,
+                    extra=for_experiment(start.experiment_id),
                 )
             elif start.attempts > self._start_retries:
                 dispatch_store.fail_start(
@@ -120,7 +121,12 @@ class Dispatch:
                     f"station {start.station_id} did not confirm the start within "
                     f"{self._start_timeout_s:g} s ({start.attempts} attempts)",
                 )
-                log.error("experiment %d: start not confirmed, marked ERROR", start.experiment_id)
+                log.error(
+                    "start not confirmed by station %d after %d attempts, marked ERROR",
+                    start.station_id,
+                    start.attempts,
+                    extra=for_experiment(start.experiment_id),
+                )
             elif dispatch_store.claim_start(connection, start.experiment_id, now, start.attempts):
                 self._start(decided, start)
         online_since = self._liveness.online_since(now)
@@ -130,7 +136,9 @@ class Dispatch:
         return decided
 
     def _start(self, decided: _Pass, start: dispatch_store.StartOrder) -> None:
-        log.info("starting experiment %d on station %d", start.experiment_id, start.station_id)
+        log.info(
+            "starting on station %d", start.station_id, extra=for_experiment(start.experiment_id)
+        )
         decided.starts += 1
         decided.commands.append(
             Outgoing(

@@ -29,6 +29,7 @@ from typing import TypeAlias
 
 from sqlalchemy import Connection
 
+from config.logs import for_experiment
 from datastore import ingest as store
 from datastore.cycles import NewSamples, advance_cycles_of
 from datastore.stations import StationChange
@@ -155,6 +156,12 @@ class _Outcome:
     reregistered: list[str] = field(default_factory=list)
     # Stations an announce of another window replaced, with their queued experiments' fate.
     replaced: list[ReplacedStation] = field(default_factory=list)
+    # Samples stored per experiment, and each change of status (experiment, from, to,
+    # message): logged once the batch has committed.
+    stored: dict[int, int] = field(default_factory=dict)
+    statuses: list[tuple[int, ExperimentStatus, ExperimentStatus, str]] = field(
+        default_factory=list
+    )
 
 
 class Ingest:
@@ -232,6 +239,7 @@ class Ingest:
             len(batch),
             self.stats.samples_written,
         )
+        _log_events(outcome)
         if outcome.replies and self.before_replies is not None:
             self.before_replies()
         for reply in outcome.replies:
@@ -333,9 +341,12 @@ class Ingest:
                             _too_many_channels(experiment.id, too_many, self._max_channels),
                         )
                 elif isinstance(payload, protocol.StatusReport):
-                    experiments[experiment.id] = _change_status(
-                        connection, experiment, payload, now
-                    )
+                    changed = _change_status(connection, experiment, payload, now)
+                    if changed.status != experiment.status:
+                        outcome.statuses.append(
+                            (experiment.id, experiment.status, changed.status, payload.message)
+                        )
+                    experiments[experiment.id] = changed
                 else:
                     problem = timestamp_problem(payload.ts, now)
                     if problem is not None:
@@ -362,6 +373,7 @@ class Ingest:
                 outcome.channels[experiment_id] = known
             inserted = samples.insert(connection, experiment_id, summaries, known)
             written[experiment_id] = (inserted, max(samples.ts))
+            outcome.stored[experiment_id] = inserted
             counts.samples_written += inserted
             counts.samples_duplicate += len(samples) - inserted
         # What the pages read instead of the samples: the experiments' counts, the block
@@ -426,6 +438,21 @@ class Ingest:
             protocol.encode_registered(announce.unit, registration.ids),
             protocol.QOS["registered"],
         )
+
+
+def _log_events(outcome: _Outcome) -> None:
+    """One event per change of status (INFO) and per experiment's stored samples (DEBUG),
+    each naming its experiment."""
+    for experiment_id, old, new, message in outcome.statuses:
+        log.info(
+            "status %s -> %s%s",
+            old.value,
+            new.value,
+            f": {message}" if message else "",
+            extra=for_experiment(experiment_id),
+        )
+    for experiment_id, count in outcome.stored.items():
+        log.debug("stored %d samples", count, extra=for_experiment(experiment_id))
 
 
 def _reject(connection: Connection, counts: IngestStats, message: Message, reason: str) -> None:

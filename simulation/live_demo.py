@@ -8,7 +8,7 @@ host set, they use the broker instead.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -40,15 +40,55 @@ END
 """
 
 
+# The status and message of the runs a demo had going when it was shut down: ended as an
+# operator's Stop ends a run, by the person who stopped the demo.
+SHUTDOWN_STATUS = ExperimentStatus.FINISHED
+SHUTDOWN_MESSAGE = "stopped when the demo was shut down"
+
+
+@dataclass(frozen=True)
+class Shutdown:
+    """What stopping the demo did to the experiments on its stations."""
+
+    stopped: list[int]  # running or paused: now SHUTDOWN_STATUS
+    queued: list[int]  # left queued: they start when the demo runs again
+
+
 @dataclass
 class LiveDemo:
     node: Node
     cyclers: list[SimulatedCycler]
+    sessions: sessionmaker[Session] | None = None
+    # The demo unit's stations, once it has registered.
+    station_ids: list[int] = field(default_factory=list)
 
-    def stop(self) -> None:
+    def halt(self) -> None:
+        """Stop the simulated cyclers, then the node (which stores the batch in hand)."""
         for cycler in self.cyclers:
             cycler.stop()
         self.node.stop()
+
+    def stop(self) -> Shutdown:
+        """Halt, then end the runs left on the demo's stations: the simulated cyclers keep
+        nothing, so a run left RUNNING would never end."""
+        self.halt()
+        if self.sessions is None or not self.station_ids:
+            return Shutdown([], [])
+        stopped = close_active_runs(
+            self.sessions, self.station_ids, SHUTDOWN_STATUS, SHUTDOWN_MESSAGE
+        )
+        with self.sessions() as session:
+            queued = list(
+                session.scalars(
+                    select(Experiment.id)
+                    .where(
+                        Experiment.station_id.in_(self.station_ids),
+                        Experiment.status == ExperimentStatus.QUEUED,
+                    )
+                    .order_by(Experiment.id)
+                )
+            )
+        return Shutdown(stopped, queued)
 
 
 def start_live_demo(
@@ -76,9 +116,10 @@ def start_live_demo(
         ),
     )
     cycler.start()
-    live = LiveDemo(node, [cycler])
+    live = LiveDemo(node, [cycler], sessions)
     if stations and cycler.registered.wait(15):
         station_ids = list(cycler.station_ids().values())
+        live.station_ids = station_ids
         close_interrupted_runs(sessions, station_ids)
         queue_live_experiments(sessions, station_ids, ProfileLimits.of(settings))
     elif stations:
@@ -87,33 +128,49 @@ def start_live_demo(
 
 
 def close_interrupted_runs(sessions: sessionmaker[Session], station_ids: list[int]) -> list[int]:
-    """Mark ERROR the runs a previous demo left RUNNING or PAUSED on these stations.
+    """Mark ERROR the runs a previous demo left RUNNING or PAUSED on these stations: it
+    ended without its shutdown (killed, or the machine stopped).
 
     The simulated cyclers keep nothing across a restart: they come back idle, so such a
     run would never end, and the node would start nothing on its station again.
     """
-    with sessions.begin() as session:
-        interrupted = list(
-            session.scalars(
-                select(Experiment.id).where(
-                    Experiment.station_id.in_(station_ids),
-                    Experiment.status.in_(list(ACTIVE_STATUSES)),
-                )
-            )
-        )
-        if interrupted:
-            session.execute(
-                update(Experiment)
-                .where(Experiment.id.in_(interrupted))
-                .values(
-                    status=ExperimentStatus.ERROR,
-                    status_message="interrupted: the demo stopped while it ran",
-                    finished_at=utcnow(),
-                )
-            )
+    interrupted = close_active_runs(
+        sessions,
+        station_ids,
+        ExperimentStatus.ERROR,
+        "interrupted: the demo stopped while it ran",
+    )
     if interrupted:
         log.info("closed runs interrupted by the last demo stop: %s", interrupted)
     return interrupted
+
+
+def close_active_runs(
+    sessions: sessionmaker[Session],
+    station_ids: list[int],
+    status: ExperimentStatus,
+    message: str,
+) -> list[int]:
+    """Give the RUNNING or PAUSED experiments on these stations `status` and `message`;
+    their ids, in order."""
+    with sessions.begin() as session:
+        active = list(
+            session.scalars(
+                select(Experiment.id)
+                .where(
+                    Experiment.station_id.in_(station_ids),
+                    Experiment.status.in_(list(ACTIVE_STATUSES)),
+                )
+                .order_by(Experiment.id)
+            )
+        )
+        if active:
+            session.execute(
+                update(Experiment)
+                .where(Experiment.id.in_(active))
+                .values(status=status, status_message=message, finished_at=utcnow())
+            )
+    return active
 
 
 def queue_live_experiments(

@@ -10,6 +10,7 @@ monitor opens, where it waits in the queue.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
 import dash
@@ -21,6 +22,7 @@ from components.profile_text import check_text as check_profile_text
 from components.profile_text import read_upload
 from components.profile_text import verdict as fit_verdict
 from components.urls import monitor_url
+from config.logs import for_experiment
 from datastore import catalog
 from datastore.experiment_choices import battery_choices, profile_choices
 from datastore.telemetry import StationSnapshot, station_overview
@@ -43,6 +45,8 @@ from pages.experiment_new.submit import (
     NewExperiment,
     queue_new_experiment,
 )
+
+log = logging.getLogger("bem.web")
 
 dash.register_page(__name__, path="/experiments/new", name="New experiment", order=3)
 
@@ -314,13 +318,14 @@ def submit(
                 max_steps=context.max_steps(),
                 max_start_bytes=context.max_start_bytes(),
             )
-            station_id = experiment.station_id
+            station_id, experiment_id = experiment.station_id, experiment.id
     except FormErrors as errors:
         return {
             "errors": {f: errors.problems.get(f, "") for f in (*FIELDS, *ALL_FIELDS)},
             "href": no_update,
         }
     assert station_id is not None
+    log.info("queued on station %d", station_id, extra=for_experiment(experiment_id))
     return {
         "errors": {f: "" for f in (*FIELDS, *ALL_FIELDS)},
         "href": monitor_url(station_id),

@@ -10,6 +10,7 @@ the experiment's page; ticked rows can be compared, and queued ones cancelled.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
 import dash
@@ -31,6 +32,7 @@ from dash import (
 from components import context
 from components.station_card import STATUS_COLORS
 from components.urls import EXPERIMENTS_URL, compare_url, experiment_csv_url, experiment_url
+from config.logs import for_experiment
 from datastore.catalog import CatalogError, cancel_experiment
 from datastore.experiment_table import ExperimentRow, FilterChoices, experiment_page, filter_choices
 from domain.experiment_filter import (
@@ -45,6 +47,8 @@ from domain.experiment_filter import (
 from domain.formatting import format_utc
 from domain.status import ExperimentStatus
 from pages.experiments import ids
+
+log = logging.getLogger("bem.web")
 
 dash.register_page(__name__, path=EXPERIMENTS_URL, name="Experiments", order=2)
 
@@ -574,6 +578,7 @@ def cancel_queued(
             with context.session() as session:
                 cancel_experiment(session, int(row["id"]))
             done.append(int(row["id"]))
+            log.info("cancelled", extra=for_experiment(int(row["id"])))
         except CatalogError as error:
             refused.append(f"#{row['id']}: {error}")
     messages: list[Any] = []

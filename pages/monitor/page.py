@@ -12,6 +12,7 @@ its first view needs and wires the callbacks.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import dash
@@ -30,6 +31,7 @@ from dash import (
 from components import context
 from components.station_card import station_grid
 from components.urls import experiment_csv_url
+from config.logs import for_experiment
 from datastore import catalog
 from datastore.dispatch import CommandRefused, request_command
 from datastore.queues import station_queue
@@ -53,6 +55,8 @@ from pages.monitor.panels import (
 )
 from pages.monitor.queue import queue_panel
 from pages.monitor.station_view import DEFAULT_REFRESH_S, PAUSED, picker, station_view
+
+log = logging.getLogger("bem.web")
 
 dash.register_page(
     __name__,
@@ -319,6 +323,7 @@ def send_command(
             request_command(session.connection(), experiment.id, command)
         except CommandRefused as refused:
             return f"Not sent: {refused}."
+    log.info("%s requested", command, extra=for_experiment(experiment.id))
     return (
         f"{command.capitalize()} requested at {format_utc(now_utc())}; "
         "the status changes when the cycler confirms."

@@ -10,6 +10,7 @@ clock.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import random
 
 import pytest
@@ -17,6 +18,7 @@ from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from config.logs import EventFormatter
 from datastore import ingest as ingest_store
 from datastore.cycles import experiment_cycles
 from datastore.ingest import SampleRow
@@ -449,3 +451,26 @@ def test_the_cycle_table_after_ingest_equals_one_computed_from_all_the_samples(
         assert (row.samples, row.start_ts, row.end_ts) == (want.samples, want.start_ts, want.end_ts)
         assert row.charge_ah == pytest.approx(want.charge_ah)
         assert row.discharge_wh == pytest.approx(want.discharge_wh)
+
+
+def test_a_change_of_status_is_logged_with_its_experiment(sqlite_engine, ingest, inbox, caplog):
+    station_id = add_station(sqlite_engine)
+    experiment_id = add_experiment(sqlite_engine, station_id, status=ExperimentStatus.RUNNING)
+    caplog.set_level(logging.INFO, logger="bem.node")
+
+    ingest.write(
+        [
+            inbox.message(
+                TOPICS.status(station_id),
+                protocol.encode_status(experiment_id, "FINISHED", T0, "profile done"),
+            )
+        ]
+    )
+
+    (event,) = [r for r in caplog.records if r.getMessage().startswith("status ")]
+    assert event.getMessage() == "status RUNNING -> FINISHED: profile done"
+    assert EventFormatter("text").format(event).split(" ", 4)[1:4] == [
+        "INFO",
+        "node",
+        f"experiment={experiment_id}",
+    ]

@@ -8,6 +8,7 @@ every other station; stopping the demo ends every thread it started.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -18,14 +19,14 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 import bootstrap
 from config import Settings, load_settings
 from datastore import Datastore, make_engine, make_session_factory, upgrade
-from datastore.models import Experiment
+from datastore.models import Battery, Experiment
 from domain.status import ExperimentStatus
 from mqtt_node.transport import PahoTransport
 from simulation.demo_data import DEMO_STATIONS, seed_demo_data
@@ -145,14 +146,48 @@ def test_stopping_the_live_demo_ends_every_thread_it_started(
     assert demo_database.sample_counts() == counts
 
 
-def test_a_restarted_demo_closes_the_runs_it_left_and_runs_again(
+def test_stopping_the_live_demo_ends_the_runs_on_its_stations_as_finished(
+    demo_database: DemoDatabase, start_demo
+) -> None:
+    demo = start_demo(demo_database.engine, demo_database.sessions, demo_database.settings())
+    every_station_runs(demo_database, among=demo_database.seeded_queue)
+    assert demo_database.sample_counts()
+
+    shutdown = demo.stop()
+
+    # Nothing is left running, and what was is ended as an operator's Stop ends a run.
+    assert shutdown.stopped and demo_database.sample_counts() == {}
+    with Session(demo_database.engine) as session:
+        ended = set(
+            session.execute(
+                select(Experiment.status, Experiment.status_message).where(
+                    Experiment.id.in_(shutdown.stopped)
+                )
+            ).all()
+        )
+        queued = list(
+            session.scalars(
+                select(Experiment.id)
+                .where(
+                    Experiment.station_id.in_(demo.station_ids),
+                    Experiment.status == ExperimentStatus.QUEUED,
+                )
+                .order_by(Experiment.id)
+            )
+        )
+    assert ended == {(ExperimentStatus.FINISHED, "stopped when the demo was shut down")}
+    assert shutdown.queued == queued
+
+
+def test_a_demo_killed_without_its_shutdown_has_its_runs_closed_at_the_next_start(
     demo_database: DemoDatabase, start_demo
 ) -> None:
     settings = demo_database.settings()
     first = start_demo(demo_database.engine, demo_database.sessions, settings)
     every_station_runs(demo_database, among=demo_database.seeded_queue)
-    first.stop()
+    first.halt()  # the threads end, as when the process is killed: the runs stay RUNNING
     left_running = set(demo_database.sample_counts())
+    assert left_running
 
     start_demo(demo_database.engine, demo_database.sessions, settings)
 
@@ -296,3 +331,27 @@ def test_bem_demo_serves_the_app_with_experiments_running_and_stops_on_ctrl_c(
     assert status == 0, log[-3000:]  # the server returns, the live demo is stopped
     assert "Simulated cyclers running over an in-process broker." in log
     assert "Traceback" not in log, log[-3000:]
+    # What Ctrl+C did to the runs, said; and no line per HTTP request by default.
+    assert re.search(r"Stopped \d+ running experiments? \(#\d+", log), log[-3000:]
+    assert demo_command.running_with_samples() == []
+    assert '"GET /' not in log and '"POST /' not in log
+
+
+def test_bem_demo_announces_the_lab_the_pages_show(demo_command: DemoCommand) -> None:
+    wait_for(
+        lambda: demo_command.process.poll() is not None or demo_command.home_page_status() == 200,
+        90,
+        "the home page",
+    )
+    assert demo_command.process.poll() is None, demo_command.log()[-3000:]
+    banner = re.search(r"The lab: (\d+) batter\w+, .*?, (\d+) experiments?", demo_command.log())
+    assert banner, demo_command.log()[-3000:]
+    engine = make_engine(f"sqlite:///{demo_command.database}")
+    try:
+        with Session(engine) as session:
+            batteries = session.scalar(select(func.count()).select_from(Battery))
+            experiments = session.scalar(select(func.count()).select_from(Experiment))
+    finally:
+        engine.dispose()
+    assert (int(banner.group(1)), int(banner.group(2))) == (batteries, experiments)
+    assert demo_command.interrupt(timeout=30) == 0, demo_command.log()[-3000:]
