@@ -164,10 +164,10 @@ def claim_upload(root: Path, token: str) -> Path | None:
     claimed = root / f"{token}{CLAIMED_SUFFIX}"
     try:
         (root / token).rename(claimed)
-    except OSError:
+        os.utime(claimed)  # a day from now before the sweep may take it
+        files = sorted(claimed.iterdir())
+    except OSError:  # not there, claimed by another import, or swept meanwhile
         return None
-    os.utime(claimed)  # a day from now before the sweep may take it
-    files = sorted(claimed.iterdir())
     return files[0] if files else None
 
 
