@@ -263,6 +263,17 @@ def _format(value: str | None) -> str | None:
     return None if not value or value == AUTO else value
 
 
+def _max_member_bytes() -> int:
+    """The largest file a ZIP may unpack to: the largest file the import takes."""
+    return context.current().settings.web.max_upload_bytes
+
+
+def _preview(path: Path, format_value: str | None, choices: list[ColumnChoice]) -> FilePreview:
+    return preview_file(
+        path, format=_format(format_value), choices=choices, max_member_bytes=_max_member_bytes()
+    )
+
+
 def _mapping_state(preview: FilePreview, choices: list[ColumnChoice]) -> dict[str, Any]:
     rows = [row_of(column) for column in preview.columns]
     return {
@@ -326,7 +337,7 @@ def show_preview(
         if problems:
             return (no_update,) * 4 + ("; ".join(problems.values()),) + (no_update,) * 3
     try:
-        preview = preview_file(path, format=_format(format_value), choices=choices)
+        preview = _preview(path, format_value, choices)
     except ImportFileError as error:
         message = _problem_list("The file cannot be read:", str(error))
         return SHOWN, message, None, None, "", HIDDEN, HIDDEN, True
@@ -503,7 +514,7 @@ def start_import(
         message = UPLOAD_TAKEN
     elif not problems:
         try:
-            preview = preview_file(path, format=_format(format_value), choices=choices)
+            preview = _preview(path, format_value, choices)
         except ImportFileError as error:
             message = str(error)
         else:
@@ -542,6 +553,7 @@ def start_import(
             format=_format(format_value),
             choices=tuple(choices),
             start_time=details.start_time,
+            max_member_bytes=_max_member_bytes(),
         ),
     )
     return (*fields, "", {"id": job_id}, False, SHOWN, True, False, "Cancel")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,8 @@ CSV = "Test Time / s,Voltage / V,Current / A\n0,3.6,0.5\n1,3.7,0.5\n"
 
 @pytest.fixture
 def app(app_factory, settings: Settings, tmp_path: Path):
-    return app_factory(settings.replace(web={"upload_dir": str(tmp_path / "uploads")}))
+    web = {"upload_dir": str(tmp_path / "uploads"), "max_upload_bytes": 10_000_000}
+    return app_factory(settings.replace(web=web))
 
 
 @pytest.fixture
@@ -39,6 +41,13 @@ def _uploaded(app: Any, token: str) -> dict[str, Any]:
     folder.mkdir(parents=True)
     (folder / "run.csv").write_text(CSV)
     return {"token": token, "filename": "run.csv", "size": len(CSV)}
+
+
+def _battery(app: Any) -> int:
+    with Session(engine_of(app)) as session:
+        battery, _ = add_two_cells(session)
+        session.commit()
+        return battery.id
 
 
 def _click_import(page: Any, upload: dict[str, Any], battery_id: int) -> tuple[Any, ...]:
@@ -68,3 +77,20 @@ def test_a_second_import_of_the_same_upload_is_refused(app, started) -> None:
     assert second[9] is page.no_update
     with Session(engine_of(app)) as session:
         assert session.scalar(select(func.count()).select_from(ImportJob)) == 1
+
+
+def test_a_zip_unpacking_to_more_than_the_upload_limit_is_not_imported(app, started) -> None:
+    from pages.experiment_import import page
+
+    battery_id = _battery(app)
+    folder = upload_root(app.server.extensions["bem"].settings) / ("f" * 32)
+    folder.mkdir(parents=True)
+    with zipfile.ZipFile(folder / "runs.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("a.csv", CSV)
+        archive.writestr("big.parquet", bytes(50_000_000))  # a few kB packed
+    upload = {"token": "f" * 32, "filename": "runs.zip", "size": 1}
+    with app.server.app_context():
+        answer = _click_import(page, upload, battery_id)
+
+    assert "'big.parquet' in the ZIP archive is 50.0 MB unpacked" in answer[8]
+    assert answer[9] is page.no_update and not started
