@@ -757,13 +757,17 @@ class SampleChecker:
         # A time no date can hold would fail when the experiment is stored, and on its pages.
         with np.errstate(invalid="ignore"):
             outside = ~np.isnan(ts) & ~((ts >= 0) & (ts <= LATEST_TS))
-        after_start = " after the start" if source is TEST_TIME else ""
-        unit = "" if source is TEST_TIME else " (Unix seconds)"
         start_ = self._start
 
         def out_of_range(row: int) -> str:
-            shown = _show(ts[row] - start_ if source is TEST_TIME else ts[row])
-            return f"{shown} s{after_start} is not a time from 1970 to the end of 9999{unit}"
+            if source is TEST_TIME:
+                shown = f"{_show(ts[row] - start_)} s after the start"
+            elif source is TIMESTAMP:
+                shown = _show_time(ts[row], source, start_)
+            else:
+                shown = f"{_show(ts[row])} s"
+            unit = " (Unix seconds)" if source is UNIX_TIME else ""
+            return f"{shown} is not a time from 1970 to the end of 9999{unit}"
 
         problems.add_cells(outside, lines, column.source, out_of_range)
         if source is UNIX_TIME and TIMESTAMP.key in columns.quantities:

@@ -458,6 +458,13 @@ def test_a_time_no_date_can_hold_is_refused_with_its_line() -> None:
     assert any(problem.startswith("line 5, column 'Unix Time / s'") for problem in problems)
 
 
+def test_a_timestamp_before_1970_is_refused_as_written() -> None:
+    assert problems_of("timestamp,voltage,current\n1969-12-31T00:00:00,3.7,1\n") == [
+        "line 2, column 'timestamp': 1969-12-31T00:00:00+00:00 is not a time from 1970 to "
+        "the end of 9999"
+    ]
+
+
 def test_an_elapsed_time_placing_a_sample_past_the_year_9999_is_refused() -> None:
     assert problems_of("time,voltage,current\n0,3.7,1\n1e300,3.7,1\n") == [
         "line 3, column 'time': 1e+300 s after the start is not a time from 1970 to the end of 9999"
