@@ -64,6 +64,8 @@ class ImportRequest:
     format: str | None = None
     choices: Sequence[ColumnChoice] = ()
     start_time: float | None = None
+    # A ZIP member larger than this unpacked is refused (web.max_upload_bytes).
+    max_member_bytes: int | None = None
 
 
 ImportFunction = Callable[..., int]
@@ -175,6 +177,7 @@ class ImportRunner:
                 format=request.format,
                 choices=request.choices,
                 start_time=request.start_time,
+                max_member_bytes=request.max_member_bytes,
                 progress=live.report,
                 cancel=live.cancel,
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -33,6 +34,18 @@ def record_grid(
         style={"height": f"{height}px", "width": "100%"},
         className="ag-theme-alpine",
     )
+
+
+# Every ASCII punctuation character: CommonMark lets a backslash escape any of them.
+_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def markdown_link(text: str, url: str) -> str:
+    """A markdown link (a grid's "markdown" cell) showing `text` as typed: its punctuation
+    is escaped, so a name can neither end the link early (`a\\](https://…)`), point it
+    elsewhere, nor add markup."""
+    escaped = _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
+    return f"[{escaped}]({url})"
 
 
 def record_list(

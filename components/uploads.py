@@ -4,12 +4,15 @@ The import page posts the chosen file to a plain Flask route (`components.routes
 through a Dash callback: a callback would carry the file as base64 in memory, and files
 reach a gigabyte. The multipart body is parsed with a stream factory that writes the
 file part into `<upload dir>/<token>/<file name>`, so memory stays flat whatever the
-size. The token (random hex) is all the page keeps; the folder goes when the import
-ends, and uploads nobody imported go after a day.
+size. The token (random hex) is all the page keeps. Starting an import claims the upload
+(`claim_upload` renames its folder), so one upload is imported once, whatever the clicks
+or the workers; the folder goes when the import ends, and uploads nobody imported go
+after a day.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import shutil
@@ -32,6 +35,9 @@ MULTIPART_SLACK_BYTES = 64 * 1024
 ABANDONED_AFTER_S = 24 * 3600
 
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
+# The folder of an upload an import has claimed: its token and this suffix.
+CLAIMED_SUFFIX = ".importing"
+_FOLDER = re.compile(rf"^[0-9a-f]{{32}}({re.escape(CLAIMED_SUFFIX)})?$")
 
 
 class UploadError(Exception):
@@ -149,19 +155,36 @@ def find_upload(root: Path, token: str) -> Path | None:
     return files[0] if files else None
 
 
+def claim_upload(root: Path, token: str) -> Path | None:
+    """Take the file uploaded under `token` for one import: its folder is renamed (atomic),
+    so `find_upload` and any later claim find nothing. None when there is no such upload,
+    or another import has claimed it already."""
+    if not _TOKEN.match(token or ""):
+        return None
+    claimed = root / f"{token}{CLAIMED_SUFFIX}"
+    try:
+        (root / token).rename(claimed)
+        os.utime(claimed)  # a day from now before the sweep may take it
+        files = sorted(claimed.iterdir())
+    except OSError:  # not there, claimed by another import, or swept meanwhile
+        return None
+    return files[0] if files else None
+
+
 def remove_upload(root: Path, token: str) -> None:
     if _TOKEN.match(token or ""):
         shutil.rmtree(root / token, ignore_errors=True)
 
 
 def remove_abandoned(root: Path, now: float | None = None) -> None:
-    """Remove uploads older than ABANDONED_AFTER_S (chosen, never imported)."""
+    """Remove uploads older than ABANDONED_AFTER_S (chosen, never imported, or claimed by
+    an import that never ended)."""
     if not root.is_dir():
         return
     limit = (now or time.time()) - ABANDONED_AFTER_S
     for folder in root.iterdir():
         try:
-            if _TOKEN.match(folder.name) and folder.stat().st_mtime < limit:
+            if _FOLDER.match(folder.name) and folder.stat().st_mtime < limit:
                 shutil.rmtree(folder, ignore_errors=True)
         except OSError:
             continue  # removed meanwhile by another worker

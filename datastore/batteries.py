@@ -42,22 +42,20 @@ def battery_table(session: Session) -> list[tuple[Battery, int]]:
 
 
 def battery_experiments(session: Session, battery_id: int) -> list[BatteryExperiment]:
-    """The battery's experiments, newest first."""
+    """The battery's experiments, newest first; only the listed columns are read (never
+    an experiment's steps, megabytes each for a long profile)."""
     rows = session.execute(
-        select(Experiment, Station.name)
+        select(
+            Experiment.id,
+            Experiment.name,
+            Experiment.status,
+            Station.name,
+            Experiment.created_at,
+            Experiment.began_at,
+            Experiment.finished_at,
+        )
         .outerjoin(Station, Experiment.station_id == Station.id)
         .where(Experiment.battery_id == battery_id)
         .order_by(Experiment.created_at.desc(), Experiment.id.desc())
     ).all()
-    return [
-        BatteryExperiment(
-            id=experiment.id,
-            name=experiment.name,
-            status=experiment.status,
-            station=station,
-            created_at=experiment.created_at,
-            began_at=experiment.began_at,
-            finished_at=experiment.finished_at,
-        )
-        for experiment, station in rows
-    ]
+    return [BatteryExperiment(*row) for row in rows]

@@ -598,7 +598,17 @@ def queue_experiment(
     station = get_station(session, station_id)
     if station.deprecated:
         raise CatalogError(f"station {station_id} is deprecated; choose its replacement")
-    profile = get_profile(session, profile_id)
+    # Read for share: an edit of the profile in progress (`save_profile_edit`, which may
+    # change an unused profile in place) ends first, so the steps are expanded from the
+    # text the experiment will point to.
+    profile = session.scalar(
+        select(Profile)
+        .where(Profile.id == profile_id)
+        .with_for_update(read=True)
+        .execution_options(populate_existing=True)
+    )
+    if profile is None:
+        raise NotFoundError(f"there is no profile with id {profile_id}")
     parsed = parsed_profile(profile)
     compatibility = check_compatibility(parsed, battery_rating(battery), station_window(station))
     if not compatibility.fits:

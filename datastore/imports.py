@@ -68,6 +68,7 @@ def import_file(
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    max_member_bytes: int | None = None,
 ) -> int:
     """Read, check and store the file in chunks in ONE transaction; return the new
     experiment id (FINISHED, imported, with summaries and cycle table). Any problem ->
@@ -76,11 +77,17 @@ def import_file(
 
     `progress` is called at least once per chunk; when `cancel` is set the import
     stops before the next chunk, rolls back and raises ImportCancelled. `start_time`
-    (Unix s) places files with elapsed time only; default now.
+    (Unix s) places files with elapsed time only; default now. A ZIP member larger than
+    `max_member_bytes` unpacked is refused (None: no limit).
     """
     name = _experiment_name(name, CatalogError)
     reader = ImportReader(
-        path, format=format, choices=choices, start_time=start_time, chunk_rows=chunk_rows
+        path,
+        format=format,
+        choices=choices,
+        start_time=start_time,
+        chunk_rows=chunk_rows,
+        max_member_bytes=max_member_bytes,
     )
 
     def report(stage: str) -> None:

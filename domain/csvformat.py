@@ -107,6 +107,9 @@ MAX_CHANNEL_UNIT = 20
 MAX_WHOLE_NUMBER = 2**31 - 1
 
 MAX_PROBLEMS = 20
+# The latest time a sample may have: 9999-12-31T23:59:59Z, the end of the dates Python and
+# the database hold. Earlier than 1970 (negative) is refused too: no cycler measured then.
+LATEST_TS = 253_402_300_799.0
 
 _UNIT_AFTER_SLASH = re.compile(r"^(?P<name>.*\S)\s+/\s*(?P<unit>.*)$")
 _UNIT_IN_BRACKETS = re.compile(r"^(?P<name>.*?)\s*\[(?P<unit>[^\[\]]*)\]$")
@@ -751,6 +754,22 @@ class SampleChecker:
             )
             if source is TEST_TIME:
                 ts = ts + self._start
+        # A time no date can hold would fail when the experiment is stored, and on its pages.
+        with np.errstate(invalid="ignore"):
+            outside = ~np.isnan(ts) & ~((ts >= 0) & (ts <= LATEST_TS))
+        start_ = self._start
+
+        def out_of_range(row: int) -> str:
+            if source is TEST_TIME:
+                shown = f"{_show(ts[row] - start_)} s after the start"
+            elif source is TIMESTAMP:
+                shown = _show_time(ts[row], source, start_)
+            else:
+                shown = f"{_show(ts[row])} s"
+            unit = " (Unix seconds)" if source is UNIX_TIME else ""
+            return f"{shown} is not a time from 1970 to the end of 9999{unit}"
+
+        problems.add_cells(outside, lines, column.source, out_of_range)
         if source is UNIX_TIME and TIMESTAMP.key in columns.quantities:
             # An unused timestamp column is still checked: a bad date hints at a damaged file.
             other = columns.quantities[TIMESTAMP.key]
@@ -968,7 +987,10 @@ def _show(number: float) -> str:
 def _show_time(value: float, source: Quantity, start: float) -> str:
     if source is TEST_TIME:
         return f"{_show(value - start)} s"
-    return dt.datetime.fromtimestamp(value, dt.UTC).isoformat()
+    try:
+        return dt.datetime.fromtimestamp(value, dt.UTC).isoformat()
+    except (OverflowError, OSError, ValueError):  # refused already: no date holds it
+        return f"{_show(value)} s"
 
 
 def _start_seconds(start_time: float | dt.datetime | None) -> float:

@@ -129,6 +129,8 @@ def parse_start_time(text: str) -> float | None:
             moment = dt.datetime.strptime(text, pattern)
         except ValueError:
             continue
+        if moment.year < 1970:
+            raise ValueError(f"{text} is before 1970; no sample may be dated earlier")
         return moment.replace(tzinfo=dt.UTC).timestamp()
     raise ValueError(f"expected a UTC date and time like 2026-11-25 10:00:00, got {text!r}")
 

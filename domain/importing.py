@@ -209,7 +209,10 @@ class _Member:
     open: Opener
 
 
-def _members(path: str, format: str) -> list[_Member]:
+def _members(path: str, format: str, max_member_bytes: int | None = None) -> list[_Member]:
+    """The files to read; a ZIP member over `max_member_bytes` unpacked is refused before
+    anything is read (a small archive can unpack to terabytes, and vendor files are
+    unpacked to disk). The declared size is what counts: reading stops there anyway."""
     if format != "zip":
         size = os.path.getsize(path)
         return [_Member(None, format, size, lambda: open(path, "rb"))]  # noqa: SIM115
@@ -233,11 +236,21 @@ def _members(path: str, format: str) -> list[_Member]:
         if member_format in ("zip", "unknown"):
             problems.add(f"{info.filename!r} in the ZIP archive is not a file this import reads")
             continue
+        if max_member_bytes is not None and info.file_size > max_member_bytes:
+            problems.add(
+                f"{info.filename!r} in the ZIP archive is {_megabytes(info.file_size)} "
+                f"unpacked; at most {_megabytes(max_member_bytes)} are accepted"
+            )
+            continue
         members.append(
             _Member(info.filename, member_format, info.file_size, _zip_opener(path, info.filename))
         )
     problems.raise_if_any()
     return members
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB"
 
 
 def _zip_opener(path: str, member: str) -> Opener:
@@ -309,13 +322,14 @@ class ImportReader:
         choices: Sequence[ColumnChoice] = (),
         start_time: float | dt.datetime | None = None,
         chunk_rows: int = CHUNK_ROWS,
+        max_member_bytes: int | None = None,
     ) -> None:
         self.path = os.fspath(path)
         self.format = format_of(self.path, format)
         if not os.path.isfile(self.path):
             raise _error(f"{self.path}: no such file")
         self.bytes_total = os.path.getsize(self.path)
-        self.members = _members(self.path, self.format)
+        self.members = _members(self.path, self.format, max_member_bytes)
         self.choices = tuple(choices)
         self.chunk_rows = chunk_rows
         self.problems = Problems()
@@ -409,14 +423,16 @@ def preview_file(
     format: str | None = None,
     choices: Sequence[ColumnChoice] = (),
     rows: int = 10,
+    max_member_bytes: int | None = None,
 ) -> FilePreview:
     """Read only the start of the file (fast even for 10,000,000 rows) and say how it
-    would be imported with `choices` applied. Unreadable files raise ImportFileError."""
+    would be imported with `choices` applied. Unreadable files raise ImportFileError;
+    so does a ZIP member over `max_member_bytes` unpacked."""
     path = os.fspath(path)
     file_format = format_of(path, format)
     if not os.path.isfile(path):
         raise _error(f"{path}: no such file")
-    members = _members(path, file_format)
+    members = _members(path, file_format, max_member_bytes)
     notes: list[str] = []
     if file_format == "zip":
         names = ", ".join(member.name or "" for member in members)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from components.tables import markdown_link
 from components.urls import battery_url
 from datastore.models import Battery
 from domain.batteries import details_summary, technology_label
@@ -34,10 +35,9 @@ COLUMNS: list[dict[str, Any]] = [
 def grid_row(battery: Battery, experiments: int) -> dict[str, Any]:
     """A battery as the grid shows it: the name links to its page; the technology by its
     label and its own fields in one readable line."""
-    name = battery.name.replace("[", "\\[").replace("]", "\\]")
     return {
         "id": battery.id,
-        "name": f"[{name}]({battery_url(battery.id)})",
+        "name": markdown_link(battery.name, battery_url(battery.id)),
         "technology": technology_label(battery.technology),
         "details": details_summary(battery.technology, dict(battery.details or {})),
         "manufacturer": battery.manufacturer,

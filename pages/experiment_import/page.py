@@ -24,7 +24,13 @@ from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 
 from components import context
 from components.import_runner import ImportRequest, runner
-from components.uploads import ACCEPTED_EXTENSIONS, describe_size, find_upload, upload_root
+from components.uploads import (
+    ACCEPTED_EXTENSIONS,
+    claim_upload,
+    describe_size,
+    find_upload,
+    upload_root,
+)
 from components.urls import IMPORT_UPLOAD_URL, IMPORT_URL, experiment_url
 from datastore.catalog import NotFoundError, get_battery, get_profile
 from datastore.import_jobs import create_job
@@ -55,6 +61,7 @@ POLL_MS = 1000
 AUTO = "auto"
 HIDDEN = {"display": "none"}
 SHOWN: dict[str, str] = {}
+UPLOAD_TAKEN = "The uploaded file is being imported already, or is gone; choose it again."
 
 
 # ---------------------------------------------------------------- layout
@@ -256,6 +263,17 @@ def _format(value: str | None) -> str | None:
     return None if not value or value == AUTO else value
 
 
+def _max_member_bytes() -> int:
+    """The largest file a ZIP may unpack to: the largest file the import takes."""
+    return context.current().settings.web.max_upload_bytes
+
+
+def _preview(path: Path, format_value: str | None, choices: list[ColumnChoice]) -> FilePreview:
+    return preview_file(
+        path, format=_format(format_value), choices=choices, max_member_bytes=_max_member_bytes()
+    )
+
+
 def _mapping_state(preview: FilePreview, choices: list[ColumnChoice]) -> dict[str, Any]:
     rows = [row_of(column) for column in preview.columns]
     return {
@@ -319,7 +337,7 @@ def show_preview(
         if problems:
             return (no_update,) * 4 + ("; ".join(problems.values()),) + (no_update,) * 3
     try:
-        preview = preview_file(path, format=_format(format_value), choices=choices)
+        preview = _preview(path, format_value, choices)
     except ImportFileError as error:
         message = _problem_list("The file cannot be read:", str(error))
         return SHOWN, message, None, None, "", HIDDEN, HIDDEN, True
@@ -493,10 +511,10 @@ def start_import(
     path = _uploaded_path(upload)
     choices = _choices(state)
     if path is None:
-        message = "The uploaded file is gone; choose it again."
+        message = UPLOAD_TAKEN
     elif not problems:
         try:
-            preview = preview_file(path, format=_format(format_value), choices=choices)
+            preview = _preview(path, format_value, choices)
         except ImportFileError as error:
             message = str(error)
         else:
@@ -511,6 +529,12 @@ def start_import(
     if problems or message or details is None or path is None:
         return (*fields, message, no_update, True, no_update, no_update, no_update, no_update)
     assert upload is not None
+    # One upload, one import: a second click (or a second tab) finds it claimed.
+    claimed = claim_upload(upload_root(context.current().settings), str(upload["token"]))
+    if claimed is None:
+        message = UPLOAD_TAKEN
+        return (*fields, message, no_update, True, no_update, no_update, no_update, no_update)
+    path = claimed
     engine = context.current().store.engine
     job_id = create_job(
         engine,
@@ -529,6 +553,7 @@ def start_import(
             format=_format(format_value),
             choices=tuple(choices),
             start_time=details.start_time,
+            max_member_bytes=_max_member_bytes(),
         ),
     )
     return (*fields, "", {"id": job_id}, False, SHOWN, True, False, "Cancel")

@@ -31,6 +31,7 @@ from dash import (
 
 from components import context
 from components.station_card import STATUS_COLORS
+from components.tables import markdown_link
 from components.urls import EXPERIMENTS_URL, compare_url, experiment_csv_url, experiment_url
 from config.logs import for_experiment
 from datastore.catalog import CatalogError, cancel_experiment
@@ -133,10 +134,9 @@ def _when(moment: dt.datetime | None) -> str:
 
 def _row(row: ExperimentRow) -> dict[str, Any]:
     closed_badly = row.status in (ExperimentStatus.ERROR, ExperimentStatus.CANCELLED)
-    name = row.name.replace("[", "\\[").replace("]", "\\]")
     return {
         "id": row.id,
-        "name": f"[{name}]({experiment_url(row.id)})",
+        "name": markdown_link(row.name, experiment_url(row.id)),
         "status": row.status.value,
         "reason": row.status_message if closed_badly else "",
         "battery": row.battery,

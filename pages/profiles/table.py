@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from components.tables import markdown_link
 from components.urls import profile_url
 
 COLUMNS: list[dict[str, Any]] = [
@@ -33,10 +34,9 @@ def _span(low: float | None, high: float | None) -> str:
 def grid_row(row: dict[str, Any]) -> dict[str, Any]:
     """A row of `datastore.profiles.profile_table` as the grid shows it: the name links to
     the profile's page, the envelope's ranges in their columns' units."""
-    name = str(row["name"]).replace("[", "\\[").replace("]", "\\]")
     return {
         "id": row["id"],
-        "name": f"[{name}]({profile_url(row['id'])})",
+        "name": markdown_link(str(row["name"]), profile_url(row["id"])),
         "version": row["version"],
         "description": row["description"],
         "step_count": row["step_count"],

@@ -204,6 +204,20 @@ def test_problems_in_later_chunks_name_line_and_column_and_store_nothing(
     assert_nothing_stored(engine)
 
 
+def test_a_time_past_the_year_9999_is_a_problem_of_its_line_and_nothing_is_stored(
+    engine: Engine, tmp_path: Path
+) -> None:
+    rows = ["1700000000,3.7,1", "1e300,3.7,1"]
+    path = write_csv(tmp_path / "run.csv", rows, "Unix Time / s,Voltage / V,Current / A")
+    with pytest.raises(ImportFileError) as raised:
+        run_import(engine, path, add_battery(engine))
+    assert [str(problem) for problem in raised.value.problems] == [
+        "line 3, column 'Unix Time / s': 1e+300 s is not a time from 1970 to the end of 9999 "
+        "(Unix seconds)"
+    ]
+    assert_nothing_stored(engine)
+
+
 def test_many_problems_are_capped_and_counted(engine: Engine, tmp_path: Path) -> None:
     rows = [f"{n},bad,1,25" for n in range(300)]
     path = write_csv(tmp_path / "run.csv", rows, HEADER)

@@ -5,8 +5,11 @@ read. Every test runs on SQLite and on MariaDB (the `session` fixture).
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from config import default_settings
@@ -170,3 +173,63 @@ def test_the_profile_pages_read_versions_and_the_experiments_that_use_them(sessi
     assert [choice.label for choice in station_choices(session)] == [
         "ch for run · 0 to 5 V, -10 to 10 A (id 1)"
     ]
+
+
+def _waiting_for_a_lock(engine: Engine) -> bool:
+    """Whether another connection is at the profile's row: reading it, or inserting an
+    experiment that refers to it (both wait for the edit's lock)."""
+    with engine.connect() as connection:
+        waiting = connection.scalar(
+            text(
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()"
+                " AND (INFO LIKE 'INSERT INTO experiments%' OR INFO LIKE '%FROM profiles%')"
+            )
+        )
+    return bool(waiting)
+
+
+def test_an_experiment_queued_during_an_edit_gets_the_steps_of_the_saved_text(
+    mariadb_engine: Engine,
+) -> None:
+    # The edit changes the unused profile in place; an experiment queued at that moment
+    # must not keep steps of the text the edit replaces while pointing at the new one.
+    with Session(mariadb_engine) as setup:
+        profile = _profile(setup)
+        battery = create_battery(
+            setup, name="cell", technology="lithium-ion", voltage_min=2.5, voltage_max=4.2,
+            current_min=-5, current_max=5, nominal_capacity_ah=2.0,
+        )  # fmt: skip
+        station = create_station(
+            setup, name="ch", voltage_min=0, voltage_max=5, current_min=-10, current_max=10
+        )
+        setup.commit()
+        profile_id, battery_id, station_id = profile.id, battery.id, station.id
+    queued: list[int] = []
+
+    def queue() -> None:
+        with Session(mariadb_engine) as other:
+            experiment = queue_experiment(
+                other, name="run", battery_id=battery_id, station_id=station_id,
+                profile_id=profile_id, max_steps=MAX_STEPS,
+            )  # fmt: skip
+            other.commit()
+            queued.append(experiment.id)
+
+    with Session(mariadb_engine) as editing:
+        _edit(editing, profile_id, STRONGER)  # in place, not committed yet
+        worker = threading.Thread(target=queue)
+        worker.start()
+        deadline = time.monotonic() + 20
+        while not _waiting_for_a_lock(mariadb_engine):
+            assert worker.is_alive() and time.monotonic() < deadline, "the queue never waited"
+            time.sleep(0.05)
+        editing.commit()
+    worker.join(timeout=20)
+    assert queued, "the experiment was not queued"
+
+    with Session(mariadb_engine) as check:
+        experiment = check.get(Experiment, queued[0])
+        stored = check.get(Profile, profile_id)
+        assert experiment is not None and stored is not None
+        assert stored.source == STRONGER
+        assert [step["mode"] for step in experiment.steps] == ["CC", "CV", "WAIT"]

@@ -442,6 +442,35 @@ def test_timestamp_going_backwards() -> None:
     ]
 
 
+def test_a_time_no_date_can_hold_is_refused_with_its_line() -> None:
+    # 1e300 s is past the year 9999: no date, no database column, no page could hold it.
+    problems = problems_of(
+        "Unix Time / s,voltage,current\n1700000000,3.7,1\n1e300,3.7,1\n-5,3.7,1\ninf,3.7,1\n"
+    )
+    assert problems[:3] == [
+        "line 3, column 'Unix Time / s': 1e+300 s is not a time from 1970 to the end of 9999 "
+        "(Unix seconds)",
+        "line 4, column 'Unix Time / s': -5.0 s is not a time from 1970 to the end of 9999 "
+        "(Unix seconds)",
+        "line 4, column 'Unix Time / s': time goes backwards "
+        "(1969-12-31T23:59:55+00:00 after 1e+300 s on line 3)",
+    ]
+    assert any(problem.startswith("line 5, column 'Unix Time / s'") for problem in problems)
+
+
+def test_a_timestamp_before_1970_is_refused_as_written() -> None:
+    assert problems_of("timestamp,voltage,current\n1969-12-31T00:00:00,3.7,1\n") == [
+        "line 2, column 'timestamp': 1969-12-31T00:00:00+00:00 is not a time from 1970 to "
+        "the end of 9999"
+    ]
+
+
+def test_an_elapsed_time_placing_a_sample_past_the_year_9999_is_refused() -> None:
+    assert problems_of("time,voltage,current\n0,3.7,1\n1e300,3.7,1\n") == [
+        "line 3, column 'time': 1e+300 s after the start is not a time from 1970 to the end of 9999"
+    ]
+
+
 def test_equal_times_are_allowed() -> None:
     parsed = parse("time,voltage,current\n1,3.7,1\n1,3.8,1\n", start_time=0)
     assert column(parsed, "ts") == [1.0, 1.0]

@@ -106,6 +106,12 @@ def test_start_times_are_read_as_utc() -> None:
         parse_start_time("25/11/2026")
 
 
+def test_a_start_time_before_1970_is_refused_beside_the_field() -> None:
+    # No sample may be dated before 1970 (domain.csvformat): say so of the start itself.
+    with pytest.raises(ValueError, match="1969-12-31 23:00 is before 1970"):
+        parse_start_time("1969-12-31 23:00")
+
+
 def test_details_name_each_field_that_is_wrong() -> None:
     details, problems = check_details(
         name="  ", battery_id="", profile_id="", description="", start_text="soon", needs_start=True

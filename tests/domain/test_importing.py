@@ -161,6 +161,28 @@ def test_preview_of_a_zip_lists_its_files(tmp_path: Path) -> None:
     )
 
 
+def _bomb(path: Path) -> Path:
+    """A ZIP of a few kilobytes holding a 'parquet' of 50 MB of zeros, and a small CSV."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("a.csv", "time,voltage,current\n0,3.6,1\n")
+        archive.writestr("big.parquet", bytes(50_000_000))
+    return path
+
+
+def test_a_zip_member_larger_than_the_limit_unpacked_is_refused_before_it_is_read(
+    tmp_path: Path,
+) -> None:
+    path = _bomb(tmp_path / "runs.zip")
+    assert path.stat().st_size < 1_000_000
+    message = "'big.parquet' in the ZIP archive is 50.0 MB unpacked; at most 10.0 MB"
+    with pytest.raises(ImportFileError, match=message):
+        preview_file(path, max_member_bytes=10_000_000)
+    with pytest.raises(ImportFileError, match=message):
+        ImportReader(path, max_member_bytes=10_000_000)
+    # Without a limit (the command line), the archive is read as before.
+    assert preview_file(path).format == "zip"
+
+
 # ---------------------------------------------------------------- reading
 
 

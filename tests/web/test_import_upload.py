@@ -14,6 +14,7 @@ import werkzeug.formparser
 from components.uploads import (
     ABANDONED_AFTER_S,
     UploadError,
+    claim_upload,
     find_upload,
     receive_upload,
     remove_abandoned,
@@ -127,3 +128,27 @@ def test_uploads_older_than_a_day_are_removed(tmp_path: Path) -> None:
     os.utime(old, (stale, stale))
     remove_abandoned(tmp_path)
     assert not old.exists() and new.exists()
+
+
+def test_an_upload_is_claimed_by_one_import_only(tmp_path: Path) -> None:
+    token = "d" * 32
+    (tmp_path / token).mkdir()
+    (tmp_path / token / "run.csv").write_text("x")
+    claimed = claim_upload(tmp_path, token)
+    assert claimed is not None and claimed.read_text() == "x"
+    assert claim_upload(tmp_path, token) is None
+    assert find_upload(tmp_path, token) is None
+
+
+def test_claimed_uploads_older_than_a_day_are_removed(tmp_path: Path) -> None:
+    token = "e" * 32
+    (tmp_path / token).mkdir()
+    (tmp_path / token / "run.csv").write_text("x")
+    claimed = claim_upload(tmp_path, token)
+    assert claimed is not None
+    remove_abandoned(tmp_path)
+    assert claimed.exists()
+    stale = os.stat(claimed.parent).st_mtime - ABANDONED_AFTER_S - 10
+    os.utime(claimed.parent, (stale, stale))
+    remove_abandoned(tmp_path)
+    assert not claimed.parent.exists()
