@@ -73,6 +73,7 @@ CONTROLS: Mapping[Role, tuple[str, ...]] = {
         "#import-cancel",
         "#nav-experiments-new",
         "#nav-experiments-import",
+        ".stations-queue",
     ),
     Role.ADMIN: (
         "#stations-new",

@@ -150,7 +150,7 @@ def _actions(station: StationRow) -> list[Component]:
                 color="success",
                 outline=True,
                 size="sm",
-                className="ms-1",
+                className="ms-1 stations-queue",
                 title="Queue a new experiment on this station",
             ),
             _button("Edit", ids.EDIT, station.id, "primary"),

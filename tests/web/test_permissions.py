@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import pytest
 
 import datastore
+from components import permissions
 from components.permissions import CALLBACK_ROLES, output_names, required_role
 from domain.accounts import Role
 
@@ -158,3 +159,21 @@ def test_output_names_read_dash_output_keys() -> None:
     assert output_names('{"index":["ALL"],"type":"stations-edit"}.n_clicks') == [
         "stations-edit.n_clicks"
     ]
+
+
+def test_the_stations_board_queue_button_is_hidden_from_viewers() -> None:
+    """The board's "Queue…" link leads to a form only an operator may submit: a viewer
+    does not see it, an operator does."""
+    from datastore.stations import StationRow
+    from pages.stations.board import _actions
+
+    station = StationRow(
+        id=3, name="ch3", location="", voltage_min=0, voltage_max=5, current_min=-1,
+        current_max=1, last_heartbeat=None, reported_state=None, deprecated=False,
+        current=None, queued=0, experiments=1,
+    )  # fmt: skip
+    queue = next(b for b in _actions(station) if b.children == "Queue…")
+    classes = set(queue.className.split())
+    operator_only = permissions.hidden_controls_css(Role.VIEWER)
+    assert any(f".{name}" in operator_only for name in classes)
+    assert not any(f".{name}" in permissions.hidden_controls_css(Role.OPERATOR) for name in classes)
