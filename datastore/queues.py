@@ -39,7 +39,9 @@ class QueueSummary:
 
 
 def station_queue(bind: Bind, station_id: int) -> list[QueuedExperiment]:
-    """The station's QUEUED experiments in the order the node starts them."""
+    """The station's QUEUED experiments, oldest first: the order the node tries them in.
+    One whose battery is busy on another station waits, and a later one may start first
+    (`datastore.dispatch.startable_experiments`)."""
     query = (
         select(
             Experiment.id,

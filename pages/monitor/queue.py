@@ -1,5 +1,6 @@
-"""The monitor's queue panel: the experiments waiting on the station, in the order the
-node starts them (`datastore.queues.station_queue`), each with its place in the queue.
+"""The monitor's queue panel: the experiments waiting on the station, oldest first as the
+node tries them (`datastore.queues.station_queue`), each with its place in the queue; one
+whose battery is busy elsewhere waits while a later one starts.
 
 A new experiment lands here from the new-experiment form, so it shows at once; the
 panel is refreshed with the rest of the monitor.
@@ -52,7 +53,10 @@ def queue_panel(queued: Sequence[QueuedExperiment]) -> html.Div:
         )
         for item in queued
     ]
-    waiting = f"{len(queued)} waiting; the first starts when the station and its battery are free"
+    waiting = (
+        f"{len(queued)} waiting, oldest first; each starts when the station is idle and its "
+        "battery is free, so one whose battery is busy elsewhere lets the next go first"
+    )
     return html.Div(
         [
             html.Div(

@@ -155,6 +155,13 @@ def test_the_list_row_and_the_facts_read_with_their_units(sqlite_engine):
 # ---------------------------------------------------------------- in the browser
 
 
+def _click(browser: Any, button_id: str) -> None:
+    """Click a button that may sit below the window's edge, as a user scrolling to it."""
+    button = browser.find_element(f"#{button_id}")
+    browser.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
+    button.click()
+
+
 def _type(browser: Any, input_id: str, text: str) -> None:
     element = browser.find_element(f"#{input_id}")
     element.clear()
@@ -185,7 +192,7 @@ def test_creating_a_battery_shows_the_error_beside_its_field_then_opens_a_new_ex
         ("current_min", "-6"), ("current_max", "3"), ("capacity", "3"),
     ):  # fmt: skip
         _type(browser, ids.field(NEW, name), value)
-    browser.find_element(f"#{ids.save(NEW)}").click()
+    _click(browser, ids.save(NEW))
     voltage_max = ids.field(NEW, "voltage_max")
     browser.wait_for_contains_text(
         f"#{ids.message(voltage_max)}", "must be above voltage_min (2.5 V)", timeout=10
@@ -194,7 +201,7 @@ def test_creating_a_battery_shows_the_error_beside_its_field_then_opens_a_new_ex
     with Session(engine_of(app)) as session:
         assert count(session) == 0
     _type(browser, voltage_max, "4.2")
-    browser.find_element(f"#{ids.save(NEW)}").click()
+    _click(browser, ids.save(NEW))
     browser.wait_for_element("#_pages_content", timeout=10)
     from dash.testing.wait import until
 
