@@ -11,17 +11,19 @@ from __future__ import annotations
 import logging
 import re
 import shutil
+import sqlite3
 import subprocess
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cli import main
 from datastore import make_engine
-from datastore.models import Battery, Experiment, Profile, Station
+from datastore.models import Experiment
 from domain.status import ExperimentStatus
 from tests.mqtt_node.helpers import ROOT, wait_for
 
@@ -42,23 +44,15 @@ def database(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 
 def stored(path: Path) -> dict[str, int]:
-    """What the pages count: batteries, stations, profiles, experiments, samples."""
-    engine = make_engine(f"sqlite:///{path}")
-    try:
-        with Session(engine) as session:
-            counts = {
-                name: session.scalar(select(func.count()).select_from(model)) or 0
-                for name, model in (
-                    ("batteries", Battery),
-                    ("stations", Station),
-                    ("profiles", Profile),
-                    ("experiments", Experiment),
-                )
-            }
-            counts["samples"] = int(session.scalar(select(func.sum(Experiment.sample_count))) or 0)
-            return counts
-    finally:
-        engine.dispose()
+    """What the pages count, read with plain SQL: batteries, stations, profiles,
+    experiments, and the samples the experiments hold."""
+    with closing(sqlite3.connect(path)) as connection:
+        counts = {
+            table: connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+            for table in ("batteries", "stations", "profiles", "experiments")
+        }
+        samples = connection.execute("SELECT COUNT(*) FROM measurements").fetchone()[0]
+    return counts | {"samples": samples}
 
 
 def statuses(path: Path, ids: list[int]) -> dict[int, tuple[str, str]]:
