@@ -16,6 +16,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -335,23 +336,21 @@ def test_a_unit_hears_its_new_station_ids_only_once_the_acl_grants_them(
     assert node.acl is not None and node.acl.reloads == 2  # start-up, then the announce
 
 
+def widen_window(engine: Any, station_id: int) -> int:
+    """Edit the station as the stations page does (a wider voltage window); the new id."""
+    with Session(engine) as session, session.begin():
+        return edit_station(
+            session, station_id, name="ch1", voltage_min=0.0, voltage_max=4.5,
+            current_min=-10.0, current_max=10.0, unit_name="cu-a",
+        ).new_id  # fmt: skip
+
+
 def test_a_station_edited_in_the_web_app_reaches_the_acl_at_the_next_check(
     node_with_acl, sqlite_engine, acl_path: Path
 ) -> None:
     old = add_station(sqlite_engine, unit="cu-a")
     node_with_acl(check_interval_s=0.05)
-    with Session(sqlite_engine) as session:
-        new = edit_station(
-            session,
-            old,
-            name="ch1",
-            voltage_min=0.0,
-            voltage_max=4.5,
-            current_min=-10.0,
-            current_max=10.0,
-            unit_name="cu-a",
-        ).new_id
-        session.commit()
+    new = widen_window(sqlite_engine, old)
 
     wait_for(lambda: granted(acl_path.read_text(encoding="utf-8"), new), 10, "the new id")
     assert granted(acl_path.read_text(encoding="utf-8"), old)  # its runs may end on it
@@ -363,18 +362,7 @@ def test_the_unprompted_registered_after_an_edit_waits_for_the_acl(
     old = add_station(sqlite_engine, unit="cu-a")
     # No periodic check during the test: only the path before `registered` can grant it.
     node, transport = node_with_acl(check_interval_s=3600)
-    with Session(sqlite_engine) as session:
-        new = edit_station(
-            session,
-            old,
-            name="ch1",
-            voltage_min=0.0,
-            voltage_max=4.5,
-            current_min=-10.0,
-            current_max=10.0,
-            unit_name="cu-a",
-        ).new_id
-        session.commit()
+    new = widen_window(sqlite_engine, old)
 
     transport.deliver(TOPICS.heartbeat(old), protocol.encode_heartbeat(1.0, "idle"))
     wait_for(lambda: transport.registered(), 10, "the unprompted registered")
