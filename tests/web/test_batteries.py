@@ -17,6 +17,7 @@ from pages.batteries import ids
 from pages.batteries.facts import fact_rows
 from pages.batteries.form import create, edit
 from pages.batteries.table import grid_row
+from tests.web.browser_helpers import click, type_into
 from tests.web.lab_data import add_experiment, engine_of
 
 NEW = ids.NEW_FORM
@@ -155,19 +156,6 @@ def test_the_list_row_and_the_facts_read_with_their_units(sqlite_engine):
 # ---------------------------------------------------------------- in the browser
 
 
-def _click(browser: Any, button_id: str) -> None:
-    """Click a button that may sit below the window's edge, as a user scrolling to it."""
-    button = browser.find_element(f"#{button_id}")
-    browser.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
-    button.click()
-
-
-def _type(browser: Any, input_id: str, text: str) -> None:
-    element = browser.find_element(f"#{input_id}")
-    element.clear()
-    element.send_keys(text)
-
-
 @pytest.mark.browser
 def test_creating_a_battery_shows_the_error_beside_its_field_then_opens_a_new_experiment(
     browser, app_factory
@@ -191,8 +179,8 @@ def test_creating_a_battery_shows_the_error_beside_its_field_then_opens_a_new_ex
         ("name", "browser cell"), ("voltage_min", "2.5"), ("voltage_max", "2"),
         ("current_min", "-6"), ("current_max", "3"), ("capacity", "3"),
     ):  # fmt: skip
-        _type(browser, ids.field(NEW, name), value)
-    _click(browser, ids.save(NEW))
+        type_into(browser, ids.field(NEW, name), value)
+    click(browser, ids.save(NEW))
     voltage_max = ids.field(NEW, "voltage_max")
     browser.wait_for_contains_text(
         f"#{ids.message(voltage_max)}", "must be above voltage_min (2.5 V)", timeout=10
@@ -200,8 +188,8 @@ def test_creating_a_battery_shows_the_error_beside_its_field_then_opens_a_new_ex
     assert "is-invalid" in browser.find_element(f"#{voltage_max}").get_attribute("class")
     with Session(engine_of(app)) as session:
         assert count(session) == 0
-    _type(browser, voltage_max, "4.2")
-    _click(browser, ids.save(NEW))
+    type_into(browser, voltage_max, "4.2")
+    click(browser, ids.save(NEW))
     browser.wait_for_element("#_pages_content", timeout=10)
     from dash.testing.wait import until
 
@@ -233,8 +221,8 @@ def test_the_list_links_each_battery_to_its_page_where_its_name_is_edited(browse
         .get_attribute("href")
         .endswith("/experiments/new?battery=1")
     )
-    _type(browser, ids.field(EDIT, "name"), "renamed cell")
-    browser.find_element(f"#{ids.save(EDIT)}").click()
+    type_into(browser, ids.field(EDIT, "name"), "renamed cell")
+    click(browser, ids.save(EDIT))
     browser.wait_for_text_to_equal(f"#{ids.TITLE}", "renamed cell", timeout=10)
     browser.wait_for_contains_text(f"#{ids.EDIT_SAVED}", "Saved battery 1", timeout=10)
     with Session(engine_of(app)) as session:

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from dash.testing.wait import until
 from selenium.common.exceptions import StaleElementReferenceException
-from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,6 +23,7 @@ from datastore.models import Experiment, Profile
 from domain.status import ExperimentStatus
 from pages.experiment_new import ids
 from pages.monitor import ids as monitor_ids
+from tests.web.browser_helpers import click, type_into
 from tests.web.lab_data import add_two_cells, engine_of
 
 pytestmark = pytest.mark.browser
@@ -92,23 +92,6 @@ def attribute(browser: Any, element_id: str, name: str) -> str | None:
         return browser.find_element(f"#{element_id}").get_attribute(name)
     except StaleElementReferenceException:
         return None
-
-
-def click(browser: Any, element_id: str) -> None:
-    """Click a button wherever it is on the long form (scrolled to the middle first)."""
-    element = browser.find_element(f"#{element_id}")
-    browser.driver.execute_script(
-        "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", element
-    )
-    element.click()
-
-
-def type_into(browser: Any, element_id: str, text: str) -> None:
-    """Replace the field's text as a user would (clear() bypasses React's change event)."""
-    element = browser.find_element(f"#{element_id}")
-    element.send_keys(Keys.CONTROL, "a")
-    element.send_keys(Keys.DELETE)
-    element.send_keys(text)
 
 
 def test_the_compatible_list_follows_the_battery_and_says_why_others_are_missing(

@@ -18,6 +18,7 @@ NAVBAR = [
     ("Batteries", "/batteries"),
     ("Profiles", "/profiles"),
     ("Stations", "/stations"),
+    ("Users", "/users"),
 ]
 # The heading each of those pages opens with.
 HEADINGS = {
@@ -29,6 +30,7 @@ HEADINGS = {
     "/batteries": "Batteries",
     "/profiles": "Profiles",
     "/stations": "Stations",
+    "/users": "Users",
 }
 
 

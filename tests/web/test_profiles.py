@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from dash.testing.wait import until
-from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,6 +17,7 @@ from config import default_settings
 from datastore import catalog
 from datastore.models import Experiment, Profile
 from pages.profiles import ids
+from tests.web.browser_helpers import click, type_into
 from tests.web.lab_data import add_two_cells, engine_of
 
 pytestmark = pytest.mark.browser
@@ -51,24 +51,8 @@ def lab(app_factory) -> tuple[Any, dict[str, int]]:
     return app, made
 
 
-def type_into(browser: Any, element_id: str, text: str) -> None:
-    """Replace the field's text as a user would (clear() bypasses React's change event)."""
-    element = browser.find_element(f"#{element_id}")
-    element.send_keys(Keys.CONTROL, "a")
-    element.send_keys(Keys.DELETE)
-    element.send_keys(text)
-
-
 def choose(browser: Any, select_id: str, value: int) -> None:
     Select(browser.find_element(f"#{select_id}")).select_by_value(str(value))
-
-
-def click(browser: Any, element_id: str) -> None:
-    element = browser.find_element(f"#{element_id}")
-    browser.driver.execute_script(
-        "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", element
-    )
-    element.click()
 
 
 def test_a_new_profile_is_checked_as_typed_fitted_and_saved_onto_its_page(
