@@ -54,6 +54,21 @@ def create_app(settings: Settings, store: Datastore) -> dash.Dash:
     return app
 
 
+def set_up_before_serving(app: dash.Dash) -> None:
+    """Let Dash set itself up now rather than on its first request.
+
+    Dash completes its callbacks and its page router on the first request a process
+    receives. Two threads doing that at once (a browser fetching a page's stylesheets
+    from a fresh gunicorn worker) corrupt it: one of them fails with "dictionary changed
+    size during iteration". One request made here, before the app serves anyone, does it
+    once. The stylesheet asked for is public, so sign-in lets it through. Call it when
+    nothing more is added to the app: Flask refuses new routes after a request.
+    """
+    response = app.server.test_client().get(STYLESHEETS[0])
+    if response.status_code != 200:
+        log.error("setting up the web app answered %s", response.status)
+
+
 def validation_layout() -> html.Div:
     """Every component a callback may name: the shell and each registered page in full."""
     pages = []

@@ -129,7 +129,7 @@ def access_log(enabled: bool) -> None:
 
 def web_app(settings: Settings, store: Datastore) -> dash.Dash:
     """The Dash app serving `store`, with sign-in and the role checks (components/auth.py)."""
-    from app import create_app
+    from app import create_app, set_up_before_serving
     from components import auth
 
     app = create_app(settings, store)
@@ -139,6 +139,7 @@ def web_app(settings: Settings, store: Datastore) -> dash.Dash:
     for handler in list(app.logger.handlers):
         app.logger.removeHandler(handler)
     app.logger.setLevel(logging.WARNING)
+    set_up_before_serving(app)
     return app
 
 

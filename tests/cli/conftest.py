@@ -8,9 +8,7 @@ import pytest
 from sqlalchemy import Engine
 
 from cli import main
-from datastore.bulk import insert_rows
-from datastore.cycles import advance_cycles
-from tests.cli.support import BATTERY, STATION, queue
+from tests.cli.support import BATTERY, STATION, add_samples, queue
 
 
 @pytest.fixture
@@ -35,12 +33,5 @@ def cycled(database: Engine, capsys, tmp_path: Path) -> int:
         rows.append(
             (experiment_id, seq, 1.8e9 + seq, voltage, current, voltage * current, seq // 3600 + 1)
         )
-    with database.begin() as connection:
-        insert_rows(
-            connection,
-            "measurements",
-            ["experiment_id", "seq", "ts", "voltage", "current", "power", "cycle"],
-            rows,
-        )
-        advance_cycles(connection, experiment_id)
+    add_samples(database, experiment_id, rows)
     return experiment_id

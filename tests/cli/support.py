@@ -9,6 +9,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from cli import main
+from datastore.bulk import insert_rows
+from datastore.cycles import advance_cycles
 
 CHARGE = "CC, 0.5C, VOLTAGE, 4.2\nREPEAT 2\nCV, 4.2, CURRENT, 0.05C\nEND\n"
 BATTERY = [
@@ -44,3 +46,14 @@ def queue(capsys, tmp_path, name: str = "first", text: str = CHARGE) -> tuple[in
         capsys, "experiment", "add", "--name", name, "--battery", "1", "--station", "1",
         "--profile-file", write(tmp_path, text),
     )  # fmt: skip
+
+
+# The columns of the rows `add_samples` takes, in order.
+SAMPLE_COLUMNS = ["experiment_id", "seq", "ts", "voltage", "current", "power", "cycle"]
+
+
+def add_samples(engine: Engine, experiment_id: int, rows: list[tuple]) -> None:
+    """Store measurement rows (SAMPLE_COLUMNS) and the experiment's cycles, as the node would."""
+    with engine.begin() as connection:
+        insert_rows(connection, "measurements", SAMPLE_COLUMNS, rows)
+        advance_cycles(connection, experiment_id)

@@ -21,9 +21,7 @@ from sqlalchemy.engine import make_url
 
 from datastore import make_engine
 from datastore.backup import table_rows
-from datastore.bulk import insert_rows
-from datastore.cycles import advance_cycles
-from tests.cli.support import BATTERY, STATION, bem, queue
+from tests.cli.support import BATTERY, STATION, add_samples, bem, queue
 
 
 def add_lab(capsys, engine: Engine, tmp_path: Path) -> None:
@@ -39,14 +37,7 @@ def add_lab(capsys, engine: Engine, tmp_path: Path) -> None:
             (experiment_id, seq, 1.8e9 + seq, 3.5 + seq * 1e-4, 1.0 - seq * 1e-3, 3.5, 1)
             for seq in range(samples)
         ]
-        with engine.begin() as connection:
-            insert_rows(
-                connection,
-                "measurements",
-                ["experiment_id", "seq", "ts", "voltage", "current", "power", "cycle"],
-                rows,
-            )
-            advance_cycles(connection, experiment_id)
+        add_samples(engine, experiment_id, rows)
 
 
 def samples_checksum(engine: Engine) -> str:

@@ -1,10 +1,11 @@
-"""How the browser tests act as a user: click a control wherever it is on a long page, and
-replace a field's text so that React sees the change."""
+"""How the browser tests act as a user: click a control wherever it is on a long page,
+replace a field's text so that React sees the change, pick a dropdown's option."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from dash.testing.wait import until
 from selenium.webdriver.common.keys import Keys
 
 
@@ -28,3 +29,17 @@ def type_into(browser: Any, element_id: str, text: str) -> None:
     element.send_keys(Keys.CONTROL, "a")
     element.send_keys(Keys.DELETE)
     element.send_keys(text)
+
+
+def pick(browser: Any, dropdown_id: str, label: str) -> None:
+    """Choose the option of a Dash dropdown with this label. Dropdowns lower on a page lie
+    below the headless browser's first screen, which WebDriver does not scroll to: the
+    dropdown is opened and the option chosen by script, as a click would."""
+    browser.driver.execute_script("arguments[0].click();", browser.find_element(f"#{dropdown_id}"))
+    until(lambda: browser.find_elements(".dash-dropdown-option"), timeout=5)
+    option = next(
+        element
+        for element in browser.find_elements(".dash-dropdown-option")
+        if element.text == label
+    )
+    browser.driver.execute_script("arguments[0].click();", option)

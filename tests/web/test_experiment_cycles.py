@@ -14,6 +14,7 @@ from datastore.cycles import experiment_cycles
 from domain.csvformat import CYCLE_COLUMNS
 from domain.status import ExperimentStatus
 from pages.experiment import ids
+from tests.web.browser_helpers import pick
 from tests.web.lab_data import add_experiment, add_fading_cycles, engine_of
 
 CYCLES = 6
@@ -34,20 +35,6 @@ def figure_title(browser: Any, graph_id: str) -> str:
         f"const p = document.querySelector('#{graph_id} .js-plotly-plot');"
         "return p && p.layout && p.layout.title ? p.layout.title.text : '';"
     )
-
-
-def pick(browser: Any, dropdown_id: str, label: str) -> None:
-    """Choose an option of a dropdown by its label. The section lies below the headless
-    browser's first screen, which WebDriver does not scroll to here: the dropdown is
-    opened and the option chosen by script, as a click would."""
-    browser.driver.execute_script("arguments[0].click();", browser.find_element(f"#{dropdown_id}"))
-    until(lambda: browser.find_elements(".dash-dropdown-option"), timeout=5)
-    option = next(
-        element
-        for element in browser.find_elements(".dash-dropdown-option")
-        if element.text == label
-    )
-    browser.driver.execute_script("arguments[0].click();", option)
 
 
 @pytest.fixture

@@ -32,6 +32,7 @@ from pages.users.form import (
     add_account,
     change_account,
 )
+from tests.web.browser_helpers import pick
 
 PASSWORD = "a long enough password"
 ADD_OUTPUT = (
@@ -318,19 +319,6 @@ def test_the_users_link_is_hidden_from_everyone_but_admins(secured) -> None:
 # ---------------------------------------------------------------- in the browser
 
 
-def _choose(browser: Any, dropdown: str, label: str) -> None:
-    """Open a dropdown and click the option with this label, by script as a click would
-    (the change form lies below the headless browser's first screen)."""
-    browser.driver.execute_script("arguments[0].click();", browser.find_element(f"#{dropdown}"))
-    until(lambda: browser.find_elements(".dash-dropdown-option"), timeout=5)
-    option = next(
-        element
-        for element in browser.find_elements(".dash-dropdown-option")
-        if element.text == label
-    )
-    browser.driver.execute_script("arguments[0].click();", option)
-
-
 def row_of(browser: Any, name: str) -> str:
     """The text of the users table's row of `name`, "" when there is none."""
     rows = [row.text for row in browser.find_elements("#users-table tbody tr")]
@@ -350,7 +338,7 @@ def test_an_admin_adds_a_user_and_changes_their_role(browser, secured) -> None:
     assert browser.find_element("#nav-users").is_displayed()
 
     browser.find_element("#users-add-name").send_keys("bea")
-    _choose(browser, "users-add-role", "operator")
+    pick(browser, "users-add-role", "operator")
     browser.find_element("#users-add-password").send_keys(PASSWORD)
     browser.find_element("#users-add-again").send_keys(PASSWORD + "!")
     browser.find_element("#users-add").click()
@@ -366,8 +354,8 @@ def test_an_admin_adds_a_user_and_changes_their_role(browser, secured) -> None:
     until(lambda: row_of(browser, "bea").startswith("bea operator enabled"), timeout=10)
     assert roles(engine)["bea"] == "operator"
 
-    _choose(browser, "users-change-user", "bea (operator)")
-    _choose(browser, "users-change-role", "viewer")
+    pick(browser, "users-change-user", "bea (operator)")
+    pick(browser, "users-change-role", "viewer")
     browser.find_element("#users-set-role").click()
     browser.wait_for_text_to_equal("#users-change-message", "bea is now viewer.", timeout=10)
     until(lambda: row_of(browser, "bea").startswith("bea viewer enabled"), timeout=10)
