@@ -39,7 +39,7 @@ from datastore.import_jobs import (
     request_cancel,
     write_progress,
 )
-from datastore.imports import ImportCancelled, import_file
+from datastore.imports import IMPORT_PROBLEMS, ImportCancelled, import_file
 from domain.import_jobs import JobState, JobStatus, WriteSchedule
 from domain.importing import ColumnChoice, ImportProgress
 
@@ -184,8 +184,8 @@ class ImportRunner:
             state = JobState.DONE
         except ImportCancelled:
             state, message = JobState.CANCELLED, CANCELLED_MESSAGE
-        except ValueError as error:
-            # ImportFileError (the file), CatalogError (battery, profile, name): said for users.
+        except IMPORT_PROBLEMS as error:
+            # The file, the battery, profile or name: said for the person importing.
             message = str(error)
         except Exception as error:
             log.exception("import job %s failed", job_id)

@@ -33,7 +33,7 @@ from datastore.catalog import CatalogError, NotFoundError
 from datastore.cycles import ImportedCycles
 from datastore.models import Battery, Channel, Experiment, ExtraValue, Measurement, Profile
 from datastore.summaries import SummaryWriter
-from domain.csvformat import CHUNK_ROWS, ParsedExperiment
+from domain.csvformat import CHUNK_ROWS, ImportFileError, ParsedExperiment
 from domain.importing import (
     ColumnChoice,
     ImportProgress,
@@ -48,6 +48,15 @@ MAX_NAME = 200  # Experiment.name
 
 class ExperimentImportError(ValueError):
     """The parsed experiment cannot be stored (unknown battery, bad name, no samples...)."""
+
+
+# What import_file raises when the file or the choices are at fault: each message is
+# written for the person importing. Any other error is a defect, not theirs to read.
+IMPORT_PROBLEMS: tuple[type[ValueError], ...] = (
+    ImportFileError,
+    CatalogError,
+    ExperimentImportError,
+)
 
 
 class ImportCancelled(Exception):
