@@ -390,6 +390,12 @@ class BrokerCounters:
         self._client.connect(broker[0], broker[1])
         self._client.subscribe([(DROPPED_TOPIC, 0), (UPTIME_TOPIC, 0)])
         self._client.loop_start()
+        # The retained values come right after the subscription: until they have, the
+        # counter would read 0 and the level's figure would be the broker's total.
+        deadline = time.monotonic() + 3
+        while not self.updates() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)
 
     def _on_message(self, _client: object, _userdata: object, message: Any) -> None:
         with self._lock:
