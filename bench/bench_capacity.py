@@ -383,6 +383,7 @@ class BrokerCounters:
         self.dropped = 0
         self.seen = False  # any $SYS update at all
         self._updates = 0
+        self._dropped_seen = threading.Event()
         self._client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=f"bench-sys-{uuid.uuid4().hex[:8]}"
         )
@@ -390,12 +391,10 @@ class BrokerCounters:
         self._client.connect(broker[0], broker[1])
         self._client.subscribe([(DROPPED_TOPIC, 0), (UPTIME_TOPIC, 0)])
         self._client.loop_start()
-        # The retained values come right after the subscription: until they have, the
-        # counter would read 0 and the level's figure would be the broker's total.
-        deadline = time.monotonic() + 3
-        while not self.updates() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.2)
+        # The retained value comes right after the subscription: until it has, the counter
+        # would read 0 and the level's figure would be the broker's total. A broker that
+        # never dropped anything has none: then 0 is right.
+        self._dropped_seen.wait(5)
 
     def _on_message(self, _client: object, _userdata: object, message: Any) -> None:
         with self._lock:
@@ -403,6 +402,7 @@ class BrokerCounters:
             self._updates += 1
             if message.topic == DROPPED_TOPIC:
                 self.dropped = int(message.payload)
+                self._dropped_seen.set()
 
     def updates(self) -> int:
         with self._lock:
@@ -426,7 +426,9 @@ class BrokerCounters:
 
 class _CpuOf:
     """CPU time of the broker, the database server and the whole machine, when psutil is
-    installed and they run here (psutil is optional: without it these are not measured)."""
+    installed and they run here (psutil is optional: without it these are not measured).
+    The broker and the database server are the longest-running `mosquitto` and
+    `mariadbd` (or `mysqld`) processes."""
 
     def __init__(self) -> None:
         try:
@@ -435,8 +437,13 @@ class _CpuOf:
             self._psutil = None
             return
         self._psutil = psutil
+        # The longest-running of each: tests may start servers of their own meanwhile.
         self._processes: dict[str, Any] = {}
-        for process in psutil.process_iter(["name"]):
+        for process in sorted(
+            psutil.process_iter(["name", "create_time"]),
+            key=lambda process: process.info["create_time"] or 0.0,
+            reverse=True,
+        ):
             name = process.info["name"] or ""
             if name == "mosquitto":
                 self._processes["broker"] = process
