@@ -26,9 +26,10 @@ database. What is measured, per level:
 - node CPU: the node process's user + system time over the publishing window, in % of
   one core (100 % = one core busy); node peak RSS;
 - broker drops: Mosquitto's $SYS/broker/publish/messages/dropped over the level (it
-  drops QoS 1 messages for a client with more than max_queued_messages waiting). The
-  broker publishes it every sys_interval (10 s): when samples are missing the benchmark
-  waits for the next publication; when none are, the figure may be up to 10 s old;
+  drops QoS 1 messages for a client with more than max_queued_messages waiting; the
+  counter is the broker's, so other clients' drops count too). The broker publishes it
+  every sys_interval (10 s) when it changes: when samples are missing the benchmark
+  waits for the next publication. "unknown" when no value was seen before the level;
 - stored: rows in the database once the publishers are done and the node has drained,
   against samples published.
 
@@ -110,7 +111,7 @@ class LevelFigures:
     drain_s: float | None  # from the last publish; None: not within DRAIN_TIMEOUT_S
     node_cpu_percent: float
     node_peak_rss_mib: float
-    broker_dropped: int | None  # None: the broker's $SYS counters were not seen
+    broker_dropped: int | None  # None: not known (see BrokerCounters)
     publisher_behind_s: float  # the publishers' worst delay behind their schedule
     machine_cpu_percent: float | None  # all cores, 100 % = every core busy
     broker_cpu_percent: float | None
@@ -373,17 +374,22 @@ def _publisher_process(
 
 
 class BrokerCounters:
-    """Mosquitto's dropped-message counter, read from $SYS while the benchmark runs."""
+    """Mosquitto's dropped-message counter, read from $SYS while the benchmark runs.
+
+    Mosquitto publishes it every sys_interval (10 s by default) when it has changed, and
+    a new subscriber does not always get the last value: `dropped` is None until a value
+    has come. One instance watches a whole plan, so after the first publication every
+    level's start value is known.
+    """
 
     def __init__(self, broker: tuple[str, int]) -> None:
         import paho.mqtt.client as mqtt
         from paho.mqtt.enums import CallbackAPIVersion
 
         self._lock = threading.Lock()
-        self.dropped = 0
+        self.dropped: int | None = None
         self.seen = False  # any $SYS update at all
         self._updates = 0
-        self._dropped_seen = threading.Event()
         self._client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=f"bench-sys-{uuid.uuid4().hex[:8]}"
         )
@@ -391,10 +397,7 @@ class BrokerCounters:
         self._client.connect(broker[0], broker[1])
         self._client.subscribe([(DROPPED_TOPIC, 0), (UPTIME_TOPIC, 0)])
         self._client.loop_start()
-        # The retained value comes right after the subscription: until it has, the counter
-        # would read 0 and the level's figure would be the broker's total. A broker that
-        # never dropped anything has none: then 0 is right.
-        self._dropped_seen.wait(5)
+        self.wait_for_update(2)  # the retained values, when the broker has them
 
     def _on_message(self, _client: object, _userdata: object, message: Any) -> None:
         with self._lock:
@@ -402,7 +405,15 @@ class BrokerCounters:
             self._updates += 1
             if message.topic == DROPPED_TOPIC:
                 self.dropped = int(message.payload)
-                self._dropped_seen.set()
+
+    def dropped_since(self, before: int | None) -> int | None:
+        """Messages dropped since the counter read `before`; None when that cannot be
+        known (no value before, one since)."""
+        if not self.seen:
+            return None
+        if self.dropped is None:
+            return 0  # not published since the subscription: unchanged
+        return self.dropped - before if before is not None else None
 
     def updates(self) -> int:
         with self._lock:
@@ -492,17 +503,22 @@ _MAX_SEQ = text(
 
 
 def measure_level(
-    url: str, level: Level, duration_s: float, broker: tuple[str, int] | None = None
+    url: str,
+    level: Level,
+    duration_s: float,
+    broker: tuple[str, int] | None = None,
+    counters: BrokerCounters | None = None,
 ) -> LevelFigures:
     """Run one level against the database at `url` and the broker; its figures."""
     broker = broker or (BROKER_HOST, BROKER_PORT)
+    own_counters = counters is None
     context = multiprocessing.get_context("spawn")
     prefix = f"cap{uuid.uuid4().hex[:8]}"
     pairs = add_running_experiments(url, level.stations, label=prefix)
     experiment_ids = [experiment for _station, experiment in pairs]
     row = {experiment: index for index, experiment in enumerate(experiment_ids)}
     engine = make_engine(url)
-    counters = BrokerCounters(broker)
+    counters = counters or BrokerCounters(broker)
     node_pipe, child_pipe = context.Pipe()
     node = context.Process(target=_node_process, args=(url, prefix, broker, child_pipe))
     node.start()
@@ -612,13 +628,14 @@ def measure_level(
             # The broker publishes its counters every sys_interval (10 s by default): wait
             # for the next, which says whether it dropped what is missing.
             counters.wait_for_update(12)
-        dropped_after = counters.dropped
+        broker_dropped = counters.dropped_since(dropped_before)
     finally:
         for process in [node, *publishers]:
             if process.is_alive():
                 process.terminate()
                 process.join(10)
-        counters.close()
+        if own_counters:
+            counters.close()
         engine.dispose()
 
     assert usage_end is not None
@@ -648,7 +665,7 @@ def measure_level(
         * (usage_end.cpu_s - usage_before.cpu_s)
         / max(1e-9, wall_end - wall_before),
         node_peak_rss_mib=usage_final.peak_rss_mib,
-        broker_dropped=dropped_after - dropped_before if counters.seen else None,
+        broker_dropped=broker_dropped,
         publisher_behind_s=max(report.behind_s for report in published_reports),
         machine_cpu_percent=cpu.get("machine"),
         broker_cpu_percent=cpu.get("broker"),
@@ -704,16 +721,20 @@ def measure_plan(
 ) -> list[LevelFigures]:
     """Every level of the plan that is reached, in order."""
     figures = []
-    for series in plan.series:
-        for level in series:
-            if echo:
-                print(f"  measuring {level.label()} for {plan.duration_s:g} s ...", flush=True)
-            measured = measure_level(url, level, plan.duration_s, broker)
-            figures.append(measured)
-            if echo:
-                print(measured.line(), flush=True)
-            if not measured.kept_up:
-                break
+    counters = BrokerCounters(broker or (BROKER_HOST, BROKER_PORT))
+    try:
+        for series in plan.series:
+            for level in series:
+                if echo:
+                    print(f"  measuring {level.label()} for {plan.duration_s:g} s ...", flush=True)
+                measured = measure_level(url, level, plan.duration_s, broker, counters)
+                figures.append(measured)
+                if echo:
+                    print(measured.line(), flush=True)
+                if not measured.kept_up:
+                    break
+    finally:
+        counters.close()
     return figures
 
 
