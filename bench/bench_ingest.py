@@ -19,56 +19,15 @@ import uuid
 from sqlalchemy import func, select, text
 
 from bench import Benchmark, Result
-from bench.support import scratch_database
-from datastore import make_engine, make_session_factory
-from datastore.models import Battery, Experiment, Measurement, Station
-from domain.status import ExperimentStatus
+from bench.support import add_running_experiments, scratch_database
+from datastore import make_engine
+from datastore.models import Experiment, Measurement
 
 BROKER_HOST = os.environ.get("BEM_BENCH_MQTT_HOST", "127.0.0.1")
 BROKER_PORT = int(os.environ.get("BEM_BENCH_MQTT_PORT", "1883"))
 TARGET_RATE = 30_000
 SAMPLES_PER_MESSAGE = 500
 STATIONS = 10
-
-
-def _setup(url: str) -> list[tuple[int, int]]:
-    """Ten stations, each running one experiment; returns (station id, experiment id)."""
-    sessions = make_session_factory(make_engine(url))
-    pairs = []
-    with sessions.begin() as session:
-        battery = Battery(
-            name="bench cell",
-            technology="lithium-ion",
-            voltage_min=2.5,
-            voltage_max=4.2,
-            current_min=-5,
-            current_max=5,
-            nominal_capacity_ah=2.5,
-            details={},
-        )
-        session.add(battery)
-        for index in range(STATIONS):
-            station = Station(
-                name=f"bench-{index}",
-                voltage_min=0,
-                voltage_max=5,
-                current_min=-10,
-                current_max=10,
-                devices=[],
-            )
-            session.add(station)
-            session.flush()
-            experiment = Experiment(
-                name=f"bench {index}",
-                battery=battery,
-                station_id=station.id,
-                status=ExperimentStatus.RUNNING,
-                steps=[],
-            )
-            session.add(experiment)
-            session.flush()
-            pairs.append((station.id, experiment.id))
-    return pairs
 
 
 def _payloads(pairs: list[tuple[int, int]], total: int) -> list[tuple[int, bytes]]:
@@ -136,7 +95,7 @@ def _measure_node(url: str, total: int) -> float:
     from mqtt_node.topics import Topics
     from mqtt_node.transport import PahoTransport
 
-    pairs = _setup(url)
+    pairs = add_running_experiments(url, STATIONS)
     prefix = f"bench{uuid.uuid4().hex[:6]}"
     messages = _payloads(pairs, total)
     expected = sum(payload.count(b'"seq"') for _station, payload in messages)

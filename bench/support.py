@@ -16,8 +16,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from config import default_settings
-from datastore import catalog, make_engine, upgrade
+from datastore import catalog, make_engine, make_session_factory, upgrade
 from datastore.bulk import insert_rows
+from datastore.models import Battery, Experiment, Station
+from domain.status import ExperimentStatus
 
 BENCH_SERVER_URL = os.environ.get("BEM_BENCH_DATABASE_URL", "mysql+pymysql://root@127.0.0.1:3306/")
 
@@ -130,3 +132,48 @@ def queue_bench_experiment(engine: Any, name: str, profile_source: str) -> int:
             session, name=name, battery_id=battery.id, station_id=station.id,
             profile_id=profile.id, max_steps=max_steps, max_start_bytes=max_start_bytes,
         ).id  # fmt: skip
+
+
+def add_running_experiments(url: str, stations: int, label: str = "bench") -> list[tuple[int, int]]:
+    """`stations` stations named "{label}-{i}", each running one experiment (RUNNING, no
+    steps) of one shared 2.5 Ah cell, as a node receiving their samples expects them;
+    returns (station id, experiment id) per station, in order."""
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    with sessions.begin() as session:
+        battery = Battery(
+            name=f"{label} cell", technology="lithium-ion", voltage_min=2.5, voltage_max=4.2,
+            current_min=-5, current_max=5, nominal_capacity_ah=2.5, details={},
+        )  # fmt: skip
+        session.add(battery)
+        rows = [
+            Station(
+                name=f"{label}-{index}",
+                voltage_min=0,
+                voltage_max=5,
+                current_min=-10,
+                current_max=10,
+                devices=[],
+            )  # fmt: skip
+            for index in range(stations)
+        ]
+        session.add_all(rows)
+        session.flush()
+        experiments = [
+            Experiment(
+                name=f"{label} {index}",
+                battery=battery,
+                station_id=station.id,
+                status=ExperimentStatus.RUNNING,
+                steps=[],
+            )  # fmt: skip
+            for index, station in enumerate(rows)
+        ]
+        session.add_all(experiments)
+        session.flush()
+        pairs = [
+            (station.id, experiment.id)
+            for station, experiment in zip(rows, experiments, strict=True)
+        ]
+    engine.dispose()
+    return pairs
