@@ -59,11 +59,15 @@ import numpy as np
 from sqlalchemy import bindparam, text
 
 from bench import Benchmark, Result
-from bench.support import add_running_experiments, scratch_database
+from bench.support import (
+    BROKER_HOST,
+    BROKER_PORT,
+    add_running_experiments,
+    publisher_client,
+    scratch_database,
+)
 from datastore import make_engine
 
-BROKER_HOST = os.environ.get("BEM_BENCH_MQTT_HOST", "127.0.0.1")
-BROKER_PORT = int(os.environ.get("BEM_BENCH_MQTT_PORT", "1883"))
 PUBLISH_INTERVAL_S = 1.0
 HEARTBEAT_INTERVAL_S = 5.0
 POLL_INTERVAL_S = 0.2
@@ -266,20 +270,12 @@ def _publisher_process(
 ) -> None:
     """Cyclers for `stations` (station id, experiment id, phase in s): measures every
     interval, heartbeats every HEARTBEAT_INTERVAL_S, from `start.value` for `duration_s`."""
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
 
     from mqtt_node import protocol
     from mqtt_node.topics import Topics
 
     topics = Topics(prefix)
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2,
-        client_id=f"bench-cyclers-{uuid.uuid4().hex[:8]}",
-        protocol=mqtt.MQTTv5,
-    )
-    client.max_inflight_messages_set(1000)
-    client.max_queued_messages_set(0)
+    client = publisher_client("bench-cyclers", inflight=1000)
     acked = 0
     acked_lock = threading.Lock()
 

@@ -12,19 +12,22 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
-import os
 import time
 import uuid
 
 from sqlalchemy import func, select, text
 
 from bench import Benchmark, Result
-from bench.support import add_running_experiments, scratch_database
+from bench.support import (
+    BROKER_HOST,
+    BROKER_PORT,
+    add_running_experiments,
+    publisher_client,
+    scratch_database,
+)
 from datastore import make_engine
 from datastore.models import Experiment, Measurement
 
-BROKER_HOST = os.environ.get("BEM_BENCH_MQTT_HOST", "127.0.0.1")
-BROKER_PORT = int(os.environ.get("BEM_BENCH_MQTT_PORT", "1883"))
 TARGET_RATE = 30_000
 SAMPLES_PER_MESSAGE = 500
 STATIONS = 10
@@ -59,19 +62,11 @@ def _payloads(pairs: list[tuple[int, int]], total: int) -> list[tuple[int, bytes
 
 
 def _publish(prefix: str, messages: list[tuple[int, bytes]], ready: multiprocessing.Event) -> None:
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
 
     from mqtt_node.topics import Topics
 
     topics = Topics(prefix)
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2,
-        client_id=f"bench-pub-{uuid.uuid4().hex[:6]}",
-        protocol=mqtt.MQTTv5,
-    )
-    client.max_inflight_messages_set(100)
-    client.max_queued_messages_set(0)
+    client = publisher_client("bench-pub", inflight=100)
     client.connect(BROKER_HOST, BROKER_PORT)
     client.loop_start()
     ready.wait()

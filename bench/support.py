@@ -21,6 +21,10 @@ from datastore.bulk import insert_rows
 from datastore.models import Battery, Experiment, Station
 from domain.status import ExperimentStatus
 
+# The broker the MQTT benchmarks publish through.
+BROKER_HOST = os.environ.get("BEM_BENCH_MQTT_HOST", "127.0.0.1")
+BROKER_PORT = int(os.environ.get("BEM_BENCH_MQTT_PORT", "1883"))
+
 BENCH_SERVER_URL = os.environ.get("BEM_BENCH_DATABASE_URL", "mysql+pymysql://root@127.0.0.1:3306/")
 
 
@@ -177,3 +181,19 @@ def add_running_experiments(url: str, stations: int, label: str = "bench") -> li
         ]
     engine.dispose()
     return pairs
+
+
+def publisher_client(stem: str, inflight: int) -> Any:
+    """A paho MQTT 5 client, as a cycler publishes: `inflight` QoS 1 messages unacknowledged
+    at most, no limit on its own queue. Not yet connected."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=f"{stem}-{uuid.uuid4().hex[:8]}",
+        protocol=mqtt.MQTTv5,
+    )
+    client.max_inflight_messages_set(inflight)
+    client.max_queued_messages_set(0)
+    return client

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+from typing import Any
 
 import pytest
 
@@ -26,3 +28,15 @@ def reachable(host: str, port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def stop_process(process: subprocess.Popen[Any] | None, timeout: float) -> None:
+    """SIGTERM (a server's clean shutdown), SIGKILL if it lingers past `timeout`."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout)

@@ -18,7 +18,7 @@ import pymysql
 
 from mqtt_node.transport import wait_until
 from tests.mqtt_node.helpers import free_port
-from tests.services import service_missing
+from tests.services import service_missing, stop_process
 
 MARIADBD = "/usr/sbin/mariadbd"
 
@@ -206,11 +206,4 @@ class PrivateMariaDB:
     def stop(self, timeout: float = 30.0) -> None:
         """SIGTERM (a clean shutdown), SIGKILL if it lingers."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout)
+        stop_process(process, timeout)

@@ -43,6 +43,7 @@ from mqtt_node import protocol
 from mqtt_node.node import Node
 from mqtt_node.topics import Topics
 from mqtt_node.transport import Message, MessageHandler, Outgoing, PahoTransport, wait_until
+from tests.services import stop_process
 
 # The site's cap on expanded profile steps (profiles.max_steps).
 MAX_STEPS = default_settings().profiles.max_steps
@@ -426,14 +427,7 @@ class PrivateMosquitto:
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM (Mosquitto then writes its persistence file), SIGKILL if it lingers."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout)
+        stop_process(process, timeout)
 
 
 class TcpProxy:
@@ -686,14 +680,7 @@ class BemNode:
 
     def stop(self, timeout: float = 15.0) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout)
+        stop_process(process, timeout)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
