@@ -113,12 +113,7 @@ def channel_ids(
     connection: Connection, experiment_id: int, channels: dict[str, str]
 ) -> dict[str, int]:
     """Ids of the experiment's extra channels by name, creating the missing ones (name -> unit)."""
-    existing = {
-        name: channel_id
-        for channel_id, name in connection.execute(
-            select(Channel.id, Channel.name).where(Channel.experiment_id == experiment_id)
-        )
-    }
+    existing = _channels_of(connection, experiment_id)
     missing = [name for name in channels if name not in existing]
     if missing:
         connection.exec_driver_sql(
@@ -126,18 +121,30 @@ def channel_ids(
             f"VALUES ({_placeholders(connection, 3)})",
             [(experiment_id, name, channels[name]) for name in missing],
         )
-        existing = channel_ids(connection, experiment_id, {})
+        # Another node may have added some of them since this transaction began: the
+        # insert then ignored them, and only a locking read sees them (a plain read
+        # keeps to the transaction's snapshot on MariaDB).
+        existing = _channels_of(connection, experiment_id, latest=True)
         # Under a case- and trailing-space-insensitive collation (MariaDB's default),
         # "Temp" is refused as a duplicate of "temp": it is that channel, so ask the
         # database which row it compares equal to.
         for name in channels:
             if name not in existing:
                 existing[name] = connection.execute(
-                    select(Channel.id).where(
-                        Channel.experiment_id == experiment_id, Channel.name == name
-                    )
+                    select(Channel.id)
+                    .where(Channel.experiment_id == experiment_id, Channel.name == name)
+                    .with_for_update(read=True)
                 ).scalar_one()
     return existing
+
+
+def _channels_of(
+    connection: Connection, experiment_id: int, latest: bool = False
+) -> dict[str, int]:
+    query = select(Channel.id, Channel.name).where(Channel.experiment_id == experiment_id)
+    if latest:
+        query = query.with_for_update(read=True)
+    return {name: channel_id for channel_id, name in connection.execute(query)}
 
 
 # SampleRow's fields are named as the measurements columns; the experiment comes first.

@@ -36,6 +36,8 @@ MAX_STEPS = default_settings().profiles.max_steps
 
 HEARTBEAT_TIMEOUT_S = 4.0
 SAMPLE_RATE_HZ = 10.0
+# How far outside the axis range a point still counts as drawn inside it (ms).
+EDGE_MS = 1.0
 STATIONS = ("ch1", "ch2")
 # Steps of a few seconds: the step text changes and the experiment ends within the test.
 SHORT_PROFILE = """\
@@ -123,7 +125,9 @@ class LiveLab:
         """(ts, voltage, current, power) of the samples whose point the graph draws inside
         the time axis range `range_ms` (points sit at the time in ms, rounded as the app
         rounds it)."""
-        start, end = range_ms
+        # Plotly keeps the range as a date string: read back, an end may fall a fraction
+        # of a millisecond short of the point drawn at it. Samples are far more apart.
+        start, end = range_ms[0] - EDGE_MS, range_ms[1] + EDGE_MS
         around = self.samples(experiment_id, start / 1000 - 1, end / 1000 + 1)
         return [
             row
