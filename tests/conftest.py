@@ -11,20 +11,23 @@ test extras.
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings, load_settings
 from datastore import make_engine, make_session_factory, upgrade
 from datastore.models import Base
-from tests.services import MARIADB_URL, MQTT_HOST, MQTT_PORT, reachable, service_missing
+from tests.services import (
+    MQTT_HOST,
+    MQTT_PORT,
+    reachable,
+    scratch_mariadb_database,
+    service_missing,
+)
 
 # ---------------------------------------------------------------- settings and SQLite
 
@@ -61,21 +64,8 @@ def sqlite_engine(sqlite_url: str) -> Iterator[Engine]:
 @pytest.fixture(scope="session")
 def mariadb_url() -> Iterator[str]:
     """A database created for this test session on the MariaDB server, migrated, then dropped."""
-    server = make_url(MARIADB_URL)
-    if not reachable(server.host or "127.0.0.1", server.port or 3306):
-        service_missing(f"MariaDB is not reachable at {server.host}:{server.port or 3306}")
-    name = f"bem_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = make_engine(server.set(database="").render_as_string(hide_password=False))
-    with admin.connect() as connection:
-        connection.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
-    url = server.set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    yield url
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-    admin.dispose()
+    with scratch_mariadb_database("bem_test") as url:
+        yield url
 
 
 def _empty_tables(engine: Engine) -> None:
@@ -141,7 +131,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
         callspec = getattr(item, "callspec", None)
-        if callspec is not None and callspec.params.get("engine") == "mariadb":
+        if callspec is not None and "mariadb" in (
+            callspec.params.get("engine"),
+            callspec.params.get("seeded_engine"),
+        ):
             fixtures.add("mariadb_engine")
         for marker, needs in _SERVICE_FIXTURES.items():
             if fixtures & needs:

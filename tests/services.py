@@ -5,9 +5,16 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from datastore import make_engine, upgrade
 
 REQUIRE_SERVICES = os.environ.get("BEM_REQUIRE_SERVICES") == "1"
 MARIADB_URL = os.environ.get("BEM_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/")
@@ -40,3 +47,26 @@ def stop_process(process: subprocess.Popen[Any] | None, timeout: float) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout)
+
+
+@contextmanager
+def scratch_mariadb_database(stem: str) -> Iterator[str]:
+    """A database of its own on the MariaDB server (`stem`_pid_random), migrated; its URL.
+    Dropped at the end."""
+    server = make_url(MARIADB_URL)
+    if not reachable(server.host or "127.0.0.1", server.port or 3306):
+        service_missing(f"MariaDB is not reachable at {server.host}:{server.port or 3306}")
+    name = f"{stem}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = make_engine(server.set(database="").render_as_string(hide_password=False))
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+    url = server.set(database=name).render_as_string(hide_password=False)
+    try:
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+        admin.dispose()

@@ -1,17 +1,20 @@
 """The demo data: a believable lab, seeded once, with numbers that add up.
 
-Every test runs on SQLite and on MariaDB (the `sessions` fixture).
+Every test runs on SQLite and on MariaDB: the demo is seeded once into each for the module.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from datastore import make_engine, make_session_factory, upgrade
 from datastore.catalog import create_battery
 from datastore.cycles import experiment_cycles
 from datastore.models import (
@@ -29,14 +32,32 @@ from datastore.models import (
 from domain.cycles import Retention, retention
 from domain.status import ExperimentStatus
 from simulation.demo_data import DEMO_UNIT, LONG_RUN_STEPS, seed_demo_data
+from tests.services import scratch_mariadb_database
 
 NOW = dt.datetime(2025, 6, 2, 9, 30, tzinfo=dt.UTC)
 
 
+@pytest.fixture(scope="module", params=["sqlite", "mariadb"])
+def seeded_engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    """A database with the demo lab, seeded once for this module's tests, which only read
+    it (seeding takes many seconds): a SQLite file, and a MariaDB database of its own."""
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.db'}"
+        else:
+            url = stack.enter_context(scratch_mariadb_database("bem_demo"))
+        engine = make_engine(url)
+        stack.callback(engine.dispose)
+        upgrade(engine)
+        assert seed_demo_data(make_session_factory(engine), now=NOW) is True
+        yield engine
+
+
 @pytest.fixture
-def seeded(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
-    assert seed_demo_data(sessions, now=NOW) is True
-    return sessions
+def seeded(seeded_engine: Engine) -> sessionmaker[Session]:
+    return make_session_factory(seeded_engine)
 
 
 def experiments(sessions: sessionmaker[Session], *statuses: ExperimentStatus) -> list[Experiment]:
